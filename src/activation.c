@@ -1,0 +1,118 @@
+/* Activations sigma and their first two derivatives (docs/theory.md, section 1).
+
+   tanh:     s = tanh z,                  s' = 1 - s^2,              s'' = -2 s s'
+   erf:      s = erf z,                   s' = (2/sqrt(pi)) e^{-z^2}, s'' = -2 z s'
+   sigmoid:  s = 1/(1 + e^{-z}),          s' = s (1 - s),            s'' = s' (1 - 2 s)
+   softplus: s = log(1 + e^z),            s' = sigmoid(z),           s'' = sigmoid(z) sigmoid(-z)
+   gelu:     s = z Phi(z),                s' = Phi(z) + z phi(z),    s'' = phi(z) (2 - z^2)
+             Phi(z) = erfc(-z/sqrt 2)/2, phi(z) = e^{-z^2/2}/sqrt(2 pi)  (exact, not the tanh fit)
+   swish:    s = z g, g = sigmoid(z),     s' = g + z g (1 - g),      s'' = g (1 - g) (2 + z (1 - 2 g))
+   sin:      s = sin z,                   s' = cos z,                s'' = -sin z
+   linear:   s = z,                       s' = 1,                    s'' = 0
+   relu:     s = max(z, 0),               s' = [z > 0] (0 at the kink), s'' = 0
+
+   Numerics: sigmoid is evaluated as 1/(1 + e^{-|z|}) mirrored, so e^{..} never
+   overflows, and 1 - g is computed as sigmoid(-z) rather than by cancellation;
+   softplus = max(z, 0) + log1p(e^{-|z|}) is exact to rounding for all z. */
+#include <bbdimpl.h>
+
+const char *const BbdActivations[] = {"tanh", "erf", "sigmoid", "softplus", "gelu", "swish", "sin", "linear", "relu", "BbdActivation", "BBD_ACT_", NULL};
+
+/* g = sigmoid(z) and gm = 1 - g = sigmoid(-z), both to full relative accuracy */
+static inline void Sigmoid2(PetscReal z, PetscReal *g, PetscReal *gm)
+{
+  PetscReal e = PetscExpReal(-PetscAbsReal(z)), lo = e / (1 + e), hi = 1 / (1 + e);
+
+  *g  = z >= 0 ? hi : lo;
+  *gm = z >= 0 ? lo : hi;
+}
+
+PetscErrorCode BbdActivationFromString(MPI_Comm comm, const char *what, const char *name, BbdActivation *act)
+{
+  char      valid[256] = "";
+  PetscBool match;
+
+  PetscFunctionBeginUser;
+  PetscCheck(name, comm, PETSC_ERR_USER_INPUT, "%s: no activation given", what);
+  for (PetscInt i = 0; i <= (PetscInt)BBD_ACT_RELU; i++) {
+    PetscCall(PetscStrcasecmp(name, BbdActivations[i], &match));
+    if (match) {
+      *act = (BbdActivation)i;
+      PetscFunctionReturn(0);
+    }
+    PetscCall(PetscStrlcat(valid, i ? ", " : "", sizeof(valid)));
+    PetscCall(PetscStrlcat(valid, BbdActivations[i], sizeof(valid)));
+  }
+  SETERRQ(comm, PETSC_ERR_USER_INPUT, "%s: unknown activation \"%s\"; valid names: %s", what, name, valid);
+}
+
+void BbdActivationEval(BbdActivation act, PetscInt n, const PetscReal *z, PetscReal *s, PetscReal *d1, PetscReal *d2)
+{
+  const PetscReal c_erf = 2 / PetscSqrtReal(PETSC_PI), c_phi = 1 / PetscSqrtReal(2 * PETSC_PI), r2 = 1 / PetscSqrtReal(2.0);
+
+  for (PetscInt i = 0; i < n; i++) {
+    const PetscReal x = z[i];
+    PetscReal       v = 0, p = 0, q = 0, g, gm, t;
+
+    switch (act) {
+    case BBD_ACT_TANH:
+      v = PetscTanhReal(x);
+      p = 1 - v * v;
+      q = -2 * v * p;
+      break;
+    case BBD_ACT_ERF:
+      v = PetscErfReal(x);
+      p = c_erf * PetscExpReal(-x * x);
+      q = -2 * x * p;
+      break;
+    case BBD_ACT_SIGMOID:
+      Sigmoid2(x, &g, &gm);
+      v = g;
+      p = g * gm;
+      q = p * (gm - g);
+      break;
+    case BBD_ACT_SOFTPLUS:
+      Sigmoid2(x, &g, &gm);
+      v = PetscMax(x, 0) + log1p(PetscExpReal(-PetscAbsReal(x)));
+      p = g;
+      q = g * gm;
+      break;
+    case BBD_ACT_GELU:
+      t = c_phi * PetscExpReal(-0.5 * x * x);
+      v = x * 0.5 * erfc(-x * r2);
+      p = 0.5 * erfc(-x * r2) + x * t;
+      q = t * (2 - x * x);
+      break;
+    case BBD_ACT_SWISH:
+      Sigmoid2(x, &g, &gm);
+      v = x * g;
+      p = g + x * g * gm;
+      q = g * gm * (2 + x * (gm - g));
+      break;
+    case BBD_ACT_SIN:
+      v = PetscSinReal(x);
+      p = PetscCosReal(x);
+      q = -v;
+      break;
+    case BBD_ACT_LINEAR:
+      v = x;
+      p = 1;
+      q = 0;
+      break;
+    case BBD_ACT_RELU:
+      v = x > 0 ? x : 0;
+      p = x > 0 ? 1 : 0;
+      q = 0;
+      break;
+    }
+    if (s) s[i] = v;
+    if (d1) d1[i] = p;
+    if (d2) d2[i] = q;
+  }
+}
+
+/* The other enum name arrays, in PetscOptionsEnum form, live here beside the
+   activations so that every option-name table is in one place. */
+const char *const BbdFamilies[]      = {"dense", "field", "BbdFamily", "BBD_FAMILY_", NULL};
+const char *const BbdDynamicsTypes[] = {"sgd", "flow", "damped", "BbdDynamics", "BBD_DYN_", NULL};
+const char *const BbdSampleOrders[]  = {"cyclic", "random", "BbdSampleOrder", "BBD_ORDER_", NULL};

@@ -1,0 +1,135 @@
+/* Private structures of BBD-Field. Conventions: docs/theory.md.
+   Parameter vector theta, per layer m = 0..M-1, contiguous:
+     field: a_0^(m)[N], ..., a_P^(m)[N], b^(m)[N]
+     dense: W^(m)[n(m+1)][n(m)] (row-major), b^(m)[n(m+1)]
+   Neuron vector z (one sample): z^(0)[n0], ..., z^(M)[nM], offsets zoff[m]. */
+#ifndef BBDIMPL_H
+#define BBDIMPL_H
+
+#include <bbd.h>
+
+/* One saved time: the BBD diagnostics and the state (docs/output.md). */
+typedef struct {
+  PetscReal  time;
+  PetscInt   sample; /* first sample of the batch in use */
+  PetscReal  loss, L, L_bulk, L_boundary;
+  PetscReal *layer_kinetic; /* [M]   T_m */
+  PetscReal *flux;          /* [M+1] J_m */
+  PetscReal *dissipation;   /* [M]   flow: T_m; damped: gamma T_m */
+  PetscReal *energy_rate;   /* [M]   dT_m/dt (damped; flow: 0) */
+  PetscReal *defect;        /* [M-1] symmetry defect */
+  PetscReal  beta_mismatch; /* check: max |beta(z-form) - db/dt| / max|db/dt| */
+  PetscReal *theta;         /* [nparam] */
+  PetscReal *thetadot;      /* [nparam] velocity (always filled) */
+  PetscReal *z;             /* [nz] neurons of the sample in use */
+} BbdSnapshot;
+
+/* Output file writer (src/io.c): writes to FILE.tmp.<pid> and renames on close. */
+typedef struct _p_BbdOutput *BbdOutput;
+
+struct _p_BbdNet {
+  MPI_Comm comm;
+  /* definition */
+  BbdFamily      family;
+  PetscInt       M;       /* weight layers */
+  PetscInt      *n;       /* widths n[0..M] */
+  PetscInt       P;       /* field: highest moment (2) */
+  PetscReal      rho, h;  /* layer map z' = rho z + h (Phi(z) + b) */
+  PetscReal      dy;      /* field: 1/N; dense: 1 (cell weight of the loss) */
+  PetscReal      kappa[BBD_MAX_MOMENTS];
+  PetscBool      periodic; /* field: periodic in width (else zero padding) */
+  PetscBool      residual; /* dense: residual form rho = 1 */
+  BbdActivation *act;      /* [M] per-layer activation */
+  BbdLoss        loss;
+  /* dynamics */
+  BbdDynamics    dyn;
+  PetscReal      eta, gamma;
+  PetscReal      t0, tfinal, output_dt, sample_dt;
+  BbdSampleOrder order;
+  PetscInt       batch;
+  unsigned long  seed;
+  /* layout */
+  PetscInt  nparam, nz, nzmax;
+  PetscInt *woff, *boff; /* [M] offset of W^(m) (field: a_0^(m)) and b^(m) in theta */
+  PetscInt *zoff;        /* [M+1] */
+  /* data */
+  PetscInt   S;        /* samples */
+  PetscReal *X, *Y;    /* [S][n0], [S][nM] */
+  char       data_source[PETSC_MAX_PATH_LEN];
+  PetscInt   nsamples; /* requested number of samples (0: source default) */
+  /* state */
+  PetscReal *theta, *thetadot; /* [nparam]; thetadot for damped */
+  char       init_file[PETSC_MAX_PATH_LEN], output_file[PETSC_MAX_PATH_LEN];
+  PetscBool  quiet;
+  PetscBool  fromfile; /* definition came from -bbd_init */
+  PetscBool  data_in_init; /* -bbd_init file holds /data */
+  PetscInt   progress; /* print a progress line every this many saved times (0: never) */
+  /* work (batch of up to `batch` samples) */
+  PetscReal *wz, *ws, *wd1, *wd2, *wlam, *wdz, *wtmp, *wtmp2;
+};
+
+/* net.c */
+PETSC_INTERN PetscErrorCode BbdNetSetLayout(BbdNet);
+PETSC_INTERN PetscErrorCode BbdNetBatchSamples(BbdNet, PetscReal t, PetscInt *idx); /* batch in use at time t */
+PETSC_INTERN PetscErrorCode BbdNetBatchFromIndex(BbdNet, PetscInt k, PetscInt *idx);  /* samples of batch k */
+PETSC_INTERN PetscInt       BbdNetBatchIndex(BbdNet, PetscReal t);
+PETSC_INTERN PetscReal      BbdNetStabilityNumber(BbdNet); /* field: h max|a_2| max sigma' / dy^2 */
+
+/* propagate.c: exact passes of one sample (z, lam, dz have nz entries) */
+PETSC_INTERN PetscErrorCode BbdForward(BbdNet, const PetscReal *theta, const PetscReal *X, PetscReal *z);
+/* forward pass that also keeps s = sigma_m(z^(m)) and d1 = sigma_m'(z^(m)) (nz entries; layer M unset) */
+PETSC_INTERN PetscErrorCode BbdForwardFull(BbdNet, const PetscReal *theta, const PetscReal *X, PetscReal *z, PetscReal *s, PetscReal *d1);
+/* backward pass given s, d1 from BbdForwardFull */
+PETSC_INTERN PetscErrorCode BbdBackwardFull(BbdNet, const PetscReal *theta, const PetscReal *z, const PetscReal *d1, const PetscReal *Y, PetscReal *lam, PetscReal *loss);
+/* lam[zoff[m]..] = lambda^(m), m = 0..M; returns the sample loss */
+PETSC_INTERN PetscErrorCode BbdBackward(BbdNet, const PetscReal *theta, const PetscReal *z, const PetscReal *Y, PetscReal *lam, PetscReal *loss);
+/* vel += scale * (-eta metric^-1 grad l) for this sample (flow velocity) */
+PETSC_INTERN PetscErrorCode BbdAddVelocity(BbdNet, const PetscReal *s, const PetscReal *lam, PetscReal scale, PetscReal *vel); /* s = sigma(z) */
+/* tangent pass: dz^(0) = dX, dz^(m+1) = rho dz + h (Phi'(z) dz + Phi_thetadot(z) + bdot) */
+PETSC_INTERN PetscErrorCode BbdTangent(BbdNet, const PetscReal *theta, const PetscReal *thetadot, const PetscReal *z, const PetscReal *dX, PetscReal *dz);
+/* flow velocity of the batch loss at time t: vel = -eta metric^-1 grad l_batch */
+PETSC_INTERN PetscErrorCode BbdFlowVelocity(BbdNet, PetscReal t, const PetscReal *theta, PetscReal *vel, PetscReal *loss);
+/* the same for given sample indices (net->batch of them); leaves z, sigma, sigma', lam of
+   sample s in net->wz, ws, wd1, wlam + s*nz */
+PETSC_INTERN PetscErrorCode BbdFlowVelocityBatch(BbdNet, const PetscInt *idx, const PetscReal *theta, PetscReal *vel, PetscReal *loss);
+/* operators of layer m with parameters p (theta or thetadot): Phi = sum_j p_j .* D_j s (dense W s);
+   PhiT v = sum_j D_j^T (p_j .* v) (dense W^T v); D[j*N+i] = (D_j s)_i */
+PETSC_INTERN PetscErrorCode BbdPhi(BbdNet, PetscInt m, const PetscReal *p, const PetscReal *s, PetscReal *out);
+PETSC_INTERN PetscErrorCode BbdPhiT(BbdNet, PetscInt m, const PetscReal *p, const PetscReal *v, PetscReal *out);
+PETSC_INTERN PetscErrorCode BbdFieldDerivatives(BbdNet, const PetscReal *s, PetscReal *D);
+PETSC_INTERN PetscErrorCode BbdFieldPhi(BbdNet, const PetscReal *a, const PetscReal *s, PetscReal *out);
+PETSC_INTERN PetscErrorCode BbdFieldPhiT(BbdNet, const PetscReal *a, const PetscReal *v, PetscReal *out);
+
+/* bbd.c: change of variables and decomposition */
+PETSC_INTERN PetscErrorCode BbdBiasFromNeurons(BbdNet, const PetscReal *theta, const PetscReal *z, PetscReal *b); /* b^(m) from (W, z) */
+/* beta^(m) from (z, dz, theta, thetadot) with layer hyper-parameters of layer `hl` */
+PETSC_INTERN PetscErrorCode BbdBeta(BbdNet, PetscInt m, PetscInt hl, const PetscReal *theta, const PetscReal *thetadot, const PetscReal *z, const PetscReal *dz, PetscReal *beta);
+PETSC_INTERN PetscErrorCode BbdSnapshotCreate(BbdNet, BbdSnapshot *);
+PETSC_INTERN PetscErrorCode BbdSnapshotDestroy(BbdSnapshot *);
+/* fill snapshot at time t, state theta (and thetadot for damped) */
+PETSC_INTERN PetscErrorCode BbdSnapshotCompute(BbdNet, PetscReal t, const PetscReal *theta, const PetscReal *thetadot, BbdSnapshot *);
+
+/* io.c */
+PETSC_INTERN PetscErrorCode BbdOutputCreate(BbdNet, const char *file, BbdOutput *);
+PETSC_INTERN PetscErrorCode BbdOutputAppend(BbdOutput, const BbdSnapshot *);
+PETSC_INTERN PetscErrorCode BbdOutputFinish(BbdOutput *, PetscReal t, const PetscReal *theta, const PetscReal *thetadot); /* writes /state, renames */
+PETSC_INTERN PetscErrorCode BbdOutputAbort(BbdOutput *); /* removes the temporary file */
+/* -bbd_init, phase 1 (before options): the definition from the root attributes into
+   net (family, act, loss, M, n, rho, h, eta, kappa, periodic, residual; defaults dyn, gamma).
+   Marks what it set in net->fromfile. Phase 2 (after BbdNetSetLayout): /data (if present
+   and net->data_source is empty) and /state into net->theta (and thetadot), time -> net->t0. */
+PETSC_INTERN PetscErrorCode BbdStateReadDefinition(BbdNet, const char *file);
+PETSC_INTERN PetscErrorCode BbdStateReadState(BbdNet, const char *file);
+
+/* data.c */
+PETSC_INTERN PetscErrorCode BbdDataBuild(BbdNet); /* builtin | FILE.h5 | fashion-mnist, into net->X, net->Y */
+
+/* dynamics.c */
+PETSC_INTERN PetscErrorCode BbdRunSGD(BbdNet, BbdOutput);
+PETSC_INTERN PetscErrorCode BbdRunTS(BbdNet, BbdOutput); /* flow and damped */
+
+/* deterministic random numbers from the seed (rank-independent) */
+PETSC_INTERN PetscReal BbdRandUniform(unsigned long seed, unsigned long stream, unsigned long k);
+PETSC_INTERN PetscReal BbdRandNormal(unsigned long seed, unsigned long stream, unsigned long k);
+
+#endif

@@ -1,0 +1,236 @@
+/* Training dynamics (docs/theory.md section 2).
+   sgd   : theta_{k+1} = theta_k + v_k(theta_k), one step per unit of time, batch k
+   flow  : dtheta/dt = v(theta), v = -eta metric^-1 grad l_batch            (PETSc TS)
+   damped: dtheta/dt = thetadot, dthetadot/dt = -gamma thetadot + v(theta)   (PETSc TS)
+   A TS run is cut into segments at every saved time and every sample switch; the batch is
+   fixed inside a segment (z jumps at a switch; theta and thetadot are continuous) and every
+   segment starts from the same initial step, so a restart from a saved time continues the
+   uninterrupted trajectory exactly. */
+#include "bbdimpl.h"
+
+typedef struct {
+  BbdNet     net;
+  PetscInt  *idx;  /* batch of the current segment */
+  VecScatter scat; /* distributed state -> full copy on every rank */
+  Vec        full;
+  PetscReal *vel;
+  PetscReal  tstart, wall0;
+  PetscInt   nsaved, nout;
+} RunCtx;
+
+static PetscErrorCode Progress(RunCtx *ctx, PetscReal t, PetscReal loss)
+{
+  BbdNet   net   = ctx->net;
+  PetscInt every = net->progress;
+
+  PetscFunctionBeginUser;
+  if (net->quiet) PetscFunctionReturn(0);
+  if (every < 0) every = PetscMax(1, ctx->nout / 10);
+  if (every == 0) PetscFunctionReturn(0);
+  if ((ctx->nsaved - 1) % every == 0 || t >= net->tfinal) {
+    PetscReal span = PetscMax(net->tfinal - ctx->tstart, PETSC_SMALL);
+    PetscCall(PetscPrintf(net->comm, "  t = %-10.5g loss = %-13.6e (%5.1f%%, %.2f s)\n", (double)t, (double)loss, (double)(100.0 * (t - ctx->tstart) / span), (double)(MPI_Wtime() - ctx->wall0)));
+  }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode Save(RunCtx *ctx, BbdOutput out, BbdSnapshot *snap, PetscReal t, const PetscReal *theta, const PetscReal *thetadot)
+{
+  BbdNet net = ctx->net;
+
+  PetscFunctionBeginUser;
+  PetscCall(BbdSnapshotCompute(net, t, theta, thetadot, snap));
+  PetscCheck(PetscIsInfOrNanReal(snap->loss) == PETSC_FALSE, net->comm, PETSC_ERR_NOT_CONVERGED, "training diverged at t = %g (loss is %g); reduce -bbd_eta or the time step", (double)t, (double)snap->loss);
+  PetscCall(BbdOutputAppend(out, snap));
+  ctx->nsaved++;
+  PetscCall(Progress(ctx, t, snap->loss));
+  PetscFunctionReturn(0);
+}
+
+/* number of saved times in [t0, tfinal]: multiples of output_dt, plus t0 and tfinal */
+static PetscInt CountOutputs(BbdNet net)
+{
+  return (PetscInt)(PetscFloorReal(net->tfinal / net->output_dt + 1e-9) - PetscFloorReal(net->t0 / net->output_dt + 1e-9)) + 2;
+}
+
+PetscErrorCode BbdRunSGD(BbdNet net, BbdOutput out)
+{
+  RunCtx      ctx = {0};
+  BbdSnapshot snap;
+  PetscInt    k0 = (PetscInt)net->t0, k1 = (PetscInt)net->tfinal, every = (PetscInt)net->output_dt, *idx;
+  PetscReal  *v, loss;
+
+  PetscFunctionBeginUser;
+  ctx.net    = net;
+  ctx.tstart = net->t0;
+  ctx.wall0  = MPI_Wtime();
+  ctx.nout   = CountOutputs(net);
+  PetscCall(BbdSnapshotCreate(net, &snap));
+  PetscCall(PetscMalloc2(net->nparam, &v, net->batch, &idx));
+  for (PetscInt k = k0; k < k1; k++) {
+    if (k == k0 || k % every == 0) PetscCall(Save(&ctx, out, &snap, (PetscReal)k, net->theta, NULL));
+    PetscCall(BbdNetBatchFromIndex(net, k, idx));
+    PetscCall(BbdFlowVelocityBatch(net, idx, net->theta, v, &loss));
+    PetscCheck(!PetscIsInfOrNanReal(loss), net->comm, PETSC_ERR_NOT_CONVERGED, "training diverged at step %" PetscInt_FMT " (loss is %g); reduce -bbd_eta", k, (double)loss);
+    for (PetscInt i = 0; i < net->nparam; i++) net->theta[i] += v[i];
+  }
+  PetscCall(Save(&ctx, out, &snap, (PetscReal)k1, net->theta, NULL));
+  PetscCall(PetscFree2(v, idx));
+  PetscCall(BbdSnapshotDestroy(&snap));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode RHSFunction(TS ts, PetscReal t, Vec U, Vec F, void *vctx)
+{
+  RunCtx            *ctx = (RunCtx *)vctx;
+  BbdNet             net = ctx->net;
+  const PetscScalar *u;
+  PetscScalar       *f;
+  PetscInt           lo, hi, np = net->nparam;
+  PetscReal          loss;
+
+  PetscFunctionBeginUser;
+  (void)ts;
+  (void)t;
+  PetscCall(VecScatterBegin(ctx->scat, U, ctx->full, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecScatterEnd(ctx->scat, U, ctx->full, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecGetArrayRead(ctx->full, &u));
+  PetscCall(BbdFlowVelocityBatch(net, ctx->idx, u, ctx->vel, &loss));
+  PetscCall(VecGetOwnershipRange(F, &lo, &hi));
+  PetscCall(VecGetArray(F, &f));
+  if (net->dyn == BBD_DYN_FLOW) {
+    for (PetscInt g = lo; g < hi; g++) f[g - lo] = ctx->vel[g];
+  } else {
+    for (PetscInt g = lo; g < hi; g++) f[g - lo] = g < np ? u[np + g] : -net->gamma * u[g] + ctx->vel[g - np];
+  }
+  PetscCall(VecRestoreArray(F, &f));
+  PetscCall(VecRestoreArrayRead(ctx->full, &u));
+  PetscFunctionReturn(0);
+}
+
+/* copy the full state to the net (theta, and thetadot for damped) */
+static PetscErrorCode Gather(RunCtx *ctx, Vec U)
+{
+  BbdNet             net = ctx->net;
+  const PetscScalar *u;
+
+  PetscFunctionBeginUser;
+  PetscCall(VecScatterBegin(ctx->scat, U, ctx->full, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecScatterEnd(ctx->scat, U, ctx->full, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecGetArrayRead(ctx->full, &u));
+  PetscCall(PetscArraycpy(net->theta, u, net->nparam));
+  if (net->dyn == BBD_DYN_DAMPED) PetscCall(PetscArraycpy(net->thetadot, u + net->nparam, net->nparam));
+  PetscCall(VecRestoreArrayRead(ctx->full, &u));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdRunTS(BbdNet net, BbdOutput out)
+{
+  RunCtx       ctx = {0};
+  BbdSnapshot  snap;
+  TS           ts;
+  SNES         snes;
+  KSP          ksp;
+  PC           pc;
+  Vec          U;
+  PetscInt     nstate = (net->dyn == BBD_DYN_DAMPED ? 2 : 1) * net->nparam, lo, hi;
+  PetscScalar *u;
+  PetscReal    t = net->t0, dt0, eps = 1e-9 * PetscMax(1.0, PetscAbsReal(net->tfinal));
+  TSConvergedReason reason;
+
+  PetscFunctionBeginUser;
+  ctx.net    = net;
+  ctx.tstart = net->t0;
+  ctx.wall0  = MPI_Wtime();
+  ctx.nout   = CountOutputs(net);
+  PetscCall(BbdSnapshotCreate(net, &snap));
+  PetscCall(PetscMalloc2(net->nparam, &ctx.vel, net->batch, &ctx.idx));
+
+  PetscCall(VecCreateMPI(net->comm, PETSC_DECIDE, nstate, &U));
+  PetscCall(VecScatterCreateToAll(U, &ctx.scat, &ctx.full));
+  PetscCall(VecGetOwnershipRange(U, &lo, &hi));
+  PetscCall(VecGetArray(U, &u));
+  for (PetscInt g = lo; g < hi; g++) u[g - lo] = g < net->nparam ? net->theta[g] : net->thetadot[g - net->nparam];
+  PetscCall(VecRestoreArray(U, &u));
+
+  PetscCall(TSCreate(net->comm, &ts));
+  PetscCall(TSSetProblemType(ts, TS_NONLINEAR));
+  PetscCall(TSSetRHSFunction(ts, NULL, RHSFunction, &ctx));
+  PetscCall(TSSetType(ts, TSRK));
+  PetscCall(TSRKSetType(ts, TSRK5DP));
+  PetscCall(TSSetTolerances(ts, 1e-10, NULL, 1e-10, NULL));
+  PetscCall(TSSetExactFinalTime(ts, TS_EXACTFINALTIME_MATCHSTEP));
+  PetscCall(TSSetMaxSteps(ts, PETSC_MAX_INT));
+  PetscCall(TSSetTimeStep(ts, 0.01 * PetscMin(net->output_dt, net->sample_dt > 0 ? net->sample_dt : net->output_dt)));
+  /* implicit methods: Jacobian-free Newton-Krylov unless the user asks otherwise */
+  PetscCall(TSGetSNES(ts, &snes));
+  PetscCall(SNESSetUseMatrixFree(snes, PETSC_FALSE, PETSC_TRUE));
+  PetscCall(SNESGetKSP(snes, &ksp));
+  PetscCall(KSPGetPC(ksp, &pc));
+  PetscCall(PCSetType(pc, PCNONE));
+  PetscCall(TSSetFromOptions(ts));
+  PetscCall(TSGetTimeStep(ts, &dt0));
+  PetscCheck(dt0 > 0 && PetscIsNormalReal(dt0), net->comm, PETSC_ERR_USER_INPUT, "-ts_dt %g: the time step must be positive", (double)dt0);
+
+  PetscCall(Save(&ctx, out, &snap, t, net->theta, net->thetadot));
+  while (t < net->tfinal - eps) {
+    PetscReal tout = (PetscFloorReal(t / net->output_dt + 1e-9) + 1) * net->output_dt, tend;
+    if (tout > net->tfinal - eps) tout = net->tfinal;
+    tend = tout;
+    if (net->sample_dt > 0) tend = PetscMin(tend, (PetscFloorReal(t / net->sample_dt + 1e-9) + 1) * net->sample_dt);
+    PetscCall(BbdNetBatchSamples(net, 0.5 * (t + tend), ctx.idx));
+    PetscCall(TSSetTime(ts, t));
+    PetscCall(TSSetMaxTime(ts, tend));
+    PetscCall(TSSetTimeStep(ts, PetscMin(dt0, tend - t)));
+    PetscCall(TSRestartStep(ts));
+    PetscCall(TSSolve(ts, U));
+    PetscCall(TSGetConvergedReason(ts, &reason));
+    PetscCheck(reason >= 0, net->comm, PETSC_ERR_NOT_CONVERGED, "the time stepper failed at t = %g (%s); try a smaller -ts_dt or another -ts_type", (double)t, TSConvergedReasons[reason]);
+    t = tend;
+    if (tend == tout) {
+      PetscCall(Gather(&ctx, U));
+      PetscCall(Save(&ctx, out, &snap, t, net->theta, net->thetadot));
+    }
+  }
+  PetscCall(Gather(&ctx, U));
+  net->t0 = t;
+  PetscCall(TSDestroy(&ts));
+  PetscCall(VecScatterDestroy(&ctx.scat));
+  PetscCall(VecDestroy(&ctx.full));
+  PetscCall(VecDestroy(&U));
+  PetscCall(PetscFree2(ctx.vel, ctx.idx));
+  PetscCall(BbdSnapshotDestroy(&snap));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdNetRun(BbdNet net)
+{
+  BbdOutput out;
+  PetscErrorCode ierr;
+
+  PetscFunctionBeginUser;
+  if (!net->quiet) PetscCall(BbdNetView(net, PETSC_VIEWER_STDOUT_(net->comm)));
+  PetscCall(BbdOutputCreate(net, net->output_file, &out));
+  if (net->dyn == BBD_DYN_SGD) ierr = BbdRunSGD(net, out);
+  else ierr = BbdRunTS(net, out);
+  if (ierr) {
+    /* never leave a partial result that looks complete */
+    PetscCall(BbdOutputAbort(&out));
+    PetscCall(ierr);
+  }
+  PetscCall(BbdOutputFinish(&out, net->tfinal, net->theta, net->dyn == BBD_DYN_DAMPED ? net->thetadot : NULL));
+  if (!net->quiet) PetscCall(PetscPrintf(net->comm, "wrote %s\n", net->output_file));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdCheckUnusedOptions(MPI_Comm comm)
+{
+  PetscInt n;
+  char   **names, **values;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscOptionsLeftGet(NULL, &n, &names, &values));
+  for (PetscInt i = 0; i < n; i++) PetscCheck(strncmp(names[i], "bbd_", 4), comm, PETSC_ERR_USER_INPUT, "unknown option -%s (run with -help for the list)", names[i]);
+  PetscCall(PetscOptionsLeftRestore(NULL, &n, &names, &values));
+  PetscFunctionReturn(0);
+}
