@@ -140,7 +140,7 @@ PetscErrorCode BbdSnapshotCompute(BbdNet net, PetscReal t, const PetscReal *thet
     if (m == 0) snap->L_boundary = 0.5 * c * bb - snap->loss;
     /* symmetry defect: this layer's bulk term with the next layer's hyper-parameters */
     if (m < M - 1) {
-      if (net->family == BBD_FAMILY_DENSE && (net->n[m] != net->n[m + 1] || net->n[m + 1] != net->n[m + 2])) snap->defect[m] = PETSC_INFINITY;
+      if (net->family == BBD_FAMILY_DENSE && (net->n[m] != net->n[m + 1] || net->n[m + 1] != net->n[m + 2])) snap->defect[m] = (PetscReal)INFINITY; /* no map between layers of different shapes */
       else {
         PetscReal bb2 = 0;
         PetscCall(BbdBeta(net, m, m + 1, theta, thd, net->wz, dz, beta2));

@@ -73,6 +73,7 @@ PETSC_INTERN PetscErrorCode BbdNetSetLayout(BbdNet);
 PETSC_INTERN PetscErrorCode BbdNetBatchSamples(BbdNet, PetscReal t, PetscInt *idx); /* batch in use at time t */
 PETSC_INTERN PetscErrorCode BbdNetBatchFromIndex(BbdNet, PetscInt k, PetscInt *idx);  /* samples of batch k */
 PETSC_INTERN PetscInt       BbdNetBatchIndex(BbdNet, PetscReal t);
+PETSC_INTERN PetscErrorCode BbdNetFreezeVelocity(BbdNet, PetscReal *thetadot); /* zero the velocity of moments with kappa_j = 0 */
 PETSC_INTERN PetscReal      BbdNetStabilityNumber(BbdNet); /* field: h max|a_2| max sigma' / dy^2 */
 
 /* propagate.c: exact passes of one sample (z, lam, dz have nz entries) */

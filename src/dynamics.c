@@ -177,7 +177,10 @@ PetscErrorCode BbdRunTS(BbdNet net, BbdOutput out)
     PetscReal tout = (PetscFloorReal(t / net->output_dt + 1e-9) + 1) * net->output_dt, tend;
     if (tout > net->tfinal - eps) tout = net->tfinal;
     tend = tout;
-    if (net->sample_dt > 0) tend = PetscMin(tend, (PetscFloorReal(t / net->sample_dt + 1e-9) + 1) * net->sample_dt);
+    if (net->sample_dt > 0) {
+      PetscReal tsw = (PetscFloorReal(t / net->sample_dt + 1e-9) + 1) * net->sample_dt;
+      if (tsw < tout - eps) tend = tsw; /* a switch that coincides with a saved time is that time */
+    }
     PetscCall(BbdNetBatchSamples(net, 0.5 * (t + tend), ctx.idx));
     PetscCall(TSSetTime(ts, t));
     PetscCall(TSSetMaxTime(ts, tend));

@@ -800,9 +800,9 @@ static PetscErrorCode ReadDefinition_Private(BbdNet net, hid_t fid, const char *
   char          *s, what[PETSC_MAX_PATH_LEN + 64];
   PetscEnum      e;
   PetscBool      found;
-  PetscInt       M, version, periodic, residual = 0, nk;
+  PetscInt       M = 0, version = 0, periodic = 0, residual = 0, nk = 0;
   long long     *w;
-  PetscReal      rho, h, eta, gamma, kappa[BBD_MAX_MOMENTS];
+  PetscReal      rho = 0, h = 0, eta = 0, gamma = 0, kappa[BBD_MAX_MOMENTS] = {0};
   BbdFamily      family;
   PetscErrorCode ierr;
 
@@ -837,6 +837,26 @@ static PetscErrorCode ReadDefinition_Private(BbdNet net, hid_t fid, const char *
   PetscCall(ReadAttrReal(fid, file, "", "eta", PETSC_TRUE, &eta, NULL));
   PetscCall(ReadAttrReal(fid, file, "", "gamma", PETSC_FALSE, &gamma, &found));
   if (found) net->gamma = gamma;
+  { /* run settings stored beside the definition: defaults that options may change, so a
+       restart visits the same samples (extension of the contract) */
+    PetscReal r = 0;
+    PetscInt  k = 0;
+    char     *so = NULL;
+    PetscCall(ReadAttrReal(fid, file, "", "sample_dt", PETSC_FALSE, &r, &found));
+    if (found && r >= 0) net->sample_dt = r;
+    PetscCall(ReadAttrReal(fid, file, "", "output_dt", PETSC_FALSE, &r, &found));
+    if (found && r > 0) net->output_dt = r;
+    PetscCall(ReadAttrInt(fid, file, "batch", PETSC_FALSE, &k, &found));
+    if (found && k >= 1) net->batch = k;
+    PetscCall(ReadAttrInt(fid, file, "seed", PETSC_FALSE, &k, &found));
+    if (found && k >= 0) net->seed = (unsigned long)k;
+    PetscCall(ReadAttrString(fid, file, "", "sample_order", PETSC_FALSE, &so));
+    if (so) {
+      if (!strcmp(so, "random")) net->order = BBD_ORDER_RANDOM;
+      else if (!strcmp(so, "cyclic")) net->order = BBD_ORDER_CYCLIC;
+      PetscCall(PetscFree(so));
+    }
+  }
   if (family == BBD_FAMILY_FIELD) {
     PetscCall(ReadAttrNumbers(fid, file, "", "kappa", PETSC_TRUE, PETSC_FALSE, 1, BBD_MAX_MOMENTS, kappa, NULL, &nk, NULL));
     for (PetscInt j = 0; j < BBD_MAX_MOMENTS; j++) {

@@ -42,7 +42,8 @@ PetscErrorCode BbdNetDestroy(BbdNet *net)
   PetscCall(PetscFree(n->n));
   PetscCall(PetscFree(n->act));
   PetscCall(PetscFree3(n->woff, n->boff, n->zoff));
-  PetscCall(PetscFree2(n->X, n->Y));
+  PetscCall(PetscFree(n->X));
+  PetscCall(PetscFree(n->Y));
   PetscCall(PetscFree(n->theta));
   PetscCall(PetscFree(n->thetadot));
   PetscCall(PetscFree4(n->wz, n->ws, n->wd1, n->wd2));
@@ -181,6 +182,10 @@ PetscErrorCode BbdNetSetFromOptions(BbdNet net)
 
   e = (PetscEnum)net->dyn;
   PetscCall(PetscOptionsEnum("-bbd_dynamics", "Training dynamics", "BbdNetSetFromOptions", BbdDynamicsTypes, e, &e, NULL));
+  if (net->dyn != (BbdDynamics)e && (BbdDynamics)e == BBD_DYN_SGD && net->tfinal == 1 && net->output_dt == 0.1) {
+    net->tfinal    = 100; /* sgd counts steps: defaults in steps */
+    net->output_dt = 10;
+  }
   net->dyn = (BbdDynamics)e;
   rval     = net->eta;
   PetscCall(PetscOptionsReal("-bbd_eta", "Learning rate eta", "BbdNetSetFromOptions", rval, &rval, &set));
@@ -189,8 +194,8 @@ PetscErrorCode BbdNetSetFromOptions(BbdNet net)
   net->eta = rval;
   PetscCall(PetscOptionsReal("-bbd_gamma", "Damping gamma (damped dynamics)", "BbdNetSetFromOptions", net->gamma, &net->gamma, NULL));
   PetscCheck((PetscIsNormalReal(net->gamma) && net->gamma > 0) || net->gamma == 0, net->comm, PETSC_ERR_USER_INPUT, "-bbd_gamma %g: the damping must be a number >= 0", (double)net->gamma);
-  PetscCall(PetscOptionsReal("-bbd_tfinal", "End time (SGD: number of steps)", "BbdNetSetFromOptions", net->tfinal, &net->tfinal, NULL));
-  PetscCall(PetscOptionsReal("-bbd_output_dt", "Spacing of saved snapshots (t = 0 and tfinal included)", "BbdNetSetFromOptions", net->output_dt, &net->output_dt, NULL));
+  PetscCall(PetscOptionsReal("-bbd_tfinal", "End time (sgd: number of steps; default 1, sgd 100)", "BbdNetSetFromOptions", net->tfinal, &net->tfinal, NULL));
+  PetscCall(PetscOptionsReal("-bbd_output_dt", "Spacing of saved snapshots, start and tfinal included (default 0.1, sgd 10)", "BbdNetSetFromOptions", net->output_dt, &net->output_dt, NULL));
   PetscCheck(PetscIsNormalReal(net->tfinal) || net->tfinal == 0, net->comm, PETSC_ERR_USER_INPUT, "-bbd_tfinal is not a finite number");
   PetscCheck(PetscIsNormalReal(net->output_dt) && net->output_dt > 0, net->comm, PETSC_ERR_USER_INPUT, "-bbd_output_dt %g: must be a positive number", (double)net->output_dt);
   PetscCall(PetscOptionsReal("-bbd_sample_dt", "Switch to the next batch of samples every sample_dt (0: never switch)", "BbdNetSetFromOptions", net->sample_dt, &net->sample_dt, NULL));
@@ -278,12 +283,24 @@ static PetscErrorCode BbdNetInitBuiltin(BbdNet net)
   PetscFunctionReturn(0);
 }
 
+/* a moment with kappa_j = 0 is frozen: its velocity is zero (damped states included) */
+PetscErrorCode BbdNetFreezeVelocity(BbdNet net, PetscReal *thetadot)
+{
+  PetscFunctionBeginUser;
+  if (net->family != BBD_FAMILY_FIELD) PetscFunctionReturn(0);
+  for (PetscInt m = 0; m < net->M; m++)
+    for (PetscInt j = 0; j <= net->P; j++)
+      if (net->kappa[j] == 0) PetscCall(PetscArrayzero(thetadot + net->woff[m] + j * net->n[0], net->n[0]));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode BbdNetSetUp(BbdNet net)
 {
   PetscFunctionBeginUser;
   PetscCall(BbdNetSetLayout(net));
   if (net->init_file[0]) PetscCall(BbdStateReadState(net, net->init_file));
   else PetscCall(BbdNetInitBuiltin(net));
+  PetscCall(BbdNetFreezeVelocity(net, net->thetadot));
   if (!net->X) PetscCall(BbdDataBuild(net));
   PetscCheck(net->S >= 1, net->comm, PETSC_ERR_USER_INPUT, "no samples in the data");
   PetscCheck(net->batch <= net->S, net->comm, PETSC_ERR_USER_INPUT, "-bbd_batch %" PetscInt_FMT " is larger than the number of samples %" PetscInt_FMT, net->batch, net->S);

@@ -2,7 +2,7 @@
    forward : z^(m+1) = rho z^(m) + h (Phi_m(z^(m)) + b^(m)),   z^(0) = X
    backward: lam^(M) = (1/w) dl/dZ,  lam^(m) = rho lam^(m+1) + h Phi_m'(z^(m))^T lam^(m+1)
    velocity: da_j^(m)/dt = -eta kappa_j lam^(m+1) .* D_j sigma(z^(m)),  db^(m)/dt = -eta lam^(m+1)
-             (dense: dW^(m)/dt = -eta lam^(m+1) sigma(z^(m))^T)
+             (dense, metric 1: dW^(m)/dt = -eta h lam^(m+1) sigma(z^(m))^T, db^(m)/dt = -eta h lam^(m+1))
    tangent : dz^(m+1) = rho dz^(m) + h (Phi_m'(z^(m)) dz^(m) + Phi_m[thetadot](z^(m)) + db^(m)/dt)
    Field family: Phi_m(z) = sum_j a_j .* D_j sigma(z), D_0 = I, D_1 centred first difference,
    D_2 centred second difference in width (periodic, or zero padding: D_1^T = -D_1 and
@@ -187,7 +187,9 @@ PetscErrorCode BbdBackward(BbdNet net, const PetscReal *theta, const PetscReal *
 
 PetscErrorCode BbdAddVelocity(BbdNet net, const PetscReal *s, const PetscReal *lam, PetscReal scale, PetscReal *vel)
 {
-  const PetscReal ce = -net->eta * scale;
+  /* dl/db^(m) = h w lam^(m+1); metric c = h dy (field), 1 (dense): v_b = -eta (h w / c) lam */
+  const PetscReal cell = net->family == BBD_FAMILY_FIELD ? net->h * net->dy : 1.0;
+  const PetscReal ce   = -net->eta * scale * net->h * net->dy / cell;
 
   PetscFunctionBeginUser;
   for (PetscInt m = 0; m < net->M; m++) {
