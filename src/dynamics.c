@@ -16,12 +16,14 @@ typedef struct {
   PetscReal *vel;
   PetscReal  tstart, wall0;
   PetscInt   nsaved, nout;
+  PetscReal  worst_split, worst_law, worst_beta; /* identity residuals over the saved times */
 } RunCtx;
 
-static PetscErrorCode Progress(RunCtx *ctx, PetscReal t, PetscReal loss)
+static PetscErrorCode Progress(RunCtx *ctx, const BbdSnapshot *snap)
 {
-  BbdNet   net   = ctx->net;
-  PetscInt every = net->progress;
+  BbdNet    net   = ctx->net;
+  PetscInt  every = net->progress;
+  PetscReal t     = snap->time;
 
   PetscFunctionBeginUser;
   if (net->quiet) PetscFunctionReturn(0);
@@ -29,7 +31,8 @@ static PetscErrorCode Progress(RunCtx *ctx, PetscReal t, PetscReal loss)
   if (every == 0) PetscFunctionReturn(0);
   if ((ctx->nsaved - 1) % every == 0 || t >= net->tfinal) {
     PetscReal span = PetscMax(net->tfinal - ctx->tstart, PETSC_SMALL);
-    PetscCall(PetscPrintf(net->comm, "  t = %-10.5g loss = %-13.6e (%5.1f%%, %.2f s)\n", (double)t, (double)loss, (double)(100.0 * (t - ctx->tstart) / span), (double)(MPI_Wtime() - ctx->wall0)));
+    if (ctx->nsaved == 1) PetscCall(PetscPrintf(net->comm, "  %10s %13s %13s %13s %13s %13s %7s %8s\n", "t", "loss", "L", "L_bulk", "L_boundary", "J_out", "done", "wall"));
+    PetscCall(PetscPrintf(net->comm, "  %10.5g %13.6e %13.6e %13.6e %13.6e %13.6e %6.1f%% %7.2fs\n", (double)t, (double)snap->loss, (double)snap->L, (double)snap->L_bulk, (double)snap->L_boundary, (double)snap->flux[net->M], (double)(100.0 * (t - ctx->tstart) / span), (double)(MPI_Wtime() - ctx->wall0)));
   }
   PetscFunctionReturn(0);
 }
@@ -43,7 +46,29 @@ static PetscErrorCode Save(RunCtx *ctx, BbdOutput out, BbdSnapshot *snap, PetscR
   PetscCheck(PetscIsInfOrNanReal(snap->loss) == PETSC_FALSE, net->comm, PETSC_ERR_NOT_CONVERGED, "training diverged at t = %g (loss is %g); reduce -bbd_eta or the time step", (double)t, (double)snap->loss);
   PetscCall(BbdOutputAppend(out, snap));
   ctx->nsaved++;
-  PetscCall(Progress(ctx, t, snap->loss));
+  { /* the identities the decomposition must satisfy, as a running check on real runs */
+    PetscReal T = 0, J = 0, law = 0;
+    for (PetscInt m = 0; m < net->M; m++) T += snap->layer_kinetic[m];
+    for (PetscInt k = 0; k <= net->M; k++) J = PetscMax(J, PetscAbsReal(snap->flux[k]));
+    for (PetscInt m = 0; m < net->M; m++) law = PetscMax(law, PetscAbsReal(snap->flux[m + 1] - snap->flux[m] - 2 * snap->dissipation[m] - snap->energy_rate[m]));
+    ctx->worst_split = PetscMax(ctx->worst_split, PetscAbsReal(snap->L - snap->L_bulk - snap->L_boundary) / PetscMax(T + PetscAbsReal(snap->loss), PETSC_SMALL));
+    ctx->worst_law   = PetscMax(ctx->worst_law, law / PetscMax(J, PETSC_SMALL));
+    ctx->worst_beta  = PetscMax(ctx->worst_beta, snap->beta_mismatch);
+  }
+  PetscCall(Progress(ctx, snap));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode Summary(RunCtx *ctx)
+{
+  BbdNet net = ctx->net;
+
+  PetscFunctionBeginUser;
+  if (net->quiet) PetscFunctionReturn(0);
+  PetscCall(PetscPrintf(net->comm, "BBD identities over %" PetscInt_FMT " saved times (relative):\n", ctx->nsaved));
+  PetscCall(PetscPrintf(net->comm, "  L - (L_bulk + L_boundary)               %9.2e\n", (double)ctx->worst_split));
+  PetscCall(PetscPrintf(net->comm, "  energy continuity J_(m+1) - J_m - 2 d_m %9.2e%s\n", (double)ctx->worst_law, net->dyn == BBD_DYN_DAMPED ? " (damped: - dT_m/dt)" : ""));
+  PetscCall(PetscPrintf(net->comm, "  beta (neuron form) - db/dt               %9.2e\n", (double)ctx->worst_beta));
   PetscFunctionReturn(0);
 }
 
@@ -75,6 +100,7 @@ PetscErrorCode BbdRunSGD(BbdNet net, BbdOutput out)
     for (PetscInt i = 0; i < net->nparam; i++) net->theta[i] += v[i];
   }
   PetscCall(Save(&ctx, out, &snap, (PetscReal)k1, net->theta, NULL));
+  PetscCall(Summary(&ctx));
   PetscCall(PetscFree2(v, idx));
   PetscCall(BbdSnapshotDestroy(&snap));
   PetscFunctionReturn(0);
@@ -196,6 +222,7 @@ PetscErrorCode BbdRunTS(BbdNet net, BbdOutput out)
     }
   }
   PetscCall(Gather(&ctx, U));
+  PetscCall(Summary(&ctx));
   net->t0 = t;
   PetscCall(TSDestroy(&ts));
   PetscCall(VecScatterDestroy(&ctx.scat));

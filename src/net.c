@@ -76,7 +76,7 @@ static PetscErrorCode ParseActivations(BbdNet net, const char *list, BbdActivati
 
 PetscErrorCode BbdNetSetFromOptions(BbdNet net)
 {
-  PetscBool   set, set2, flg;
+  PetscBool   set, set2, setM, flg;
   PetscInt    M, N, nw = 64, widths[64], nk = BBD_MAX_MOMENTS, ival;
   PetscReal   kappa[BBD_MAX_MOMENTS], rval, hres = 1;
   char        actlist[4096] = "tanh", mode[64] = "lattice";
@@ -93,8 +93,8 @@ PetscErrorCode BbdNetSetFromOptions(BbdNet net)
   net->family = (BbdFamily)e;
 
   M = net->fromfile ? net->M : 8;
-  PetscCall(PetscOptionsInt("-bbd_depth", "Number of weight layers M", "BbdNetSetFromOptions", M, &M, &set));
-  CHECK_FILE_CONFLICT(set, M == net->M, "-bbd_depth", "%" PetscInt_FMT), net->M);
+  PetscCall(PetscOptionsInt("-bbd_depth", "Number of weight layers M", "BbdNetSetFromOptions", M, &M, &setM));
+  CHECK_FILE_CONFLICT(setM, M == net->M, "-bbd_depth", "%" PetscInt_FMT), net->M);
   PetscCheck(M >= 1 && M <= 100000, net->comm, PETSC_ERR_USER_INPUT, "-bbd_depth %" PetscInt_FMT ": the depth must be between 1 and 100000", M);
   N = net->fromfile ? net->n[0] : 16;
   PetscCall(PetscOptionsInt("-bbd_width", "Width N (field family; dense: hidden width)", "BbdNetSetFromOptions", N, &N, &set));
@@ -111,7 +111,7 @@ PetscErrorCode BbdNetSetFromOptions(BbdNet net)
       for (PetscInt k = 0; same && k < nw; k++) same = (PetscBool)(widths[k] == net->n[k]);
       PetscCheck(same, net->comm, PETSC_ERR_USER_INPUT, "-bbd_widths contradicts the widths stored in -bbd_init %s", net->init_file);
     }
-    if (!set) M = nw - 1;
+    if (!setM) M = nw - 1;
     else PetscCheck(M == nw - 1, net->comm, PETSC_ERR_USER_INPUT, "-bbd_depth %" PetscInt_FMT " but -bbd_widths lists %" PetscInt_FMT " widths (need M+1)", M, nw);
   }
   PetscCall(PetscOptionsString("-bbd_activation", "Activation: one of tanh,erf,sigmoid,softplus,gelu,swish,sin,linear,relu, or a comma list of M names (one per layer)", "BbdNetSetFromOptions", actlist, actlist, sizeof(actlist), &set));
@@ -178,6 +178,20 @@ PetscErrorCode BbdNetSetFromOptions(BbdNet net)
     }
     net->dy = 1;
     net->P  = 0;
+  }
+
+  { /* -help lists the other family's options too */
+    PetscBool hashelp, db = PETSC_FALSE;
+    PetscReal dr[BBD_MAX_MOMENTS] = {1, 0.1, 0};
+    PetscInt  dn = BBD_MAX_MOMENTS;
+    PetscCall(PetscOptionsHasHelp(NULL, &hashelp));
+    if (hashelp && net->family == BBD_FAMILY_FIELD) {
+      PetscCall(PetscOptionsBool("-bbd_residual", "Dense family: residual form z' = z + h (W sigma(z) + b)", "BbdNetSetFromOptions", db, &db, NULL));
+      PetscCall(PetscOptionsReal("-bbd_h", "Dense residual form: step h", "BbdNetSetFromOptions", dr[0], &dr[0], NULL));
+    } else if (hashelp) {
+      PetscCall(PetscOptionsRealArray("-bbd_kappa", "Field family: mobilities k0,k1,k2 of the moments a_0..a_2 (0 freezes)", "BbdNetSetFromOptions", dr, &dn, NULL));
+      PetscCall(PetscOptionsBool("-bbd_periodic", "Field family: periodic in width (else zero padding)", "BbdNetSetFromOptions", db, &db, NULL));
+    }
   }
 
   e = (PetscEnum)net->dyn;

@@ -1,0 +1,315 @@
+#!/usr/bin/python3
+"""End-to-end tests of bbd-net (run by CTest; silent on success, exit 1 with a reason on failure).
+
+Usage: /usr/bin/python3 tests/cases.py CASE --bin BUILD/bin/bbd-net [--src SOURCE_DIR]
+Cases: restart-flow, restart-damped, restart-sgd, mpi, order, damped-limit, damped-rate,
+badinput, reference, fashion, help.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+try:
+    import h5py
+except ImportError:  # the CI installs python3-h5py; say so instead of a traceback
+    sys.exit("tests/cases.py needs h5py: apt-get install python3-h5py")
+
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMPI_MCA_rmaps_base_oversubscribe="1")
+FAILS = []
+
+
+def check(cond, msg):
+    if not cond:
+        FAILS.append(msg)
+
+
+def run(args, nproc=1, expect_ok=True):
+    cmd = list(args)
+    if nproc > 1:
+        cmd = ["mpiexec", "--oversubscribe", "-n", str(nproc)] + cmd
+    p = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600)
+    if expect_ok and p.returncode != 0:
+        sys.exit("command failed (%d): %s\n%s%s" % (p.returncode, " ".join(cmd), p.stdout, p.stderr))
+    return p
+
+
+def traj(path, name):
+    with h5py.File(path, "r") as f:
+        return f["trajectory/" + name][()]
+
+
+SMALL = ["-bbd_quiet", "-bbd_depth", "6", "-bbd_width", "8"]
+
+
+def case_restart(b, dyn):
+    """A run to T in one go and a run to T/2 restarted to T give the same trajectory (bitwise)."""
+    if dyn == "sgd":
+        opts = SMALL + ["-bbd_dynamics", "sgd", "-bbd_eta", "0.05", "-bbd_batch", "2",
+                        "-bbd_sample_order", "random", "-bbd_output_dt", "5"]
+        T, H = "40", "20"
+    else:
+        opts = SMALL + ["-bbd_dynamics", dyn, "-bbd_sample_dt", "0.15", "-bbd_sample_order", "random",
+                        "-bbd_output_dt", "0.1", "-ts_adapt_type", "basic"]
+        T, H = "1", "0.5"
+    run([b] + opts + ["-bbd_tfinal", T, "-bbd_output", "full.h5"])
+    run([b] + opts + ["-bbd_tfinal", H, "-bbd_output", "half.h5"])
+    run([b, "-bbd_quiet", "-bbd_init", "half.h5", "-bbd_tfinal", T, "-bbd_output", "rest.h5",
+         "-bbd_dynamics", dyn] + (["-ts_adapt_type", "basic"] if dyn != "sgd" else []))
+    tf, tr = traj("full.h5", "time"), traj("rest.h5", "time")
+    k = int(np.argmin(abs(tf - float(H))))
+    check(np.array_equal(tf[k:], tr), "restart %s: saved times differ: %s vs %s" % (dyn, tf[k:], tr))
+    for q in ["a", "b", "a_dot", "b_dot", "z", "loss", "L", "flux", "sample"]:
+        check(np.array_equal(traj("full.h5", q)[k:], traj("rest.h5", q)),
+              "restart %s: /trajectory/%s differs from the uninterrupted run" % (dyn, q))
+
+
+def case_mpi(b):
+    """Results with 1, 2 and 4 ranks agree (to rounding: the adaptive step uses global norms)."""
+    configs = [SMALL + ["-bbd_dynamics", "damped", "-bbd_sample_dt", "0.15", "-bbd_tfinal", "0.5"],
+               ["-bbd_quiet", "-bbd_family", "dense", "-bbd_widths", "5,9,9,3", "-bbd_loss", "ce",
+                "-bbd_dynamics", "sgd", "-bbd_batch", "3", "-bbd_eta", "0.2", "-bbd_tfinal", "30"],
+               SMALL + ["-bbd_loss", "kl", "-bbd_tfinal", "0.3", "-ts_type", "bdf", "-ts_dt", "0.01",
+                        "-ts_adapt_type", "none"]]
+    for c, opts in enumerate(configs):
+        ref = None
+        for p in (1, 2, 4):
+            out = "mpi%d_%d.h5" % (c, p)
+            run(["mpiexec", "--oversubscribe", "-n", str(p), b] + opts + ["-bbd_output", out])
+            with h5py.File(out, "r") as f:
+                got = {q: f["trajectory/" + q][()] for q in ["loss", "L", "L_bulk", "flux", "layer_kinetic"]}
+                got["state"] = np.concatenate([f["state"][k][()].ravel() for k in f["state"]] if "a" in f["state"]
+                                              else [f["state/%s/%s" % (g, d)][()].ravel()
+                                                    for g in sorted(f["state"]) for d in ("W", "b")])
+            if ref is None:
+                ref = got
+                continue
+            for q in ref:
+                err = np.abs(got[q] - ref[q]).max() / max(np.abs(ref[q]).max(), 1e-300)
+                check(err <= 1e-10, "mpi config %d: %s with %d ranks differs from 1 rank by %.2e" % (c, q, p, err))
+
+
+def final_state(path):
+    with h5py.File(path, "r") as f:
+        return np.concatenate([f["state/a"][()].ravel(), f["state/b"][()].ravel()])
+
+
+def case_order(b):
+    """Flow with fixed steps converges at the method's order (euler 1, rk2 2, rk4 4) against a
+    tight adaptive reference; the observed order is log2 of successive error ratios."""
+    base = SMALL + ["-bbd_tfinal", "0.4", "-bbd_output_dt", "0.4", "-bbd_eta", "1"]
+    run([b] + base + ["-ts_type", "rk", "-ts_rk_type", "5dp", "-ts_rtol", "1e-13", "-ts_atol", "1e-13",
+                      "-bbd_output", "ref.h5"])
+    ref = final_state("ref.h5")
+    for name, opts, p, dts in [("euler", ["-ts_type", "euler"], 1, [0.01, 0.005, 0.0025]),
+                               ("rk2", ["-ts_type", "rk", "-ts_rk_type", "2a"], 2, [0.02, 0.01, 0.005]),
+                               ("rk4", ["-ts_type", "rk", "-ts_rk_type", "4"], 4, [0.04, 0.02, 0.01]),
+                               ("beuler", ["-ts_type", "beuler", "-snes_rtol", "1e-13", "-ksp_rtol", "1e-13"], 1,
+                                [0.01, 0.005, 0.0025])]:
+        errs = []
+        for dt in dts:
+            run([b] + base + opts + ["-ts_dt", str(dt), "-ts_adapt_type", "none", "-bbd_output", "o.h5"])
+            errs.append(np.linalg.norm(final_state("o.h5") - ref) / np.linalg.norm(ref))
+        orders = np.log2(np.array(errs[:-1]) / np.array(errs[1:]))
+        check(all(abs(o - p) <= 0.25 for o in orders),
+              "%s: observed orders %s (errors %s), expected %d" % (name, orders, errs, p))
+
+
+def case_damped_limit(b):
+    """Damped dynamics with large gamma and eta = gamma eta_f approaches the flow with eta_f:
+    the distance falls like 1/gamma (observed rate between 0.7 and 1.3)."""
+    base = SMALL + ["-bbd_tfinal", "0.5", "-bbd_output_dt", "0.5"]
+    run([b] + base + ["-bbd_dynamics", "flow", "-bbd_eta", "1", "-bbd_output", "flow.h5"])
+    ref = final_state("flow.h5")
+    errs = []
+    for g in (25, 50, 100, 200):
+        run([b] + base + ["-bbd_dynamics", "damped", "-bbd_gamma", str(g), "-bbd_eta", str(g),
+                          "-bbd_output", "damp.h5", "-ts_type", "bdf", "-ts_rtol", "1e-10", "-ts_atol", "1e-10"])
+        errs.append(np.linalg.norm(final_state("damp.h5") - ref) / np.linalg.norm(ref))
+    rates = np.log2(np.array(errs[:-1]) / np.array(errs[1:]))
+    check(all(np.diff(errs) < 0), "damped -> flow: distances do not fall with gamma: %s" % errs)
+    check(all(0.7 <= r <= 1.3 for r in rates), "damped -> flow: observed rates %s (distances %s), expected 1" % (rates, errs))
+
+
+def case_damped_rate(b):
+    """The damped continuity law holds along the solver's trajectory: the stored dT_m/dt (from the
+    equation of motion) matches a finite difference in time of the stored T_m (to solver and
+    difference accuracy), and the stored law J_(m+1) - J_m = dT_m/dt + 2 gamma T_m to rounding."""
+    run([b] + SMALL + ["-bbd_dynamics", "damped", "-bbd_gamma", "2", "-bbd_tfinal", "0.2", "-bbd_output_dt", "0.002",
+                       "-ts_rtol", "1e-12", "-ts_atol", "1e-12", "-bbd_output", "d.h5"])
+    t, T, R, J = (traj("d.h5", q) for q in ("time", "layer_kinetic", "energy_rate", "flux"))
+    fd = (T[2:] - T[:-2]) / (t[2:] - t[:-2])[:, None]
+    err = np.abs(fd - R[1:-1]).max() / np.abs(R).max()
+    check(err < 1e-4, "damped: dT_m/dt differs from the time difference of T_m by %.2e (relative)" % err)
+    law = np.abs(np.diff(J, axis=1) - R - 2 * 2 * T).max() / np.abs(J).max()
+    check(law < 1e-12, "damped: continuity law violated by %.2e" % law)
+
+
+BAD = [  # (options, words the error must contain)
+    (["-bbd_family", "cnn"], "-bbd_family"),
+    (["-bbd_depth", "0"], "-bbd_depth"),
+    (["-bbd_width", "-3"], "-bbd_width"),
+    (["-bbd_activation", "tanhh"], "tanhh"),
+    (["-bbd_activation", "tanh,sin"], "-bbd_activation"),
+    (["-bbd_loss", "l1"], "-bbd_loss"),
+    (["-bbd_dynamics", "adam"], "-bbd_dynamics"),
+    (["-bbd_eta", "-1"], "-bbd_eta"),
+    (["-bbd_eta", "nan"], "-bbd_eta"),
+    (["-bbd_gamma", "-2", "-bbd_dynamics", "damped"], "-bbd_gamma"),
+    (["-bbd_kappa", "1,2"], "-bbd_kappa"),
+    (["-bbd_kappa", "1,-1,0"], "-bbd_kappa"),
+    (["-bbd_tfinal", "-1"], "-bbd_tfinal"),
+    (["-bbd_output_dt", "0"], "-bbd_output_dt"),
+    (["-bbd_sample_dt", "-1"], "-bbd_sample_dt"),
+    (["-bbd_batch", "0"], "-bbd_batch"),
+    (["-bbd_batch", "100"], "-bbd_batch"),
+    (["-bbd_seed", "-4"], "-bbd_seed"),
+    (["-bbd_nsamples", "-1"], "-bbd_nsamples"),
+    (["-bbd_family", "dense", "-bbd_widths", "3,0,2"], "-bbd_widths"),
+    (["-bbd_widths", "3,4,2"], "-bbd_widths"),
+    (["-bbd_family", "dense", "-bbd_widths", "3,4,2", "-bbd_depth", "5"], "-bbd_depth"),
+    (["-bbd_family", "dense", "-bbd_widths", "3,4,2", "-bbd_residual"], "-bbd_residual"),
+    (["-bbd_family", "dense", "-bbd_h", "0.5"], "-bbd_h"),
+    (["-bbd_dynamics", "sgd", "-bbd_output_dt", "2.5"], "output_dt"),
+    (["-bbd_dynamics", "sgd", "-bbd_tfinal", "10.5", "-bbd_output_dt", "1"], "-bbd_tfinal"),
+    (["-bbd_mode", "continuum"], "-bbd_mode"),
+    (["-bbd_dept", "4"], "-bbd_dept"),
+    (["-bbd_data", "nothing.txt"], "-bbd_data"),
+    (["-bbd_data", "missing.h5"], "missing.h5"),
+    (["-bbd_data", "fashion-mnist"], "fashion"),
+    (["-bbd_init", "missing.h5"], "missing.h5"),
+    (["-bbd_init", "text.h5"], "text.h5"),
+    (["-bbd_init", "trunc.h5"], "trunc.h5"),
+    (["-bbd_init", "dense.h5", "-bbd_family", "field"], "-bbd_family"),
+    (["-bbd_init", "good.h5", "-bbd_width", "16"], "-bbd_width"),
+    (["-bbd_init", "good.h5", "-bbd_activation", "sin"], "-bbd_activation"),
+    (["-bbd_init", "nan.h5"], "/state/b"),
+    (["-bbd_init", "shape.h5"], "/state/a"),
+    (SMALL[1:] + ["-bbd_data", "nanx.h5"], "/data/X"),
+    (SMALL[1:] + ["-bbd_data", "wrongn.h5"], "/data/X"),
+    (SMALL[1:] + ["-bbd_data", "noy.h5"], "/data/Y"),
+    (SMALL[1:] + ["-bbd_loss", "ce", "-bbd_data", "baddens.h5"], "/data/Y"),
+    (SMALL[1:] + ["-bbd_loss", "hinge", "-bbd_data", "good.h5"], "/data/Y"),
+    (["-bbd_activation", "linear", "-bbd_eta", "1e3", "-ts_type", "euler", "-ts_dt", "0.1", "-ts_adapt_type", "none"],
+     "diverged"),
+    (["-ts_dt", "-1"], "-ts_dt"),
+]
+
+
+def make_bad_files(b):
+    run([b] + SMALL + ["-bbd_tfinal", "0", "-bbd_output", "good.h5"])
+    run([b, "-bbd_quiet", "-bbd_family", "dense", "-bbd_depth", "6", "-bbd_width", "8", "-bbd_tfinal", "0",
+         "-bbd_output", "dense.h5"])
+    with open("text.h5", "w") as f:
+        f.write("this is not HDF5\n")
+    with open("good.h5", "rb") as f:
+        data = f.read()
+    with open("trunc.h5", "wb") as f:
+        f.write(data[: len(data) // 2])
+    for name, edit in [("nan.h5", lambda f: f["state/b"].__setitem__((2, 3), np.nan)),
+                       ("nanx.h5", lambda f: f["data/X"].__setitem__((1, 1), np.nan))]:
+        with open(name, "wb") as g:
+            g.write(data)
+        with h5py.File(name, "r+") as f:
+            edit(f)
+    for name, X, Y in [("wrongn.h5", np.zeros((4, 5)), np.zeros((4, 8))),
+                       ("noy.h5", np.zeros((4, 8)), None),
+                       ("baddens.h5", np.zeros((4, 8)), 2 * np.ones((4, 8)))]:
+        with h5py.File(name, "w") as f:
+            f["data/X"] = X
+            if Y is not None:
+                f["data/Y"] = Y
+    with open("shape.h5", "wb") as g:
+        g.write(data)
+    with h5py.File("shape.h5", "r+") as f:
+        a = f["state/a"][()]
+        del f["state/a"]
+        f["state/a"] = a[:, :, :5]
+
+
+def case_badinput(b):
+    """Every impossible input gives a clear error naming it, a non-zero exit, no crash (no signal,
+    no MPI abort by a signal) and no output file left behind."""
+    make_bad_files(b)
+    for opts, word in BAD:
+        for f in os.listdir("."):
+            if f.startswith("out.h5"):
+                os.remove(f)
+        p = run([b, "-bbd_quiet", "-bbd_output", "out.h5"] + opts, expect_ok=False)
+        text = p.stdout + p.stderr
+        check(p.returncode > 0, "%s: exit code %d (expected an error, not success or a signal)" % (opts, p.returncode))
+        check(word in text, "%s: the message does not name %r:\n%s" % (opts, word, text[:2000]))
+        check("Segmentation" not in text and "signal" not in text.lower(), "%s: crashed:\n%s" % (opts, text[:2000]))
+        left = [f for f in os.listdir(".") if f.startswith("out.h5")]
+        check(not left, "%s: left %s behind" % (opts, left))
+
+
+def case_reference(b, src):
+    """An independent NumPy implementation (tests/ref/check_bbd.py) recomputes every BBD quantity
+    of bbd-net results: both families, all losses, all dynamics."""
+    runs = [SMALL + ["-bbd_tfinal", "0.3"],
+            SMALL + ["-bbd_dynamics", "damped", "-bbd_loss", "kl", "-bbd_tfinal", "0.3", "-bbd_sample_dt", "0.1"],
+            SMALL + ["-bbd_dynamics", "sgd", "-bbd_loss", "ce", "-bbd_eta", "0.1", "-bbd_tfinal", "20", "-bbd_batch", "2"],
+            SMALL + ["-bbd_loss", "hinge", "-bbd_periodic", "0", "-bbd_activation", "sin,gelu,tanh,erf,swish,softplus",
+                     "-bbd_tfinal", "0.2"],
+            ["-bbd_quiet", "-bbd_family", "dense", "-bbd_widths", "5,7,7,7,3", "-bbd_loss", "mse",
+             "-bbd_activation", "tanh,sigmoid,relu,linear", "-bbd_tfinal", "0.3"],
+            ["-bbd_quiet", "-bbd_family", "dense", "-bbd_widths", "6,6,6,6", "-bbd_residual", "-bbd_h", "0.5",
+             "-bbd_dynamics", "damped", "-bbd_loss", "ce", "-bbd_tfinal", "0.3"]]
+    for k, opts in enumerate(runs):
+        out = "ref%d.h5" % k
+        run([b] + opts + ["-bbd_output", out])
+        p = subprocess.run([sys.executable, os.path.join(src, "tests/ref/check_bbd.py"), out, "--tol", "1e-9"],
+                           capture_output=True, text=True)
+        check(p.returncode == 0, "reference check of %s failed:\n%s" % (" ".join(opts), p.stdout[-3000:] + p.stderr[-2000:]))
+
+
+def case_fashion(b):
+    """Fashion-MNIST (Debian's dataset-fashion-mnist): a dense network trained by SGD lowers the loss."""
+    if not os.path.exists("/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz"):
+        print("skipped: dataset-fashion-mnist is not installed")
+        return
+    run([b, "-bbd_quiet", "-bbd_family", "dense", "-bbd_widths", "784,32,10", "-bbd_data", "fashion-mnist",
+         "-bbd_nsamples", "2000", "-bbd_loss", "ce", "-bbd_dynamics", "sgd", "-bbd_batch", "50", "-bbd_eta", "0.2",
+         "-bbd_tfinal", "200", "-bbd_output_dt", "50", "-bbd_output", "fm.h5"])
+    loss = traj("fm.h5", "loss")
+    check(loss[-1] < 0.75 * loss[0], "fashion-mnist: loss did not fall: %s" % loss)
+    check(np.isfinite(traj("fm.h5", "L")).all(), "fashion-mnist: non-finite L")
+
+
+def case_help(b):
+    """-help lists every -bbd_ option (the contract's and ours)."""
+    p = run([b, "-help"])
+    for opt in ["-bbd_family", "-bbd_depth", "-bbd_width", "-bbd_widths", "-bbd_activation", "-bbd_loss",
+                "-bbd_dynamics", "-bbd_eta", "-bbd_gamma", "-bbd_kappa", "-bbd_tfinal", "-bbd_output_dt",
+                "-bbd_init", "-bbd_output", "-bbd_sample_dt", "-bbd_sample_order", "-bbd_seed", "-bbd_mode",
+                "-bbd_batch", "-bbd_data", "-bbd_nsamples", "-bbd_residual", "-bbd_h", "-bbd_periodic", "-ts_type"]:
+        check(opt in p.stdout, "-help does not list %s" % opt)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("case")
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--src", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    a = ap.parse_args()
+    b = os.path.abspath(a.bin)
+    with tempfile.TemporaryDirectory(prefix="bbd-test-") as d:
+        os.chdir(d)
+        if a.case.startswith("restart-"):
+            case_restart(b, a.case.split("-", 1)[1])
+        elif a.case == "reference":
+            case_reference(b, a.src)
+        else:
+            globals()["case_" + a.case.replace("-", "_")](b)
+    if FAILS:
+        print("\n".join("FAIL " + f for f in FAILS))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
