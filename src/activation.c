@@ -46,8 +46,62 @@ PetscErrorCode BbdActivationFromString(MPI_Comm comm, const char *what, const ch
   SETERRQ(comm, PETSC_ERR_USER_INPUT, "%s: unknown activation \"%s\"; valid names: %s", what, name, valid);
 }
 
+#if defined(BBD_HAVE_LIBMVEC) && defined(__x86_64__)
+  #include <immintrin.h>
+/* glibc's vector math library (>= 2.35): tanh on 4 (AVX2, chosen at run time) or 2 (SSE2)
+   doubles, within 4 ulp like libm.
+   The activation is most of the cost of a pass through a field network. */
+__m128d _ZGVbN2v_tanh(__m128d);
+__m256d _ZGVdN4v_tanh(__m256d);
+__attribute__((target("avx2"))) static void TanhN_AVX2(PetscInt n, const PetscReal *z, PetscReal *s)
+{
+  PetscInt i = 0;
+  for (; i + 4 <= n; i += 4) _mm256_storeu_pd(s + i, _ZGVdN4v_tanh(_mm256_loadu_pd(z + i)));
+  for (; i < n; i++) s[i] = PetscTanhReal(z[i]);
+}
+static void TanhN(PetscInt n, const PetscReal *z, PetscReal *s)
+{
+  static int avx2 = -1;
+  PetscInt   i    = 0;
+
+  if (avx2 < 0) avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+  if (avx2) {
+    TanhN_AVX2(n, z, s);
+    return;
+  }
+  for (; i + 2 <= n; i += 2) _mm_storeu_pd(s + i, _ZGVbN2v_tanh(_mm_loadu_pd(z + i)));
+  for (; i < n; i++) s[i] = PetscTanhReal(z[i]);
+}
+#else
+static void TanhN(PetscInt n, const PetscReal *z, PetscReal *s)
+{
+  for (PetscInt i = 0; i < n; i++) s[i] = PetscTanhReal(z[i]);
+}
+#endif
+
+/* tanh, the default, without a per-entry switch */
+static void EvalTanh(PetscInt n, const PetscReal *z, PetscReal *s, PetscReal *d1, PetscReal *d2)
+{
+  PetscReal buf[256], *v = s ? s : buf;
+
+  if (!s && n > 256) {
+    for (PetscInt i = 0; i < n; i += 256) EvalTanh(PetscMin(256, n - i), z + i, NULL, d1 ? d1 + i : NULL, d2 ? d2 + i : NULL);
+    return;
+  }
+  TanhN(n, z, v);
+  if (d1)
+    for (PetscInt i = 0; i < n; i++) d1[i] = 1 - v[i] * v[i];
+  if (d2)
+    for (PetscInt i = 0; i < n; i++) d2[i] = -2 * v[i] * (1 - v[i] * v[i]);
+}
+
 void BbdActivationEval(BbdActivation act, PetscInt n, const PetscReal *z, PetscReal *s, PetscReal *d1, PetscReal *d2)
 {
+  if (act == BBD_ACT_TANH) {
+    EvalTanh(n, z, s, d1, d2);
+    return;
+  }
+  {
   const PetscReal c_erf = 2 / PetscSqrtReal(PETSC_PI), c_phi = 1 / PetscSqrtReal(2 * PETSC_PI), r2 = 1 / PetscSqrtReal(2.0);
 
   for (PetscInt i = 0; i < n; i++) {
@@ -108,6 +162,7 @@ void BbdActivationEval(BbdActivation act, PetscInt n, const PetscReal *z, PetscR
     if (s) s[i] = v;
     if (d1) d1[i] = p;
     if (d2) d2[i] = q;
+  }
   }
 }
 
