@@ -254,12 +254,73 @@ PetscErrorCode BbdFlowVelocity(BbdNet net, PetscReal t, const PetscReal *theta, 
   PetscFunctionReturn(0);
 }
 
+/* Dense family, a batch at once: the per-sample arrays (sample s at offset s*nz) of one layer
+   form a column-major matrix with leading dimension nz, so each layer is one matrix-matrix
+   product (BLAS 3) instead of B matrix-vector products. Same arithmetic per entry. */
+static PetscErrorCode FlowVelocityBatchDense(BbdNet net, const PetscInt *idx, const PetscReal *theta, PetscReal *vel, PetscReal *loss)
+{
+  const PetscInt  B = net->batch, nz = net->nz, M = net->M;
+  const PetscReal rho = net->rho, h = net->h, ce = -net->eta * net->h / B; /* metric 1: v = -eta h mean_s lam sigma^T */
+  PetscBLASInt    bB = (PetscBLASInt)B, ld = (PetscBLASInt)nz;
+  PetscScalar     one = 1, zero = 0;
+  PetscReal       lsum = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscArrayzero(vel, net->nparam));
+  for (PetscInt s = 0; s < B; s++) PetscCall(PetscArraycpy(net->wz + s * nz, net->X + idx[s] * net->n[0], net->n[0]));
+  for (PetscInt m = 0; m < M; m++) {
+    const PetscInt   n0 = net->n[m], n1 = net->n[m + 1];
+    const PetscReal *W = theta + net->woff[m], *b = theta + net->boff[m];
+    PetscBLASInt     b0 = (PetscBLASInt)n0, b1 = (PetscBLASInt)n1;
+    for (PetscInt s = 0; s < B; s++) BbdActivationEval(net->act[m], n0, net->wz + s * nz + net->zoff[m], net->ws + s * nz + net->zoff[m], net->wd1 + s * nz + net->zoff[m], NULL);
+    BLASgemm_("T", "N", &b1, &bB, &b0, &one, W, &b0, net->ws + net->zoff[m], &ld, &zero, net->wz + net->zoff[m + 1], &ld);
+    for (PetscInt s = 0; s < B; s++) {
+      const PetscReal *zm = net->wz + s * nz + net->zoff[m];
+      PetscReal       *zn = net->wz + s * nz + net->zoff[m + 1];
+      if (rho != 0)
+        for (PetscInt i = 0; i < n1; i++) zn[i] = rho * zm[i] + h * (zn[i] + b[i]);
+      else
+        for (PetscInt i = 0; i < n1; i++) zn[i] = h * (zn[i] + b[i]);
+    }
+  }
+  for (PetscInt s = 0; s < B; s++) lsum += BbdLossEval(net->loss, net->n[M], net->dy, net->wz + s * nz + net->zoff[M], net->Y + idx[s] * net->n[M], net->wlam + s * nz + net->zoff[M]);
+  for (PetscInt m = M - 1; m >= 0; m--) {
+    const PetscInt   n0 = net->n[m], n1 = net->n[m + 1];
+    const PetscReal *W = theta + net->woff[m];
+    PetscReal       *vW = vel + net->woff[m], *vb = vel + net->boff[m];
+    PetscBLASInt     b0 = (PetscBLASInt)n0, b1 = (PetscBLASInt)n1;
+    PetscScalar      cs = ce;
+    /* velocity of layer m from lam^(m+1) and sigma(z^(m)) */
+    BLASgemm_("N", "T", &b0, &b1, &bB, &cs, net->ws + net->zoff[m], &ld, net->wlam + net->zoff[m + 1], &ld, &one, vW, &b0);
+    for (PetscInt s = 0; s < B; s++) {
+      const PetscReal *l = net->wlam + s * nz + net->zoff[m + 1];
+      for (PetscInt i = 0; i < n1; i++) vb[i] += ce * l[i];
+    }
+    /* lam^(m) = rho lam^(m+1) + h sigma' .* W^T lam^(m+1) */
+    BLASgemm_("N", "N", &b0, &bB, &b1, &one, W, &b0, net->wlam + net->zoff[m + 1], &ld, &zero, net->wlam + net->zoff[m], &ld);
+    for (PetscInt s = 0; s < B; s++) {
+      const PetscReal *ln = net->wlam + s * nz + net->zoff[m + 1], *dm = net->wd1 + s * nz + net->zoff[m];
+      PetscReal       *lm = net->wlam + s * nz + net->zoff[m];
+      if (rho != 0)
+        for (PetscInt i = 0; i < n0; i++) lm[i] = rho * ln[i] + h * dm[i] * lm[i];
+      else
+        for (PetscInt i = 0; i < n0; i++) lm[i] = h * dm[i] * lm[i];
+    }
+  }
+  *loss = lsum / B;
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode BbdFlowVelocityBatch(BbdNet net, const PetscInt *idx, const PetscReal *theta, PetscReal *vel, PetscReal *loss)
 {
   const PetscInt B = net->batch, nz = net->nz;
   PetscReal      lsum = 0;
 
   PetscFunctionBeginUser;
+  if (net->family == BBD_FAMILY_DENSE && B > 1) {
+    PetscCall(FlowVelocityBatchDense(net, idx, theta, vel, loss));
+    PetscFunctionReturn(0);
+  }
   PetscCall(PetscArrayzero(vel, net->nparam));
   for (PetscInt s = 0; s < B; s++) {
     PetscReal *z = net->wz + s * nz, *sg = net->ws + s * nz, *d1 = net->wd1 + s * nz, *lam = net->wlam + s * nz, l;

@@ -8,6 +8,7 @@ tangent pass vs finite differences of the forward pass, beta = db/dt.\n";
    2. b^(m) = (z^(m+1) - rho z^(m))/h - Phi_m(z^(m)) returns theta's b to rounding: the division
       by h amplifies rounding of z, so the tolerance is 1e-13 max|z| / h.
    3. the tangent pass equals the central difference of z(theta + eps thetadot): 1e-6 relative.
+   5. a batch pass (BLAS 3 for dense nets) equals the mean of single-sample passes.
    4. beta^(m) from the neuron form (theory section 3) equals thetadot's b^(m) for an arbitrary
       velocity: again rounding amplified by 1/h: 1e-12 max|dz| / h. */
 #include "bbdtest.h"
@@ -86,6 +87,33 @@ static PetscErrorCode CheckNet(const char *opts)
   PetscFunctionReturn(0);
 }
 
+/* 5. the batched pass (BLAS 3 for dense) equals the mean of single-sample passes */
+static PetscErrorCode CheckBatch(const char *opts)
+{
+  BbdNet     net;
+  PetscInt   idx[3] = {2, 0, 1}, one[1], np;
+  PetscReal *v, *v1, *vs, l, l1, ls = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(TestNetCreate(opts, 0.05, &net));
+  np = net->nparam;
+  PetscCall(PetscCalloc3(np, &v, np, &v1, np, &vs));
+  PetscCall(BbdFlowVelocityBatch(net, idx, net->theta, v, &l));
+  net->batch = 1;
+  for (PetscInt s = 0; s < 3; s++) {
+    one[0] = idx[s];
+    PetscCall(BbdFlowVelocityBatch(net, one, net->theta, v1, &l1));
+    for (PetscInt k = 0; k < np; k++) vs[k] += v1[k] / 3;
+    ls += l1 / 3;
+  }
+  net->batch = 3;
+  CHECK(MaxAbsDiff(np, v, vs) <= 1e-13 * MaxAbs(np, vs), "%s: batched velocity differs from the mean of single passes by %g", opts, (double)MaxAbsDiff(np, v, vs));
+  CHECK(PetscAbsReal(l - ls) <= 1e-14 * PetscAbsReal(ls), "%s: batched loss differs", opts);
+  PetscCall(PetscFree3(v, v1, vs));
+  PetscCall(BbdNetDestroy(&net));
+  PetscFunctionReturn(0);
+}
+
 int main(int argc, char **argv)
 {
   char opts[1024];
@@ -95,6 +123,8 @@ int main(int argc, char **argv)
     for (size_t l = 0; l < 4; l++) {
       PetscCall(PetscSNPrintf(opts, sizeof(opts), "%s -bbd_loss %s -bbd_eta 0.7", bbd_test_nets[c], bbd_test_losses[l]));
       PetscCall(CheckNet(opts));
+      PetscCall(PetscSNPrintf(opts, sizeof(opts), "%s -bbd_loss %s -bbd_batch 3", bbd_test_nets[c], bbd_test_losses[l]));
+      PetscCall(CheckBatch(opts));
     }
   PetscCall(PetscFinalize());
   return bbd_nfail ? 1 : 0;
