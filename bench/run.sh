@@ -12,8 +12,15 @@
 # default build/bench), BENCH_REPS (bbd-net runs per measurement, best taken;
 # default 5), NUMPY_REPS (default 3 at M = N = 64, 1 otherwise), PYTHON (default
 # /usr/bin/python3), FIELD_DT (RK4 step of the field cases; default 0.01),
-# FIELD_KAPPA (default 1,0.1,0).
+# FIELD_KAPPA (default 1,0.1,0), BENCH_BLAS_DIR (a directory holding another
+# libblas.so.3, e.g. OpenBLAS unpacked from Debian's libopenblas0-pthread: both codes
+# then load it through LD_LIBRARY_PATH; single-threaded either way).
 set -euo pipefail
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 # single core, like the rest of the benchmark
+if [ -n "${BENCH_BLAS_DIR:-}" ]; then
+  [ -e "$BENCH_BLAS_DIR/libblas.so.3" ] || { echo "no libblas.so.3 in BENCH_BLAS_DIR=$BENCH_BLAS_DIR"; exit 1; }
+  export LD_LIBRARY_PATH=$BENCH_BLAS_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+fi
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${BBD_NET:-$ROOT/build/bin/bbd-net}
@@ -56,7 +63,7 @@ if [ -f "$ROOT/build/CMakeFiles/bbd.dir/flags.make" ]; then
 fi
 echo "petsc:    $(pkg-config --modversion PETSc 2> /dev/null || echo '?')"
 echo "numpy:    $("$PY" -c 'import numpy, sys; print(numpy.__version__, "python", sys.version.split()[0])')," \
-  "BLAS (numpy and PETSc): $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2> /dev/null || echo '?')"
+  "BLAS (numpy and PETSc): $(readlink -f "${BENCH_BLAS_DIR:-/usr/lib/x86_64-linux-gnu}/libblas.so.3" 2> /dev/null || echo '?')"
 echo "STREAM triad, 1 core: DRAM (3 x 80 MB) $BW_DRAM GB/s, L3 (3 x 8 MB) $BW_L3 GB/s," \
   "L2 (3 x 0.25 MB) $BW_L2 GB/s  [$CC $STREAM_FLAGS]"
 LOAD=$(cut -d' ' -f1 /proc/loadavg)
@@ -210,7 +217,9 @@ PYEOF
   echo "final states: relative difference $rd (relative to the change over the run: $rdc), tolerance $tol: agree $agree"
   local ratio ratio_cpu tpp="" bw="-" bwi="" frac="-" fraci=""
   ratio=$(calc %.1f "$t_np / $t_bbd")
-  ratio_cpu=$(calc %.1f "$t_np_cpu / $t_bbd_cpu")
+  # CPU times come at 1 ms resolution and the start-up's CPU time varies by a few ms:
+  # below 0.25 s of bbd-net CPU time the difference says little
+  ratio_cpu=$(awk -v a="$t_np_cpu" -v b="$t_bbd_cpu" 'BEGIN {if (b >= 0.25) printf "%.1f", a / b; else print "n/a"}')
   if [ -n "$bytes" ]; then
     if [ -n "$t_fe" ] && [ -n "$nfe" ]; then tpp=$(calc %.6g "$t_fe / $nfe"); else tpp=$(calc %.6g "$t_bbd / $nevals"); fi
     bw=$(calc %.2f "$bytes / $tpp / 1e9")
@@ -230,8 +239,8 @@ PYEOF
       "numpy: $(calc %.4g "$t_np / $nevals * 1e3") ms per step, $(calc %.3g "$flops * $nevals / $t_np / 1e9") GFlop/s" \
       "($flops flops per step)"
   fi
-  ROWS+=("$(printf '%-9s %9.4g %9.4g %7s %7s %9.4g %9s %9s %10s %5s' "$name" "$t_bbd" "$t_np" "$ratio" "$ratio_cpu" \
-    "$(calc %.6g "$tpp * 1e6")" "$bw${bwi:+/$bwi}" "$frac${fraci:+/$fraci}" "$rd" "$agree")")
+  ROWS+=("$(printf '%-9s %9.4g %9.4g %7s %7s %9s %9s %9s %10s %5s' "$name" "$t_bbd" "$t_np" "$ratio" "$ratio_cpu" \
+    "$(awk -v t="$tpp" 'BEGIN {printf (t < 0.01 ? "%.4g" : "%.0f"), t * 1e6}')" "$bw${bwi:+/$bwi}" "$frac${fraci:+/$fraci}" "$rd" "$agree")")
 }
 
 for c in "${CASES[@]}"; do

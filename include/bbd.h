@@ -59,4 +59,13 @@ PETSC_EXTERN PetscErrorCode BbdNetRun(BbdNet); /* trains to tfinal, writes -bbd_
 /* Refuse options with the -bbd_ prefix that nothing read (typos), naming them. */
 PETSC_EXTERN PetscErrorCode BbdCheckUnusedOptions(MPI_Comm);
 
+/* ---- the field solver (src/field.c) ---- */
+typedef struct _p_BbdField *BbdField;
+
+PETSC_EXTERN PetscErrorCode BbdFieldCreate(MPI_Comm, BbdField *);
+PETSC_EXTERN PetscErrorCode BbdFieldSetFromOptions(BbdField); /* -bbd_* and -bbd_mode, -da_grid_x/y */
+PETSC_EXTERN PetscErrorCode BbdFieldSetUp(BbdField);
+PETSC_EXTERN PetscErrorCode BbdFieldRun(BbdField); /* integrates to tfinal, writes -bbd_output (+ .xdmf) */
+PETSC_EXTERN PetscErrorCode BbdFieldDestroy(BbdField *);
+
 #endif

@@ -45,6 +45,7 @@ struct _p_BbdNet {
   BbdDynamics    dyn;
   PetscReal      eta, gamma;
   PetscReal      t0, tfinal, output_dt, sample_dt;
+  PetscBool      tfinal_set;
   BbdSampleOrder order;
   PetscInt       batch;
   unsigned long  seed;
@@ -61,6 +62,7 @@ struct _p_BbdNet {
   PetscReal *theta, *thetadot; /* [nparam]; thetadot for damped */
   char       init_file[PETSC_MAX_PATH_LEN], output_file[PETSC_MAX_PATH_LEN];
   PetscBool  quiet;
+  PetscBool  for_field; /* the net serves bbd-field (definition, data, initial state) */
   PetscBool  fromfile; /* definition came from -bbd_init */
   PetscBool  data_in_init; /* -bbd_init file holds /data */
   PetscInt   progress; /* print a progress line every this many saved times (0: never) */
@@ -128,6 +130,10 @@ PETSC_INTERN PetscErrorCode BbdDataBuild(BbdNet); /* builtin | FILE.h5 | fashion
 /* dynamics.c */
 PETSC_INTERN PetscErrorCode BbdRunSGD(BbdNet, BbdOutput);
 PETSC_INTERN PetscErrorCode BbdRunTS(BbdNet, BbdOutput); /* flow and damped */
+
+/* io.c: extra datasets of field-solver results */
+PETSC_INTERN PetscErrorCode BbdOutputWriteGrid(BbdOutput, PetscInt nx, const PetscReal *x, PetscInt ny, const PetscReal *y);
+PETSC_INTERN PetscErrorCode BbdOutputGetNames(BbdOutput, const char **final, const char **tmp);
 
 /* deterministic random numbers from the seed (rank-independent) */
 PETSC_INTERN PetscReal BbdRandUniform(unsigned long seed, unsigned long stream, unsigned long k);

@@ -1017,3 +1017,32 @@ PetscErrorCode BbdStateReadState(BbdNet net, const char *file)
   PetscCall(ierr);
   PetscFunctionReturn(0);
 }
+
+/*@ BbdOutputWriteGrid - field-solver results: /grid/x [nx] (depth) and /grid/y [ny] (width).
+  Collective; rank 0 writes. @*/
+PetscErrorCode BbdOutputWriteGrid(BbdOutput o, PetscInt nx, const PetscReal *x, PetscInt ny, const PetscReal *y)
+{
+  PetscErrorCode ierr = 0;
+
+  PetscFunctionBeginUser;
+  if (o->rank == 0) {
+    hid_t   g = H5Gcreate2(o->fid, "grid", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dx = (hsize_t)nx, dy = (hsize_t)ny;
+    if (g < 0) ierr = PETSC_ERR_FILE_WRITE;
+    if (!ierr) ierr = WriteDataset(g, o->file, "x", 1, &dx, x);
+    if (!ierr) ierr = WriteDataset(g, o->file, "y", 1, &dy, y);
+    if (g >= 0) H5Gclose(g);
+  }
+  PetscCall(OutputShareError(o, ierr, &ierr));
+  PetscCheck(!ierr, o->net->comm, PETSC_ERR_FILE_WRITE, "cannot write /grid to %s", o->file);
+  PetscFunctionReturn(0);
+}
+
+/*@ BbdOutputGetNames - the final and the temporary file name. @*/
+PetscErrorCode BbdOutputGetNames(BbdOutput o, const char **final, const char **tmp)
+{
+  PetscFunctionBeginUser;
+  if (final) *final = o->file;
+  if (tmp) *tmp = o->tmp;
+  PetscFunctionReturn(0);
+}

@@ -77,7 +77,7 @@ static PetscErrorCode ParseActivations(BbdNet net, const char *list, BbdActivati
 PetscErrorCode BbdNetSetFromOptions(BbdNet net)
 {
   PetscBool   set, set2, setM, flg;
-  PetscInt    M, N, nw = 64, widths[64], nk = BBD_MAX_MOMENTS, ival;
+  PetscInt    M, N, nw = 4096, nk = BBD_MAX_MOMENTS, ival, *widths;
   PetscReal   kappa[BBD_MAX_MOMENTS], rval, hres = 1;
   char        actlist[4096] = "tanh", mode[64] = "lattice";
   PetscEnum   e;
@@ -100,8 +100,10 @@ PetscErrorCode BbdNetSetFromOptions(BbdNet net)
   PetscCall(PetscOptionsInt("-bbd_width", "Width N (field family; dense: hidden width)", "BbdNetSetFromOptions", N, &N, &set));
   CHECK_FILE_CONFLICT(set, N == net->n[0], "-bbd_width", "%" PetscInt_FMT), net->n[0]);
   PetscCheck(N >= 1 && N <= 100000000, net->comm, PETSC_ERR_USER_INPUT, "-bbd_width %" PetscInt_FMT ": the width must be positive", N);
-  PetscCall(PetscOptionsIntArray("-bbd_widths", "Dense family: all widths n0,...,nM", "BbdNetSetFromOptions", widths, &nw, &set2));
+  PetscCall(PetscCalloc1(nw, &widths));
+  PetscCall(PetscOptionsIntArray("-bbd_widths", "Dense family: all widths n0,...,nM (default: all equal to -bbd_width)", "BbdNetSetFromOptions", widths, &nw, &set2));
   if (!set2) nw = 0;
+  PetscCheck(nw < 4096, net->comm, PETSC_ERR_USER_INPUT, "-bbd_widths: more than 4095 widths");
   if (set2) {
     PetscCheck(net->family == BBD_FAMILY_DENSE, net->comm, PETSC_ERR_USER_INPUT, "-bbd_widths is for the dense family; the field family has one width (-bbd_width)");
     PetscCheck(nw >= 2, net->comm, PETSC_ERR_USER_INPUT, "-bbd_widths needs at least two widths n0,n1");
@@ -131,6 +133,8 @@ PetscErrorCode BbdNetSetFromOptions(BbdNet net)
     PetscCall(PetscFree(act));
     PetscCheck(same, net->comm, PETSC_ERR_USER_INPUT, "-bbd_activation %s contradicts the activations stored in -bbd_init %s", actlist, net->init_file);
   }
+
+  PetscCall(PetscFree(widths));
 
   e = (PetscEnum)net->loss;
   PetscCall(PetscOptionsEnum("-bbd_loss", "Loss", "BbdNetSetFromOptions", BbdLosses, e, &e, &set));
@@ -208,7 +212,7 @@ PetscErrorCode BbdNetSetFromOptions(BbdNet net)
   net->eta = rval;
   PetscCall(PetscOptionsReal("-bbd_gamma", "Damping gamma (damped dynamics)", "BbdNetSetFromOptions", net->gamma, &net->gamma, NULL));
   PetscCheck((PetscIsNormalReal(net->gamma) && net->gamma > 0) || net->gamma == 0, net->comm, PETSC_ERR_USER_INPUT, "-bbd_gamma %g: the damping must be a number >= 0", (double)net->gamma);
-  PetscCall(PetscOptionsReal("-bbd_tfinal", "End time (sgd: number of steps; default 1, sgd 100)", "BbdNetSetFromOptions", net->tfinal, &net->tfinal, NULL));
+  PetscCall(PetscOptionsReal("-bbd_tfinal", "End time (sgd: number of steps; default 1, sgd 100)", "BbdNetSetFromOptions", net->tfinal, &net->tfinal, &net->tfinal_set));
   PetscCall(PetscOptionsReal("-bbd_output_dt", "Spacing of saved snapshots, start and tfinal included (default 0.1, sgd 10)", "BbdNetSetFromOptions", net->output_dt, &net->output_dt, NULL));
   PetscCheck(PetscIsNormalReal(net->tfinal) || net->tfinal == 0, net->comm, PETSC_ERR_USER_INPUT, "-bbd_tfinal is not a finite number");
   PetscCheck(PetscIsNormalReal(net->output_dt) && net->output_dt > 0, net->comm, PETSC_ERR_USER_INPUT, "-bbd_output_dt %g: must be a positive number", (double)net->output_dt);
@@ -229,8 +233,10 @@ PetscErrorCode BbdNetSetFromOptions(BbdNet net)
   PetscCall(PetscOptionsString("-bbd_output", "Result file (HDF5)", "BbdNetSetFromOptions", net->output_file, net->output_file, sizeof(net->output_file), NULL));
   PetscCall(PetscOptionsInt("-bbd_progress", "Print a progress line every this many saved times (0: never; default: about 10 lines per run)", "BbdNetSetFromOptions", net->progress, &net->progress, NULL));
   PetscCall(PetscOptionsBool("-bbd_quiet", "Print nothing but errors", "BbdNetSetFromOptions", net->quiet, &net->quiet, NULL));
-  PetscCall(PetscOptionsString("-bbd_mode", "bbd-field discretisation (lattice|continuum); bbd-net is always the lattice", "BbdNetSetFromOptions", mode, mode, sizeof(mode), &flg));
-  PetscCheck(!flg || !strcmp(mode, "lattice"), net->comm, PETSC_ERR_USER_INPUT, "-bbd_mode %s: bbd-net integrates the network itself (lattice); continuum mode is bbd-field's", mode);
+  if (!net->for_field) { /* bbd-field reads -bbd_mode itself */
+    PetscCall(PetscOptionsString("-bbd_mode", "bbd-field discretisation (lattice|continuum); bbd-net is always the lattice", "BbdNetSetFromOptions", mode, mode, sizeof(mode), &flg));
+    PetscCheck(!flg || !strcmp(mode, "lattice"), net->comm, PETSC_ERR_USER_INPUT, "-bbd_mode %s: bbd-net integrates the network itself (lattice); continuum mode is bbd-field's", mode);
+  }
   PetscOptionsEnd();
 
   if (net->dyn == BBD_DYN_SGD) {
@@ -318,7 +324,12 @@ PetscErrorCode BbdNetSetUp(BbdNet net)
   if (!net->X) PetscCall(BbdDataBuild(net));
   PetscCheck(net->S >= 1, net->comm, PETSC_ERR_USER_INPUT, "no samples in the data");
   PetscCheck(net->batch <= net->S, net->comm, PETSC_ERR_USER_INPUT, "-bbd_batch %" PetscInt_FMT " is larger than the number of samples %" PetscInt_FMT, net->batch, net->S);
-  PetscCheck(net->tfinal >= net->t0, net->comm, PETSC_ERR_USER_INPUT, "-bbd_tfinal %g is before the start time %g", (double)net->tfinal, (double)net->t0);
+  PetscCheck(net->tfinal_set || !net->init_file[0] || net->t0 == 0, net->comm, PETSC_ERR_USER_INPUT, "-bbd_init %s holds a state at t = %g: give the end time with -bbd_tfinal", net->init_file, (double)net->t0);
+  PetscCheck(net->tfinal >= net->t0, net->comm, PETSC_ERR_USER_INPUT, "-bbd_tfinal %g is before the start time %g%s%s", (double)net->tfinal, (double)net->t0, net->init_file[0] ? " of -bbd_init " : "", net->init_file);
+  if (net->nsamples > 0) { /* also for data read from -bbd_init */
+    PetscCheck(net->nsamples <= net->S, net->comm, PETSC_ERR_USER_INPUT, "-bbd_nsamples %" PetscInt_FMT ": the data hold only %" PetscInt_FMT " samples", net->nsamples, net->S);
+    net->S = net->nsamples;
+  }
   if (net->dyn == BBD_DYN_SGD) PetscCheck(net->tfinal == PetscFloorReal(net->tfinal) && net->t0 == PetscFloorReal(net->t0), net->comm, PETSC_ERR_USER_INPUT, "-bbd_tfinal %g: with sgd, time counts steps and must be a whole number", (double)net->tfinal);
   PetscFunctionReturn(0);
 }

@@ -305,6 +305,82 @@ def case_valgrind(b):
     check("Invalid" not in p.stderr and "uninitialised" not in p.stderr, "valgrind error path:\n" + p.stderr[-3000:])
 
 
+def field_bin(b):
+    return os.path.join(os.path.dirname(b), "bbd-field")
+
+
+def case_field_lattice(b):
+    """bbd-field in lattice mode reproduces bbd-net's gradient flow from the same state and data
+    (z, a, b, loss, flux) to 1e-8 relative with tight TS tolerances, on 1, 2 and 4 ranks, periodic
+    and zero-padded width, mixed activations, mse/ce/kl, with sample switching (z jumps). (Hinge is
+    left out: its kink makes tight adaptive stepping crawl; the same code path serves it.)"""
+    f = field_bin(b)
+    for k, extra in enumerate([["-bbd_loss", "mse"],
+                               ["-bbd_loss", "ce", "-bbd_activation", "tanh,sin,tanh,gelu,tanh,erf"],
+                               ["-bbd_loss", "kl", "-bbd_periodic", "0", "-bbd_kappa", "0.5,0.2,0.01"],
+                               ["-bbd_loss", "mse", "-bbd_activation", "softplus", "-bbd_sample_order", "random"]]):
+        opts = ["-bbd_quiet", "-bbd_depth", "6", "-bbd_width", "12", "-bbd_tfinal", "0.4", "-bbd_output_dt", "0.1",
+                "-bbd_sample_dt", "0.15", "-ts_rtol", "1e-12", "-ts_atol", "1e-12"] + extra
+        run([b] + opts + ["-bbd_output", "net%d.h5" % k])
+        for p in (1, 2, 4):
+            run([f] + opts + ["-bbd_output", "fld%d_%d.h5" % (k, p)], nproc=p)
+            with h5py.File("net%d.h5" % k, "r") as n, h5py.File("fld%d_%d.h5" % (k, p), "r") as g:
+                check(np.array_equal(n["trajectory/time"][()], g["trajectory/time"][()]), "field: saved times differ")
+                check(np.array_equal(n["trajectory/sample"][()], g["trajectory/sample"][()]), "field: samples differ")
+                for q in ["z", "a", "b", "loss", "L", "L_bulk", "flux"]:
+                    ref, got = n["trajectory/" + q][()], g["trajectory/" + q][()]
+                    err = np.abs(got - ref).max() / np.abs(ref).max()
+                    check(err <= 1e-8, "field %s on %d ranks: /trajectory/%s differs from bbd-net by %.2e" % (extra, p, q, err))
+                check(list(g["grid/x"].shape) == [7] and list(g["grid/y"].shape) == [12], "field: /grid shapes")
+
+
+def case_field_xdmf(b):
+    """The .xdmf beside a bbd-field result is well-formed XML whose HDF5 references exist with the
+    shapes it declares, one grid per saved time."""
+    import xml.etree.ElementTree as ET
+    run([field_bin(b), "-bbd_quiet", "-bbd_depth", "4", "-bbd_width", "8", "-bbd_tfinal", "0.2", "-bbd_output_dt",
+         "0.1", "-bbd_output", "x.h5"])
+    root = ET.parse("x.xdmf").getroot()
+    topo = root.find("Domain/Topology")
+    check(topo.get("Dimensions") == "5 8", "xdmf topology %s" % topo.get("Dimensions"))
+    grids = root.findall("Domain/Grid/Grid")
+    with h5py.File("x.h5", "r") as h:
+        T = h["trajectory/time"].shape[0]
+        check(len(grids) == T, "xdmf has %d grids for %d saved times" % (len(grids), T))
+        for g in grids:
+            items = g.findall("Attribute/DataItem/DataItem")
+            fname, path = items[1].text.strip().split(":")
+            check(fname == "x.h5" and path in h, "xdmf reference %s" % items[1].text)
+            check(tuple(int(v) for v in items[1].get("Dimensions").split()) == h[path].shape, "xdmf shape mismatch")
+
+
+FIELD_BAD = [
+    (["-bbd_mode", "continuum"], "continuum"),
+    (["-bbd_mode", "spectral"], "-bbd_mode"),
+    (["-bbd_family", "dense"], "dense"),
+    (["-bbd_dynamics", "damped"], "damped"),
+    (["-bbd_batch", "2"], "-bbd_batch"),
+    (["-da_grid_x", "9"], "-da_grid_x"),
+    (["-da_grid_y", "7"], "-da_grid_y"),
+    (["-da_processors_x", "2", "-da_processors_y", "1"], "-da_processors_x"),
+    (["-bbd_init", "nothere.h5"], "nothere.h5"),
+]
+
+
+def case_field_badinput(b):
+    """bbd-field refuses what it cannot do with an error naming it, and leaves no output."""
+    for opts, word in FIELD_BAD:
+        for f in os.listdir("."):
+            os.remove(f)
+        nproc = 2 if "-da_processors_x" in opts else 1
+        p = run([field_bin(b), "-bbd_quiet", "-bbd_depth", "4", "-bbd_width", "8", "-bbd_output", "out.h5"] + opts,
+                nproc=nproc, expect_ok=False)
+        text = p.stdout + p.stderr
+        check(p.returncode > 0, "bbd-field %s: exit code %d" % (opts, p.returncode))
+        check(word in text, "bbd-field %s: the message does not name %r:\n%s" % (opts, word, text[:1500]))
+        check(not [f for f in os.listdir(".") if f.startswith("out.")], "bbd-field %s: left output behind" % opts)
+
+
 def case_help(b):
     """-help lists every -bbd_ option (the contract's and ours)."""
     p = run([b, "-help"])

@@ -485,7 +485,7 @@ class Report:
         return 1 if fail else 0
 
 
-def check(path, tol=1e-10, verbose=False):
+def check(path, tol=1e-10, verbose=False, traj_tol=1e-6, integrate=True):
     f, a = read_file(path)
     rep = Report(tol, verbose)
     fam, dyn = a["family"], a["dynamics"]
@@ -505,32 +505,45 @@ def check(path, tol=1e-10, verbose=False):
     samples = np.array(tr["sample"]).astype(int)
     cyclic = a["sample_order"].lower().startswith("cyc")
     whole_batch = (B == 1) or cyclic
-    if not whole_batch:
-        rep.notes.append("random order with batch %d: the batch cannot be reconstructed; flux, loss, L, "
-                         "dissipation/energy rate and (flow/sgd) everything velocity-dependent skipped" % B)
     vel_saved = has_velocity(f, a)
     if dyn == "damped" and not vel_saved:
         raise KeyError("damped result without a_dot/b_dot (W_dot/b_dot)")
     names_scalar = ("loss", "L", "L_bulk", "L_boundary")
+    ninferred = 0
+    hist = []  # (time, theta, velocity used, acceleration (damped) or None, batch known) per saved time
     for t in range(len(times)):
         s0 = samples[t]
         if cyclic:
             rep.cmp("sample", t, [s0], [expected_first_sample(a, times[t], S)], scale=1.0)
-        idx = [(s0 + i) % S for i in range(B)] if whole_batch else [s0]
         theta = load_theta(f, a, t)
+        thsaved = load_theta(f, a, t, velocity=True) if vel_saved else None
+        batch_known = whole_batch
+        if whole_batch:
+            idx = [(s0 + i) % S for i in range(B)]
+        else:
+            idx = infer_batch(net, theta, thsaved, X, Y, s0, B, dyn, tr, t) if vel_saved else None
+            if idx is None:
+                idx = [s0]
+                rep.notes.append("time index %d: random order, batch %d: batch not reconstructed" % (t, B)) \
+                    if len(rep.notes) < 5 else None
+            else:
+                batch_known = True
+                ninferred += 1
         if dyn == "damped":
-            thdot = load_theta(f, a, t, velocity=True)
-            dd = net.diagnostics(theta, thdot, X[idx], Y[idx], "damped")
-        elif whole_batch:
+            dd = net.diagnostics(theta, thsaved, X[idx], Y[idx], "damped")
+        elif batch_known:
             dd = net.diagnostics(theta, None, X[idx], Y[idx], dyn)
             if vel_saved:
-                vs = load_theta(f, a, t, velocity=True)
-                rep.cmp("velocity", t, flatten(vs), flatten(dd["velocity"]))
+                rep.cmp("velocity", t, flatten(thsaved), flatten(dd["velocity"]))
         elif vel_saved:
-            thdot = load_theta(f, a, t, velocity=True)
-            dd = net.diagnostics(theta, thdot, X[idx], Y[idx], "damped")
+            dd = net.diagnostics(theta, thsaved, X[idx], Y[idx], "damped")
         else:
             dd = None
+        if dd is not None:
+            acc = axpy_tree(-net.gamma, dd["thdot"], dd["velocity"]) if (dyn == "damped" and batch_known) else None
+            hist.append((times[t], theta, dd["thdot"], acc, batch_known, idx))
+        else:
+            hist.append(None)
         if "beta_mismatch" in tr:
             # a rounding-level self-check of the file: beta (z-form) against the saved db/dt
             rep.limit("beta_mismatch(file)", t, float(tr["beta_mismatch"][t]), BETA_MISMATCH_LIMIT)
@@ -541,9 +554,12 @@ def check(path, tol=1e-10, verbose=False):
             rep.cmp("z", t, np.concatenate(zf), np.concatenate(z_ref))
         if dd is None:
             for n in names_scalar + ("layer_kinetic", "flux", "dissipation", "energy_rate", "symmetry_defect"):
-                rep.skip(n, "velocity not reconstructable")
+                rep.skip(n, "at some times: velocity neither saved nor reconstructable")
             continue
         T = dd["layer_kinetic"]
+        for q in ("loss", "L", "L_bulk", "L_boundary", "layer_kinetic", "flux", "dissipation", "energy_rate"):
+            if q not in tr:
+                raise KeyError("missing dataset /trajectory/%s" % q)
         escale = max(np.sum(T), abs(dd["loss"]), 1e-300)
         rep.cmp("layer_kinetic", t, tr["layer_kinetic"][t], T)
         # the defect compares kinetic-type terms: scale by the largest layer term
@@ -552,28 +568,144 @@ def check(path, tol=1e-10, verbose=False):
                     scale=max(np.max(np.abs(dd["symmetry_defect"][np.isfinite(dd["symmetry_defect"])]), initial=0),
                               np.max(T), 0.5 * dd["layer_kinetic"].max()))
         L_bb = dd["L_bulk"] + abs(dd["L_boundary"])
-        if whole_batch:
+        # need only the first sample and the velocity
+        rep.cmp("L_bulk", t, tr["L_bulk"][t], dd["L_bulk"], scale=max(escale, L_bb))
+        rep.cmp("dissipation", t, tr["dissipation"][t], dd["dissipation"])
+        # continuity and L = L_bulk + L_boundary from the file's own numbers
+        Jf = np.array(tr["flux"][t], float)
+        rhs = np.array(tr["energy_rate"][t], float) + 2 * np.array(tr["dissipation"][t], float)
+        rep.cmp("continuity(file)", t, Jf[1:] - Jf[:-1], rhs, scale=max(np.max(np.abs(Jf)), 1e-300))
+        rep.cmp("L=Lbulk+Lbdry(file)", t, [tr["L"][t]], [tr["L_bulk"][t] + tr["L_boundary"][t]],
+                scale=max(escale, L_bb))
+        if batch_known:
             rep.cmp("loss", t, tr["loss"][t], dd["loss"])
             rep.cmp("L", t, tr["L"][t], dd["L"], scale=escale)
-            rep.cmp("L_bulk", t, tr["L_bulk"][t], dd["L_bulk"], scale=max(escale, L_bb))
             rep.cmp("L_boundary", t, tr["L_boundary"][t], dd["L_boundary"], scale=max(escale, L_bb))
-            Js = max(np.max(np.abs(dd["flux"])), 1e-300)
-            rep.cmp("flux", t, tr["flux"][t], dd["flux"], scale=Js)
-            rep.cmp("dissipation", t, tr["dissipation"][t], dd["dissipation"])
+            rep.cmp("flux", t, tr["flux"][t], dd["flux"], scale=max(np.max(np.abs(dd["flux"])), 1e-300))
             rscale = max(np.max(np.abs(dd["energy_rate"])), np.max(np.abs(dd["dissipation"])), np.max(T))
             rep.cmp("energy_rate", t, tr["energy_rate"][t], dd["energy_rate"], scale=rscale)
-            # continuity from the file's own numbers
-            Jf = np.array(tr["flux"][t], float)
-            lhs = Jf[1:] - Jf[:-1]
-            rhs = np.array(tr["energy_rate"][t], float) + 2 * np.array(tr["dissipation"][t], float)
-            rep.cmp("continuity(file)", t, lhs, rhs, scale=max(np.max(np.abs(Jf)), 1e-300))
-            # the identity L = L_bulk + L_boundary in the file
-            rep.cmp("L=Lbulk+Lbdry(file)", t, [tr["L"][t]], [tr["L_bulk"][t] + tr["L_boundary"][t]],
-                    scale=max(escale, L_bb))
         else:
-            for n in names_scalar + ("flux", "dissipation", "energy_rate"):
-                rep.skip(n, "needs the whole batch (random order, batch > 1)")
+            for n in ("loss", "L", "L_boundary", "flux", "energy_rate"):
+                rep.skip(n, "at some times: the batch (random order, batch > 1) was not reconstructed")
+    trajectory_checks(rep, net, a, X, Y, dyn, hist, traj_tol, integrate)
+    if ninferred:
+        rep.notes.append("random order, batch %d: the batch was inferred at %d of %d saved times by matching %s "
+                         "over all candidate batches that start with /trajectory/sample (so that quantity is not an "
+                         "independent check there)" % (B, ninferred, len(times),
+                                                       "the energy rate" if dyn == "damped" else "the velocity"))
     return rep.finish()
+
+
+INFER_MAX_CANDIDATES = 5000
+INFER_ACCEPT = 1e-7
+
+
+def infer_batch(net, theta, thsaved, X, Y, s0, B, dyn, tr, t):
+    """Random sample order with batch > 1: find the batch [s0, ...] whose flow velocity (flow, sgd) or
+    energy rate (damped) reproduces the file. Returns the sample list, or None."""
+    import itertools
+    S = X.shape[0]
+    if math.comb(S + B - 2, B - 1) > INFER_MAX_CANDIDATES:
+        return None
+    vs = {}
+
+    def v1(s):
+        if s not in vs:
+            vs[s] = net.velocity(theta, X[[s]], Y[[s]])[0]
+        return vs[s]
+    if dyn == "damped":
+        target = np.array(tr["energy_rate"][t], float)
+        T = net.layer_kinetic(thsaved)
+        scale = max(np.max(np.abs(target)), net.gamma * np.max(T), 1e-300)
+    else:
+        target = flatten(thsaved)
+        scale = max(np.max(np.abs(target)), 1e-300)
+    best, besterr, nmatch = None, np.inf, 0
+    for rest in itertools.combinations_with_replacement(range(S), B - 1):
+        idx = [s0] + list(rest)
+        vm = flatten(v1(idx[0]))
+        for s in idx[1:]:
+            vm = vm + flatten(v1(s))
+        vm = vm / B
+        if dyn == "damped":
+            got = net.kin_dot(thsaved, axpy_tree(-net.gamma, thsaved, unflatten(vm, thsaved)))
+        else:
+            got = vm
+        err = np.max(np.abs(got - target)) / scale
+        nmatch += err <= INFER_ACCEPT
+        if err < besterr:
+            best, besterr = idx, err
+    # ambiguous (e.g. a damped run at rest: every batch gives the same energy rate): give up
+    return best if (besterr <= INFER_ACCEPT and nmatch == 1) else None
+
+
+def trajectory_checks(rep, net, a, X, Y, dyn, hist, traj_tol, integrate=True):
+    """Is the saved sequence of states a solution of the dynamics?
+    sgd: consecutive saved steps k, k+1 must satisfy theta_(k+1) = theta_k + v_k (rounding level, --tol).
+    flow/damped (cyclic order, or batch 1 without a switch inside the interval): integrate the dynamics
+    with scipy's DOP853 (rtol 1e-12) from the saved state at t1 to t2, switching batches at the multiples
+    of sample_dt, and compare with the saved state at t2, relative to |theta(t2) - theta(t1)|
+    (damped: also the velocity); limit --traj-tol (the solver's own tolerance decides what is reachable)."""
+    S = X.shape[0]
+    B = int(a["batch"])
+    cyclic = a["sample_order"].lower().startswith("cyc")
+    sdt = a["sample_dt"]
+    for i in range(len(hist) - 1):
+        h1, h2 = hist[i], hist[i + 1]
+        if h1 is None or h2 is None:
+            continue
+        t1, th1, v1, acc1, k1, idx1 = h1
+        t2, th2, v2, acc2, k2, idx2 = h2
+        d = flatten(th2) - flatten(th1)
+        dn = max(np.max(np.abs(d)), 1e-300)
+        if dyn == "sgd":
+            if abs(t2 - t1 - 1) < 1e-9 and k1:
+                rep.cmp("trajectory(sgd step)", i, d, flatten(v1), scale=dn)
+            continue
+        if not integrate:
+            continue
+        # pieces with a fixed batch
+        if sdt > 0:
+            kk1 = int(math.floor((t1 + 1e-12) / sdt))
+            kk2 = int(math.floor((t2 - 1e-12) / sdt))
+        else:
+            kk1 = kk2 = 0
+        if not cyclic and (kk1 != kk2 or not k1):
+            continue
+        if not cyclic:
+            batches = [(t1, t2, idx1)]
+        else:
+            batches = []
+            for k in range(kk1, kk2 + 1):
+                lo = t1 if k == kk1 else k * sdt
+                hi = t2 if k == kk2 else (k + 1) * sdt
+                batches.append((lo, hi, [(k * B + j) % S for j in range(B)]))
+        if dyn == "flow":
+            y = flatten(th1)
+        else:
+            y = np.concatenate([flatten(th1), flatten(v1)])
+        n = flatten(th1).size
+        try:
+            from scipy.integrate import solve_ivp
+        except ImportError:
+            rep.skip("trajectory(integrated)", "scipy not available")
+            return
+        for lo, hi, idx in batches:
+            if hi <= lo:
+                continue
+
+            def rhs(t, yy, idx=idx):
+                th = unflatten(yy[:n], th1)
+                v = flatten(net.velocity(th, X[idx], Y[idx])[0])
+                if dyn == "flow":
+                    return v
+                return np.concatenate([yy[n:], -net.gamma * yy[n:] + v])
+            y = solve_ivp(rhs, (lo, hi), y, method="DOP853", rtol=1e-12, atol=1e-14).y[:, -1]
+        rep.limit("trajectory(integrated)", i, np.max(np.abs(y[:n] - flatten(th2))) / dn, traj_tol)
+        if dyn == "damped":
+            dv = flatten(v2) - flatten(v1)
+            rep.limit("trajectory(integr., vel.)", i,
+                      np.max(np.abs(y[n:] - flatten(v2))) / max(np.max(np.abs(dv)), 1e-300), traj_tol)
 
 
 def main(argv):
@@ -581,10 +713,13 @@ def main(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("file")
     p.add_argument("--tol", type=float, default=1e-10)
+    p.add_argument("--traj-tol", type=float, default=1e-6,
+                   help="limit of the re-integration check between saved times (flow, damped), relative to the change")
+    p.add_argument("--no-integrate", action="store_true", help="skip re-integrating the dynamics between saved times")
     p.add_argument("-v", "--verbose", action="store_true")
     o = p.parse_args(argv)
     try:
-        return check(o.file, o.tol, o.verbose)
+        return check(o.file, o.tol, o.verbose, o.traj_tol, not o.no_integrate)
     except (KeyError, ValueError, OSError) as e:
         print("check_bbd: malformed or unreadable file %s: %s" % (o.file, e))
         return 1

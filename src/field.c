@@ -1,0 +1,456 @@
+/* BbdField: the overdamped BBD field equations on a (depth, width) DMDA (docs/theory.md,
+   sections 4 and 7). x = depth, k = 0..M (NX = M+1 points), y = width, i = 0..N-1
+   (periodic, or zero padding). Unknowns per point: z and the moments a_0..a_P (a at k = M
+   unused). Lattice mode, sweep formulation (explicit in time):
+     beta^(M-1) = -eta dl/dZ,   beta^(m-1) = rho beta^(m) + h sigma'(z^(m)) .* sum_j D_j^T (a_j beta^(m))
+     da_j^(m)/dt = kappa_j beta^(m) .* D_j sigma(z^(m))
+     dz^(0)/dt = 0,  dz^(m+1)/dt = rho dz^(m) + h (beta^(m) + sum_j da_j D_j sigma(z^(m)) + sum_j a_j D_j (sigma' dz^(m)))
+   i.e. the block-triangular solution of the residual system of section 4: one backward and
+   one forward sweep in depth, local in width. The grid is split across ranks in width only
+   (each rank sweeps its columns); a sweep exchanges one width row per layer. */
+#include "bbdimpl.h"
+#include <petscdmda.h>
+#include <hdf5.h>
+
+struct _p_BbdField {
+  MPI_Comm    comm;
+  PetscMPIInt size;
+  BbdNet      net;
+  char        mode[32];
+  DM          da, rowda;
+  Vec         U, Uloc, rowg, rowl, Zall, Unat, Uall;
+  VecScatter  zscat, allscat;
+  PetscInt    dof, ys, ym, gys, gym, sample;
+  PetscReal  *beta, *s, *d1, *ga, *gb, *dz, *dzn, *lam, *zrow;
+};
+
+PetscErrorCode BbdFieldCreate(MPI_Comm comm, BbdField *field)
+{
+  BbdField f;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscNew(&f));
+  f->comm = comm;
+  PetscCallMPI(MPI_Comm_size(comm, &f->size));
+  PetscCall(PetscStrcpy(f->mode, "lattice"));
+  PetscCall(BbdNetCreate(comm, &f->net));
+  f->net->for_field = PETSC_TRUE;
+  PetscCall(PetscStrcpy(f->net->output_file, "bbd-field.h5"));
+  *field = f;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdFieldDestroy(BbdField *field)
+{
+  BbdField f = *field;
+
+  PetscFunctionBeginUser;
+  if (!f) PetscFunctionReturn(0);
+  PetscCall(VecDestroy(&f->U));
+  PetscCall(VecDestroy(&f->Uloc));
+  PetscCall(VecDestroy(&f->rowg));
+  PetscCall(VecDestroy(&f->rowl));
+  PetscCall(VecDestroy(&f->Zall));
+  PetscCall(VecDestroy(&f->Unat));
+  PetscCall(VecDestroy(&f->Uall));
+  PetscCall(VecScatterDestroy(&f->zscat));
+  PetscCall(VecScatterDestroy(&f->allscat));
+  PetscCall(DMDestroy(&f->da));
+  PetscCall(DMDestroy(&f->rowda));
+  PetscCall(PetscFree5(f->beta, f->s, f->d1, f->ga, f->gb));
+  PetscCall(PetscFree4(f->dz, f->dzn, f->lam, f->zrow));
+  PetscCall(BbdNetDestroy(&f->net));
+  PetscCall(PetscFree(f));
+  *field = NULL;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdFieldSetFromOptions(BbdField f)
+{
+  BbdNet    net = f->net;
+  PetscBool set;
+
+  PetscFunctionBeginUser;
+  PetscCall(BbdNetSetFromOptions(net));
+  PetscOptionsBegin(f->comm, NULL, "BBD field solver options (bbd-field; docs/usage.md)", NULL);
+  PetscCall(PetscOptionsString("-bbd_mode", "Discretisation: lattice (the network's own stencils on its lattice) or continuum (second-order stencils on any grid)", "BbdFieldSetFromOptions", f->mode, f->mode, sizeof(f->mode), &set));
+  PetscOptionsEnd();
+  PetscCheck(!strcmp(f->mode, "lattice") || !strcmp(f->mode, "continuum"), f->comm, PETSC_ERR_USER_INPUT, "-bbd_mode %s: use lattice or continuum", f->mode);
+  PetscCheck(!strcmp(f->mode, "lattice"), f->comm, PETSC_ERR_SUP, "-bbd_mode continuum is not implemented yet (issue 3): use -bbd_mode lattice");
+  PetscCheck(net->family == BBD_FAMILY_FIELD, f->comm, PETSC_ERR_USER_INPUT, "bbd-field integrates field-family networks (-bbd_family field); a dense network has no (depth, width) grid");
+  PetscCheck(net->dyn == BBD_DYN_FLOW, f->comm, PETSC_ERR_SUP, "-bbd_dynamics %s: bbd-field integrates gradient flow (flow) so far; damped dynamics are not implemented yet (issue 3), sgd is bbd-net's", BbdDynamicsTypes[net->dyn]);
+  PetscCheck(net->batch == 1, f->comm, PETSC_ERR_USER_INPUT, "-bbd_batch %" PetscInt_FMT ": the field z(x, y) is one sample's; bbd-field needs -bbd_batch 1", net->batch);
+  PetscFunctionReturn(0);
+}
+
+/* owned width row -> ghosted width row (one layer's halo exchange) */
+static PetscErrorCode ExchangeRow(BbdField f, const PetscReal *own, PetscReal *gh)
+{
+  const PetscInt off = f->ys - f->gys;
+
+  PetscFunctionBeginUser;
+  if (f->size == 1) {
+    const PetscInt N = f->ym;
+    PetscCall(PetscArraycpy(gh + off, own, N));
+    if (off) gh[0] = f->net->periodic ? own[N - 1] : 0;
+    if (f->gym > N + off) gh[N + off] = f->net->periodic ? own[0] : 0;
+  } else {
+    PetscScalar       *g;
+    const PetscScalar *l;
+    PetscCall(VecGetArray(f->rowg, &g));
+    PetscCall(PetscArraycpy(g, own, f->ym));
+    PetscCall(VecRestoreArray(f->rowg, &g));
+    PetscCall(DMGlobalToLocalBegin(f->rowda, f->rowg, INSERT_VALUES, f->rowl));
+    PetscCall(DMGlobalToLocalEnd(f->rowda, f->rowg, INSERT_VALUES, f->rowl));
+    PetscCall(VecGetArrayRead(f->rowl, &l));
+    PetscCall(PetscArraycpy(gh, l, f->gym));
+    PetscCall(VecRestoreArrayRead(f->rowl, &l));
+  }
+  PetscFunctionReturn(0);
+}
+
+/* the loss gradient per unit width on the owned part of the output row */
+static PetscErrorCode OutputGradient(BbdField f, PetscScalar ***u, PetscReal *lam)
+{
+  BbdNet             net = f->net;
+  const PetscInt     N = net->n[0], M = net->M;
+  PetscScalar       *g;
+  const PetscScalar *Z;
+
+  PetscFunctionBeginUser;
+  PetscCall(VecGetArray(f->rowg, &g));
+  for (PetscInt j = 0; j < f->ym; j++) g[j] = u[f->ys + j][M][0];
+  PetscCall(VecRestoreArray(f->rowg, &g));
+  PetscCall(VecScatterBegin(f->zscat, f->rowg, f->Zall, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecScatterEnd(f->zscat, f->rowg, f->Zall, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecGetArrayRead(f->Zall, &Z));
+  (void)BbdLossEval(net->loss, N, net->dy, Z, net->Y + f->sample * N, f->lam); /* f->lam has N entries */
+  PetscCall(VecRestoreArrayRead(f->Zall, &Z));
+  for (PetscInt j = 0; j < f->ym; j++) lam[j] = f->lam[f->ys + j];
+  PetscFunctionReturn(0);
+}
+
+/* sigma_m and sigma_m' of z^(m) on the ghosted width range */
+static void Activate(BbdField f, PetscScalar ***u, PetscInt m)
+{
+  for (PetscInt jj = 0; jj < f->gym; jj++) f->zrow[jj] = u[f->gys + jj][m][0];
+  BbdActivationEval(f->net->act[m], f->gym, f->zrow, f->s, f->d1, NULL);
+}
+
+static PetscErrorCode RHSFunction(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
+{
+  BbdField        f   = (BbdField)ctx;
+  BbdNet          net = f->net;
+  const PetscInt  M = net->M, P = net->P, ys = f->ys, ym = f->ym, gys = f->gys, o = ys - gys;
+  const PetscReal rho = net->rho, h = net->h, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
+  PetscScalar  ***u, ***fa;
+  PetscReal      *gb = f->gb, *ga = f->ga;
+
+  PetscFunctionBeginUser;
+  (void)ts;
+  (void)t;
+  PetscCall(DMGlobalToLocalBegin(f->da, U, INSERT_VALUES, f->Uloc));
+  PetscCall(DMGlobalToLocalEnd(f->da, U, INSERT_VALUES, f->Uloc));
+  PetscCall(DMDAVecGetArrayDOFRead(f->da, f->Uloc, &u));
+  PetscCall(DMDAVecGetArrayDOF(f->da, F, &fa));
+
+  /* backward sweep: beta^(m) from the output boundary inward (this is backprop) */
+  PetscCall(OutputGradient(f, u, f->beta + (M - 1) * ym));
+  for (PetscInt j = 0; j < ym; j++) f->beta[(M - 1) * ym + j] *= -net->eta;
+  for (PetscInt m = M - 1; m >= 1; m--) {
+    PetscCall(ExchangeRow(f, f->beta + m * ym, gb));
+    Activate(f, u, m);
+    for (PetscInt jj = 0; jj < f->gym; jj++) {
+      const PetscScalar *a = u[gys + jj][m];
+      ga[jj]               = P >= 1 ? a[2] * gb[jj] : 0;           /* a_1 beta */
+      ga[f->gym + jj]      = P >= 2 ? a[3] * gb[jj] : 0;           /* a_2 beta */
+    }
+    for (PetscInt j = 0; j < ym; j++) {
+      const PetscInt jj = j + o;
+      PetscReal      pt = u[ys + j][m][1] * gb[jj] - c1 * (ga[jj + 1] - ga[jj - 1]) + c2 * (ga[f->gym + jj + 1] - 2 * ga[f->gym + jj] + ga[f->gym + jj - 1]);
+      f->beta[(m - 1) * ym + j] = rho * gb[jj] + h * f->d1[jj] * pt;
+    }
+  }
+  /* forward sweep: moment rates locally, neuron rates from the input outward (tangent pass) */
+  for (PetscInt j = 0; j < ym; j++) {
+    f->dz[j]           = 0; /* dX/dt = 0: the sample is fixed inside a segment */
+    fa[ys + j][0][0]   = 0;
+    for (PetscInt c = 1; c < f->dof; c++) fa[ys + j][M][c] = 0;
+  }
+  for (PetscInt m = 0; m < M; m++) {
+    const PetscReal *bm = f->beta + m * ym;
+    Activate(f, u, m);
+    for (PetscInt j = 0; j < ym; j++) f->dzn[j] = f->d1[j + o] * f->dz[j];
+    PetscCall(ExchangeRow(f, f->dzn, gb)); /* gb = sigma' dz^(m), ghosted */
+    for (PetscInt j = 0; j < ym; j++) {
+      const PetscInt     jj = j + o;
+      const PetscScalar *a  = u[ys + j][m];
+      const PetscReal    D[3] = {f->s[jj], c1 * (f->s[jj + 1] - f->s[jj - 1]), c2 * (f->s[jj + 1] - 2 * f->s[jj] + f->s[jj - 1])};
+      const PetscReal    Du[3] = {gb[jj], c1 * (gb[jj + 1] - gb[jj - 1]), c2 * (gb[jj + 1] - 2 * gb[jj] + gb[jj - 1])};
+      PetscReal          r = bm[j];
+      for (PetscInt c = 0; c <= P; c++) {
+        const PetscReal da = net->kappa[c] * bm[j] * D[c];
+        fa[ys + j][m][1 + c] = da;
+        r += da * D[c] + a[1 + c] * Du[c];
+      }
+      f->dzn[j] = rho * f->dz[j] + h * r;
+      fa[ys + j][m + 1][0] = f->dzn[j];
+    }
+    PetscCall(PetscArraycpy(f->dz, f->dzn, ym));
+  }
+  PetscCall(DMDAVecRestoreArrayDOF(f->da, F, &fa));
+  PetscCall(DMDAVecRestoreArrayDOFRead(f->da, f->Uloc, &u));
+  PetscFunctionReturn(0);
+}
+
+/* whole state on every rank (natural ordering: ((i * NX) + k) * dof + c) */
+static PetscErrorCode GatherAll(BbdField f, const PetscScalar **all)
+{
+  PetscFunctionBeginUser;
+  PetscCall(DMDAGlobalToNaturalBegin(f->da, f->U, INSERT_VALUES, f->Unat));
+  PetscCall(DMDAGlobalToNaturalEnd(f->da, f->U, INSERT_VALUES, f->Unat));
+  PetscCall(VecScatterBegin(f->allscat, f->Unat, f->Uall, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecScatterEnd(f->allscat, f->Unat, f->Uall, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecGetArrayRead(f->Uall, all));
+  PetscFunctionReturn(0);
+}
+
+/* state -> network parameters: a from the grid, b by the change of variables (theory section 3) */
+static PetscErrorCode StateToNet(BbdField f, PetscReal *z)
+{
+  BbdNet             net = f->net;
+  const PetscInt     M = net->M, N = net->n[0], NX = M + 1;
+  const PetscScalar *all;
+
+  PetscFunctionBeginUser;
+  PetscCall(GatherAll(f, &all));
+  for (PetscInt i = 0; i < N; i++)
+    for (PetscInt k = 0; k <= M; k++) {
+      const PetscScalar *p = all + (i * NX + k) * f->dof;
+      z[net->zoff[k] + i]  = p[0];
+      if (k < M)
+        for (PetscInt c = 0; c <= net->P; c++) net->theta[net->woff[k] + c * N + i] = p[1 + c];
+    }
+  PetscCall(VecRestoreArrayRead(f->Uall, &all));
+  PetscCall(BbdBiasFromNeurons(net, net->theta, z, net->theta));
+  PetscFunctionReturn(0);
+}
+
+/* network parameters and a sample -> state: z by the forward pass of that sample */
+static PetscErrorCode NetToState(BbdField f, PetscInt sample)
+{
+  BbdNet         net = f->net;
+  const PetscInt M = net->M, N = net->n[0];
+  PetscReal     *z;
+  PetscScalar ***u;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc1(net->nz, &z));
+  PetscCall(BbdForward(net, net->theta, net->X + sample * N, z));
+  PetscCall(DMDAVecGetArrayDOF(f->da, f->U, &u));
+  for (PetscInt j = f->ys; j < f->ys + f->ym; j++)
+    for (PetscInt k = 0; k <= M; k++) {
+      u[j][k][0] = z[net->zoff[k] + j];
+      for (PetscInt c = 0; c <= net->P; c++) u[j][k][1 + c] = k < M ? net->theta[net->woff[k] + c * N + j] : 0;
+    }
+  PetscCall(DMDAVecRestoreArrayDOF(f->da, f->U, &u));
+  PetscCall(PetscFree(z));
+  f->sample = sample;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdFieldSetUp(BbdField f)
+{
+  BbdNet          net = f->net;
+  const PetscInt  M = net->M, N = net->n[0];
+  PetscInt        nx, ny, px, idx[1];
+  const PetscInt *ly;
+  DMBoundaryType  by = net->periodic ? DM_BOUNDARY_PERIODIC : DM_BOUNDARY_GHOSTED;
+  char            name[16];
+
+  PetscFunctionBeginUser;
+  PetscCall(BbdNetSetUp(net));
+  f->dof = net->P + 2;
+  PetscCall(DMDACreate2d(f->comm, DM_BOUNDARY_NONE, by, DMDA_STENCIL_BOX, M + 1, N, 1, PETSC_DECIDE, f->dof, 1, NULL, NULL, &f->da));
+  PetscCall(DMSetFromOptions(f->da));
+  PetscCall(DMSetUp(f->da));
+  PetscCall(DMDAGetInfo(f->da, NULL, &nx, &ny, NULL, &px, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL));
+  PetscCheck(nx == M + 1, f->comm, PETSC_ERR_USER_INPUT, "-da_grid_x %" PetscInt_FMT ": in lattice mode the grid is the network's lattice, NX = M+1 = %" PetscInt_FMT, nx, M + 1);
+  PetscCheck(ny == N, f->comm, PETSC_ERR_USER_INPUT, "-da_grid_y %" PetscInt_FMT ": in lattice mode the grid is the network's lattice, NY = N = %" PetscInt_FMT, ny, N);
+  PetscCheck(px == 1, f->comm, PETSC_ERR_USER_INPUT, "-da_processors_x %" PetscInt_FMT ": the sweep formulation splits the grid across ranks in width only; use -da_processors_x 1", px);
+  PetscCall(DMDASetFieldName(f->da, 0, "z"));
+  for (PetscInt c = 0; c <= net->P; c++) {
+    PetscCall(PetscSNPrintf(name, sizeof(name), "a_%" PetscInt_FMT, c));
+    PetscCall(DMDASetFieldName(f->da, 1 + c, name));
+  }
+  PetscCall(DMDASetUniformCoordinates(f->da, 0, 1, 0, 1 - 1.0 / N, 0, 0));
+  PetscCall(DMDAGetCorners(f->da, NULL, &f->ys, NULL, NULL, &f->ym, NULL));
+  PetscCall(DMDAGetGhostCorners(f->da, NULL, &f->gys, NULL, NULL, &f->gym, NULL));
+  PetscCheck(f->ym >= 2 || f->size == 1, f->comm, PETSC_ERR_USER_INPUT, "width N = %" PetscInt_FMT " split over %d ranks leaves fewer than 2 points per rank: use fewer ranks", N, f->size);
+  PetscCall(DMDAGetOwnershipRanges(f->da, NULL, &ly, NULL));
+  PetscCall(DMDACreate1d(f->comm, by, N, 1, 1, ly, &f->rowda));
+  PetscCall(DMSetUp(f->rowda));
+  PetscCall(DMCreateGlobalVector(f->rowda, &f->rowg));
+  PetscCall(DMCreateLocalVector(f->rowda, &f->rowl));
+  PetscCall(VecSet(f->rowl, 0)); /* zero padding outside a non-periodic width stays zero */
+  PetscCall(VecScatterCreateToAll(f->rowg, &f->zscat, &f->Zall));
+  PetscCall(DMCreateGlobalVector(f->da, &f->U));
+  PetscCall(DMCreateLocalVector(f->da, &f->Uloc));
+  PetscCall(VecSet(f->Uloc, 0));
+  PetscCall(DMDACreateNaturalVector(f->da, &f->Unat));
+  PetscCall(VecScatterCreateToAll(f->Unat, &f->allscat, &f->Uall));
+  PetscCall(PetscMalloc5(M * f->ym, &f->beta, f->gym, &f->s, f->gym, &f->d1, 2 * f->gym, &f->ga, f->gym, &f->gb));
+  PetscCall(PetscMalloc4(f->ym, &f->dz, f->ym, &f->dzn, N, &f->lam, f->gym, &f->zrow));
+  PetscCall(BbdNetBatchSamples(net, net->t0, idx));
+  PetscCall(NetToState(f, idx[0]));
+  PetscFunctionReturn(0);
+}
+
+/* ParaView: an XDMF description of /trajectory/z on the (depth, width) grid */
+static PetscErrorCode WriteXdmf(BbdField f, PetscInt T)
+{
+  BbdNet      net = f->net;
+  PetscMPIInt rank;
+  char        xf[PETSC_MAX_PATH_LEN + 8], tmp[PETSC_MAX_PATH_LEN + 16];
+  const char *h5 = net->output_file, *base;
+  FILE       *fp;
+  PetscReal  *times;
+  const PetscInt NX = net->M + 1, NY = net->n[0];
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(f->comm, &rank));
+  if (rank) PetscFunctionReturn(0);
+  base = strrchr(h5, '/') ? strrchr(h5, '/') + 1 : h5;
+  PetscCall(PetscSNPrintf(xf, sizeof(xf), "%s", h5));
+  if (strlen(xf) > 3 && !strcmp(xf + strlen(xf) - 3, ".h5")) xf[strlen(xf) - 3] = 0;
+  PetscCall(PetscStrlcat(xf, ".xdmf", sizeof(xf)));
+  PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp", xf));
+  PetscCall(PetscMalloc1(T, &times));
+  {
+    hid_t fid = H5Fopen(h5, H5F_ACC_RDONLY, H5P_DEFAULT), d;
+    PetscCheck(fid >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot reopen %s to describe it in %s", h5, xf);
+    d = H5Dopen2(fid, "/trajectory/time", H5P_DEFAULT);
+    H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, times);
+    H5Dclose(d);
+    H5Fclose(fid);
+  }
+  fp = fopen(tmp, "w");
+  PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write %s", tmp);
+  fprintf(fp, "<?xml version=\"1.0\" ?>\n<Xdmf Version=\"3.0\">\n <Domain>\n");
+  fprintf(fp, "  <Topology Name=\"grid\" TopologyType=\"2DCoRectMesh\" Dimensions=\"%d %d\"/>\n", (int)NX, (int)NY);
+  fprintf(fp, "  <Geometry Name=\"geo\" GeometryType=\"ORIGIN_DXDY\">\n   <DataItem Format=\"XML\" Dimensions=\"2\">0 0</DataItem>\n");
+  fprintf(fp, "   <DataItem Format=\"XML\" Dimensions=\"2\">%.17g %.17g</DataItem>\n  </Geometry>\n", 1.0 / net->M, 1.0 / NY);
+  fprintf(fp, "  <Grid Name=\"trajectory\" GridType=\"Collection\" CollectionType=\"Temporal\">\n");
+  for (PetscInt t = 0; t < T; t++) {
+    fprintf(fp, "   <Grid Name=\"t%d\" GridType=\"Uniform\">\n    <Time Value=\"%.17g\"/>\n", (int)t, (double)times[t]);
+    fprintf(fp, "    <Topology Reference=\"/Xdmf/Domain/Topology[1]\"/>\n    <Geometry Reference=\"/Xdmf/Domain/Geometry[1]\"/>\n");
+    fprintf(fp, "    <Attribute Name=\"z\" AttributeType=\"Scalar\" Center=\"Node\">\n");
+    fprintf(fp, "     <DataItem ItemType=\"HyperSlab\" Dimensions=\"1 %d %d\" Type=\"HyperSlab\">\n", (int)NX, (int)NY);
+    fprintf(fp, "      <DataItem Dimensions=\"3 3\" Format=\"XML\">%d 0 0 1 1 1 1 %d %d</DataItem>\n", (int)t, (int)NX, (int)NY);
+    fprintf(fp, "      <DataItem Dimensions=\"%d %d %d\" NumberType=\"Float\" Precision=\"8\" Format=\"HDF\">%s:/trajectory/z</DataItem>\n", (int)T, (int)NX, (int)NY, base);
+    fprintf(fp, "     </DataItem>\n    </Attribute>\n   </Grid>\n");
+  }
+  fprintf(fp, "  </Grid>\n </Domain>\n</Xdmf>\n");
+  PetscCheck(fclose(fp) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot write %s", tmp);
+  PetscCheck(rename(tmp, xf) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot rename %s to %s", tmp, xf);
+  PetscCall(PetscFree(times));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode Save(BbdField f, BbdOutput out, BbdSnapshot *snap, PetscReal t, PetscInt *T)
+{
+  BbdNet     net = f->net;
+  PetscReal *z;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc1(net->nz, &z));
+  PetscCall(StateToNet(f, z));
+  PetscCall(BbdSnapshotCompute(net, t, net->theta, NULL, snap));
+  PetscCheck(!PetscIsInfOrNanReal(snap->loss), f->comm, PETSC_ERR_NOT_CONVERGED, "the field diverged at t = %g (loss is %g); reduce -bbd_eta or the time step", (double)t, (double)snap->loss);
+  PetscCall(PetscArraycpy(snap->z, z, net->nz)); /* the solver's own neurons */
+  PetscCall(BbdOutputAppend(out, snap));
+  (*T)++;
+  if (!net->quiet) PetscCall(PetscPrintf(f->comm, "  t = %-10.5g loss = %-13.6e L = %-13.6e L_bulk = %-13.6e L_boundary = %-13.6e\n", (double)t, (double)snap->loss, (double)snap->L, (double)snap->L_bulk, (double)snap->L_boundary));
+  PetscCall(PetscFree(z));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdFieldRun(BbdField f)
+{
+  BbdNet            net = f->net;
+  BbdOutput         out;
+  BbdSnapshot       snap;
+  TS                ts;
+  PetscReal         t = net->t0, dt0, eps = 1e-9 * PetscMax(1.0, PetscAbsReal(net->tfinal)), *x, *y, *z;
+  PetscInt          T = 0, idx[1];
+  TSConvergedReason reason;
+  PetscErrorCode    ierr;
+
+  PetscFunctionBeginUser;
+  if (!net->quiet) {
+    PetscCall(PetscPrintf(f->comm, "bbd-field, %s mode, grid %" PetscInt_FMT " x %" PetscInt_FMT " (depth x width), %d rank(s)\n", f->mode, net->M + 1, net->n[0], f->size));
+    PetscCall(BbdNetView(net, PETSC_VIEWER_STDOUT_(f->comm)));
+  }
+  PetscCall(TSCreate(f->comm, &ts));
+  PetscCall(TSSetDM(ts, f->da));
+  PetscCall(TSSetProblemType(ts, TS_NONLINEAR));
+  PetscCall(TSSetRHSFunction(ts, NULL, RHSFunction, f));
+  PetscCall(TSSetType(ts, TSRK));
+  PetscCall(TSRKSetType(ts, TSRK5DP));
+  PetscCall(TSSetTolerances(ts, 1e-10, NULL, 1e-10, NULL));
+  PetscCall(TSSetExactFinalTime(ts, TS_EXACTFINALTIME_MATCHSTEP));
+  PetscCall(TSSetMaxSteps(ts, PETSC_MAX_INT));
+  PetscCall(TSSetTimeStep(ts, 0.01 * PetscMin(net->output_dt, net->sample_dt > 0 ? net->sample_dt : net->output_dt)));
+  PetscCall(TSSetFromOptions(ts));
+  PetscCall(TSGetTimeStep(ts, &dt0));
+  PetscCheck(dt0 > 0 && PetscIsNormalReal(dt0), f->comm, PETSC_ERR_USER_INPUT, "-ts_dt %g: the time step must be positive", (double)dt0);
+
+  PetscCall(BbdSnapshotCreate(net, &snap));
+  PetscCall(BbdOutputCreate(net, net->output_file, &out));
+  PetscCall(PetscMalloc3(net->M + 1, &x, net->n[0], &y, net->nz, &z));
+  for (PetscInt k = 0; k <= net->M; k++) x[k] = (PetscReal)k / net->M;
+  for (PetscInt i = 0; i < net->n[0]; i++) y[i] = (PetscReal)i / net->n[0];
+  ierr = BbdOutputWriteGrid(out, net->M + 1, x, net->n[0], y);
+  if (!ierr) ierr = Save(f, out, &snap, t, &T);
+  while (!ierr && t < net->tfinal - eps) {
+    PetscReal tout = (PetscFloorReal(t / net->output_dt + 1e-9) + 1) * net->output_dt, tend;
+    if (tout > net->tfinal - eps) tout = net->tfinal;
+    tend = tout;
+    if (net->sample_dt > 0) {
+      PetscReal tsw = (PetscFloorReal(t / net->sample_dt + 1e-9) + 1) * net->sample_dt;
+      if (tsw < tout - eps) tend = tsw;
+    }
+    ierr = TSSetTime(ts, t);
+    if (!ierr) ierr = TSSetMaxTime(ts, tend);
+    if (!ierr) ierr = TSSetTimeStep(ts, PetscMin(dt0, tend - t));
+    if (!ierr) ierr = TSRestartStep(ts);
+    if (!ierr) ierr = TSSolve(ts, f->U);
+    if (ierr) break;
+    PetscCall(TSGetConvergedReason(ts, &reason));
+    if (reason < 0) {
+      ierr = PETSC_ERR_NOT_CONVERGED;
+      (void)PetscError(f->comm, __LINE__, PETSC_FUNCTION_NAME, __FILE__, ierr, PETSC_ERROR_INITIAL, "the time stepper failed at t = %g (%s); try a smaller -ts_dt or another -ts_type", (double)t, TSConvergedReasons[reason]);
+      break;
+    }
+    t = tend;
+    /* a sample switch: theta continuous, z jumps to the new sample's forward pass */
+    PetscCall(BbdNetBatchSamples(net, t, idx));
+    if (idx[0] != f->sample) {
+      PetscCall(StateToNet(f, z));
+      PetscCall(NetToState(f, idx[0]));
+    }
+    if (tend == tout) ierr = Save(f, out, &snap, t, &T);
+  }
+  if (ierr) {
+    PetscCall(BbdOutputAbort(&out));
+    PetscCall(ierr);
+  }
+  PetscCall(StateToNet(f, z));
+  PetscCall(BbdOutputFinish(&out, t, net->theta, NULL));
+  PetscCall(WriteXdmf(f, T));
+  if (!net->quiet) PetscCall(PetscPrintf(f->comm, "wrote %s\n", net->output_file));
+  PetscCall(PetscFree3(x, y, z));
+  PetscCall(BbdSnapshotDestroy(&snap));
+  PetscCall(TSDestroy(&ts));
+  PetscFunctionReturn(0);
+}
