@@ -60,6 +60,7 @@ struct _p_BbdNet {
   PetscInt   nsamples; /* requested number of samples (0: source default) */
   /* state */
   PetscReal *theta, *thetadot; /* [nparam]; thetadot for damped */
+  PetscReal *state_z;          /* [nz] field solver: neurons of the state (written to and read from /state/z) */
   char       init_file[PETSC_MAX_PATH_LEN], output_file[PETSC_MAX_PATH_LEN];
   PetscBool  quiet;
   PetscBool  for_field; /* the net serves bbd-field (definition, data, initial state) */

@@ -246,7 +246,8 @@ static PetscErrorCode NetToState(BbdField f, PetscInt sample)
 
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc1(net->nz, &z));
-  PetscCall(BbdForward(net, net->theta, net->X + sample * N, z));
+  if (net->state_z && f->sample < 0) PetscCall(PetscArraycpy(z, net->state_z, net->nz)); /* exact restart */
+  else PetscCall(BbdForward(net, net->theta, net->X + sample * N, z));
   PetscCall(DMDAVecGetArrayDOF(f->da, f->U, &u));
   for (PetscInt j = f->ys; j < f->ys + f->ym; j++)
     for (PetscInt k = 0; k <= M; k++) {
@@ -302,6 +303,7 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
   PetscCall(PetscMalloc5(M * f->ym, &f->beta, f->gym, &f->s, f->gym, &f->d1, 2 * f->gym, &f->ga, f->gym, &f->gb));
   PetscCall(PetscMalloc4(f->ym, &f->dz, f->ym, &f->dzn, N, &f->lam, f->gym, &f->zrow));
   PetscCall(BbdNetBatchSamples(net, net->t0, idx));
+  f->sample = -1;
   PetscCall(NetToState(f, idx[0]));
   PetscFunctionReturn(0);
 }
@@ -446,6 +448,9 @@ PetscErrorCode BbdFieldRun(BbdField f)
     PetscCall(ierr);
   }
   PetscCall(StateToNet(f, z));
+  PetscCall(PetscFree(net->state_z));
+  PetscCall(PetscMalloc1(net->nz, &net->state_z));
+  PetscCall(PetscArraycpy(net->state_z, z, net->nz));
   PetscCall(BbdOutputFinish(&out, t, net->theta, NULL));
   PetscCall(WriteXdmf(f, T));
   if (!net->quiet) PetscCall(PetscPrintf(f->comm, "wrote %s\n", net->output_file));

@@ -359,6 +359,11 @@ static PetscErrorCode OutputWriteState_Rank0(BbdOutput o, PetscReal t, const Pet
   PetscCheck(theta && (nv == 1 || thetadot), PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "%s: no state to write (damped dynamics needs theta and thetadot)", o->file);
   H5W(g = H5Gcreate2(o->fid, "/state", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "%s: cannot create group /state", file);
   PetscCall(WriteAttrReal(g, file, "time", t));
+  if (net->state_z && net->family == BBD_FAMILY_FIELD) { /* the field solver's neurons: an exact restart */
+    d[0] = (hsize_t)M + 1;
+    d[1] = (hsize_t)net->n[0];
+    PetscCall(WriteDataset(g, file, "z", 2, d, net->state_z));
+  }
   for (PetscInt v = 0; v < nv; v++) {
     const PetscReal *th = v ? thetadot : theta;
 
@@ -939,6 +944,13 @@ static PetscErrorCode ReadState_Private(BbdNet net, hid_t fid, const char *file)
   PetscCall(ierr);
 
   if (nv == 2) PetscCall(PetscArrayzero(net->thetadot, net->nparam));
+  if (net->family == BBD_FAMILY_FIELD && PathExists(fid, "/state/z")) { /* optional: written by bbd-field */
+    d[0] = (hsize_t)M + 1;
+    d[1] = (hsize_t)net->n[0];
+    PetscCall(PetscFree(net->state_z));
+    PetscCall(PetscMalloc1(net->nz, &net->state_z));
+    PetscCall(ReadDataset(fid, file, "/state/z", 2, d, net->state_z));
+  }
   if (net->family == BBD_FAMILY_FIELD) {
     const PetscInt N = net->n[0], na = (net->P + 1) * M * N;
 

@@ -46,6 +46,7 @@ PetscErrorCode BbdNetDestroy(BbdNet *net)
   PetscCall(PetscFree(n->Y));
   PetscCall(PetscFree(n->theta));
   PetscCall(PetscFree(n->thetadot));
+  PetscCall(PetscFree(n->state_z));
   PetscCall(PetscFree4(n->wz, n->ws, n->wd1, n->wd2));
   PetscCall(PetscFree4(n->wlam, n->wdz, n->wtmp, n->wtmp2));
   PetscCall(PetscFree(n));
@@ -378,6 +379,24 @@ PetscErrorCode BbdNetBatchSamples(BbdNet net, PetscReal t, PetscInt *idx)
   PetscFunctionReturn(0);
 }
 
+/* Forward-map stability number of a field network (docs/theory.md section 7): the explicit
+   step in depth of the diffusion term a_2 D_2 sigma(z) is stable only if
+   h max|a_2| max sigma' / dy^2 <= 1/2. sigma' is bounded over a wide z range by sampling. */
+PetscReal BbdNetStabilityNumber(BbdNet net)
+{
+  PetscReal amax = 0, smax = 0, zs[401], d1[401];
+
+  if (net->family != BBD_FAMILY_FIELD || net->P < 2) return 0;
+  for (PetscInt m = 0; m < net->M; m++)
+    for (PetscInt i = 0; i < net->n[0]; i++) amax = PetscMax(amax, PetscAbsReal(net->theta[net->woff[m] + 2 * net->n[0] + i]));
+  for (PetscInt k = 0; k <= 400; k++) zs[k] = -10 + 0.05 * k;
+  for (PetscInt m = 0; m < net->M; m++) {
+    BbdActivationEval(net->act[m], 401, zs, NULL, d1, NULL);
+    for (PetscInt k = 0; k <= 400; k++) smax = PetscMax(smax, PetscAbsReal(d1[k]));
+  }
+  return net->h * amax * smax / (net->dy * net->dy);
+}
+
 PetscErrorCode BbdNetView(BbdNet net, PetscViewer v)
 {
   PetscFunctionBeginUser;
@@ -388,6 +407,10 @@ PetscErrorCode BbdNetView(BbdNet net, PetscViewer v)
   PetscCall(PetscViewerASCIIPrintf(v, "  activation %s%s, loss %s, dynamics %s, eta = %g", BbdActivations[net->act[0]], net->M > 1 && net->act[1] != net->act[0] ? " (varies by layer)" : "", BbdLosses[net->loss], BbdDynamicsTypes[net->dyn], (double)net->eta));
   if (net->dyn == BBD_DYN_DAMPED) PetscCall(PetscViewerASCIIPrintf(v, ", gamma = %g", (double)net->gamma));
   if (net->family == BBD_FAMILY_FIELD) PetscCall(PetscViewerASCIIPrintf(v, ", kappa = (%g, %g, %g), %s", (double)net->kappa[0], (double)net->kappa[1], (double)net->kappa[2], net->periodic ? "periodic" : "zero-padded"));
+  if (net->family == BBD_FAMILY_FIELD && net->theta && net->P >= 2) {
+    PetscReal sn = BbdNetStabilityNumber(net);
+    PetscCall(PetscViewerASCIIPrintf(v, "\n  forward-map stability number h max|a_2| max sigma'/dy^2 = %.3g%s", (double)sn, sn > 0.5 ? " > 1/2: WARNING, this lattice's depth step is unstable (raise -bbd_depth)" : " (stable: <= 1/2)"));
+  }
   PetscCall(PetscViewerASCIIPrintf(v, "\n  %" PetscInt_FMT " samples, batch %" PetscInt_FMT ", t in [%g, %g], output every %g\n", net->S, net->batch, (double)net->t0, (double)net->tfinal, (double)net->output_dt));
   PetscFunctionReturn(0);
 }

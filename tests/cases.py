@@ -334,6 +334,20 @@ def case_field_lattice(b):
                 check(list(g["grid/x"].shape) == [7] and list(g["grid/y"].shape) == [12], "field: /grid shapes")
 
 
+def case_field_restart(b):
+    """bbd-field: a run to T and a run to T/2 restarted from its file (/state holds z) to T give
+    the same trajectory, bitwise, with random sample switching."""
+    f = field_bin(b)
+    opts = SMALL + ["-bbd_sample_dt", "0.15", "-bbd_sample_order", "random", "-bbd_output_dt", "0.1",
+                    "-ts_adapt_type", "basic"]
+    run([f] + opts + ["-bbd_tfinal", "1", "-bbd_output", "full.h5"])
+    run([f] + opts + ["-bbd_tfinal", "0.5", "-bbd_output", "half.h5"])
+    run([f, "-bbd_quiet", "-bbd_init", "half.h5", "-bbd_tfinal", "1", "-bbd_output", "rest.h5", "-ts_adapt_type", "basic"])
+    for q in ["time", "z", "a", "b", "loss", "L", "flux", "sample"]:
+        check(np.array_equal(traj("full.h5", q)[5:], traj("rest.h5", q)),
+              "field restart: /trajectory/%s differs from the uninterrupted run" % q)
+
+
 def case_field_xdmf(b):
     """The .xdmf beside a bbd-field result is well-formed XML whose HDF5 references exist with the
     shapes it declares, one grid per saved time."""

@@ -485,7 +485,7 @@ class Report:
         return 1 if fail else 0
 
 
-def check(path, tol=1e-10, verbose=False, traj_tol=1e-6, integrate=True):
+def check(path, tol=1e-10, verbose=False, traj_tol=1e-5, integrate=True):
     f, a = read_file(path)
     rep = Report(tol, verbose)
     fam, dyn = a["family"], a["dynamics"]
@@ -713,7 +713,7 @@ def main(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("file")
     p.add_argument("--tol", type=float, default=1e-10)
-    p.add_argument("--traj-tol", type=float, default=1e-6,
+    p.add_argument("--traj-tol", type=float, default=1e-5,
                    help="limit of the re-integration check between saved times (flow, damped), relative to the change")
     p.add_argument("--no-integrate", action="store_true", help="skip re-integrating the dynamics between saved times")
     p.add_argument("-v", "--verbose", action="store_true")
