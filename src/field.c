@@ -21,7 +21,8 @@ struct _p_BbdField {
   Vec         U, Uloc, rowg, rowl, Zall, Unat, Uall;
   VecScatter  zscat, allscat;
   PetscInt    dof, ys, ym, gys, gym, sample;
-  PetscReal  *beta, *s, *d1, *ga, *gb, *dz, *dzn, *lam, *zrow;
+  PetscReal  *beta, *ga, *gb, *dz, *dzn, *lam;
+  PetscReal  *zr, *ar, *S, *D1, *dar; /* the state as width rows, activations, moment rates */
 };
 
 PetscErrorCode BbdFieldCreate(MPI_Comm comm, BbdField *field)
@@ -57,8 +58,8 @@ PetscErrorCode BbdFieldDestroy(BbdField *field)
   PetscCall(VecScatterDestroy(&f->allscat));
   PetscCall(DMDestroy(&f->da));
   PetscCall(DMDestroy(&f->rowda));
-  PetscCall(PetscFree5(f->beta, f->s, f->d1, f->ga, f->gb));
-  PetscCall(PetscFree4(f->dz, f->dzn, f->lam, f->zrow));
+  PetscCall(PetscFree5(f->beta, f->ga, f->gb, f->dz, f->dzn));
+  PetscCall(PetscFree6(f->lam, f->zr, f->ar, f->S, f->D1, f->dar));
   PetscCall(BbdNetDestroy(&f->net));
   PetscCall(PetscFree(f));
   *field = NULL;
@@ -109,17 +110,17 @@ static PetscErrorCode ExchangeRow(BbdField f, const PetscReal *own, PetscReal *g
   PetscFunctionReturn(0);
 }
 
-/* the loss gradient per unit width on the owned part of the output row */
-static PetscErrorCode OutputGradient(BbdField f, PetscScalar ***u, PetscReal *lam)
+/* the loss gradient per unit width on the owned part of the output row Z (owned entries) */
+static PetscErrorCode OutputGradient(BbdField f, const PetscReal *Zown, PetscReal *lam)
 {
   BbdNet             net = f->net;
-  const PetscInt     N = net->n[0], M = net->M;
+  const PetscInt     N   = net->n[0];
   PetscScalar       *g;
   const PetscScalar *Z;
 
   PetscFunctionBeginUser;
   PetscCall(VecGetArray(f->rowg, &g));
-  for (PetscInt j = 0; j < f->ym; j++) g[j] = u[f->ys + j][M][0];
+  PetscCall(PetscArraycpy(g, Zown, f->ym));
   PetscCall(VecRestoreArray(f->rowg, &g));
   PetscCall(VecScatterBegin(f->zscat, f->rowg, f->Zall, INSERT_VALUES, SCATTER_FORWARD));
   PetscCall(VecScatterEnd(f->zscat, f->rowg, f->Zall, INSERT_VALUES, SCATTER_FORWARD));
@@ -130,21 +131,14 @@ static PetscErrorCode OutputGradient(BbdField f, PetscScalar ***u, PetscReal *la
   PetscFunctionReturn(0);
 }
 
-/* sigma_m and sigma_m' of z^(m) on the ghosted width range */
-static void Activate(BbdField f, PetscScalar ***u, PetscInt m)
-{
-  for (PetscInt jj = 0; jj < f->gym; jj++) f->zrow[jj] = u[f->gys + jj][m][0];
-  BbdActivationEval(f->net->act[m], f->gym, f->zrow, f->s, f->d1, NULL);
-}
-
 static PetscErrorCode RHSFunction(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
 {
   BbdField        f   = (BbdField)ctx;
   BbdNet          net = f->net;
-  const PetscInt  M = net->M, P = net->P, ys = f->ys, ym = f->ym, gys = f->gys, o = ys - gys;
+  const PetscInt  M = net->M, P = net->P, ys = f->ys, ym = f->ym, gys = f->gys, gym = f->gym, o = ys - gys;
   const PetscReal rho = net->rho, h = net->h, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
   PetscScalar  ***u, ***fa;
-  PetscReal      *gb = f->gb, *ga = f->ga;
+  PetscReal      *gb = f->gb, *ga = f->ga, *zr = f->zr, *ar = f->ar, *S = f->S, *D1 = f->D1;
 
   PetscFunctionBeginUser;
   (void)ts;
@@ -152,54 +146,71 @@ static PetscErrorCode RHSFunction(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
   PetscCall(DMGlobalToLocalBegin(f->da, U, INSERT_VALUES, f->Uloc));
   PetscCall(DMGlobalToLocalEnd(f->da, U, INSERT_VALUES, f->Uloc));
   PetscCall(DMDAVecGetArrayDOFRead(f->da, f->Uloc, &u));
-  PetscCall(DMDAVecGetArrayDOF(f->da, F, &fa));
+  /* the grid stores depth fastest; the sweeps run along width rows: transpose once */
+  for (PetscInt jj = 0; jj < gym; jj++) {
+    PetscScalar **col = u[gys + jj];
+    for (PetscInt k = 0; k <= M; k++) zr[k * gym + jj] = col[k][0];
+    for (PetscInt k = 0; k < M; k++)
+      for (PetscInt c = 0; c <= P; c++) ar[(c * M + k) * gym + jj] = col[k][1 + c];
+  }
+  PetscCall(DMDAVecRestoreArrayDOFRead(f->da, f->Uloc, &u));
+  for (PetscInt m = 0; m < M; m++) BbdActivationEval(net->act[m], gym, zr + m * gym, S + m * gym, D1 + m * gym, NULL);
 
   /* backward sweep: beta^(m) from the output boundary inward (this is backprop) */
-  PetscCall(OutputGradient(f, u, f->beta + (M - 1) * ym));
+  PetscCall(OutputGradient(f, zr + M * gym + o, f->beta + (M - 1) * ym));
   for (PetscInt j = 0; j < ym; j++) f->beta[(M - 1) * ym + j] *= -net->eta;
   for (PetscInt m = M - 1; m >= 1; m--) {
+    const PetscReal *a0 = ar + m * gym, *a1 = ar + (M + m) * gym, *a2 = ar + (2 * M + m) * gym, *d1 = D1 + m * gym;
+    PetscReal       *bn = f->beta + (m - 1) * ym;
     PetscCall(ExchangeRow(f, f->beta + m * ym, gb));
-    Activate(f, u, m);
-    for (PetscInt jj = 0; jj < f->gym; jj++) {
-      const PetscScalar *a = u[gys + jj][m];
-      ga[jj]               = P >= 1 ? a[2] * gb[jj] : 0;           /* a_1 beta */
-      ga[f->gym + jj]      = P >= 2 ? a[3] * gb[jj] : 0;           /* a_2 beta */
-    }
-    for (PetscInt j = 0; j < ym; j++) {
-      const PetscInt jj = j + o;
-      PetscReal      pt = u[ys + j][m][1] * gb[jj] - c1 * (ga[jj + 1] - ga[jj - 1]) + c2 * (ga[f->gym + jj + 1] - 2 * ga[f->gym + jj] + ga[f->gym + jj - 1]);
-      f->beta[(m - 1) * ym + j] = rho * gb[jj] + h * f->d1[jj] * pt;
+    if (P >= 2) {
+      for (PetscInt jj = 0; jj < gym; jj++) {
+        ga[jj]       = a1[jj] * gb[jj];
+        ga[gym + jj] = a2[jj] * gb[jj];
+      }
+      for (PetscInt j = 0; j < ym; j++) {
+        const PetscInt jj = j + o;
+        bn[j] = rho * gb[jj] + h * d1[jj] * (a0[jj] * gb[jj] - c1 * (ga[jj + 1] - ga[jj - 1]) + c2 * (ga[gym + jj + 1] - 2 * ga[gym + jj] + ga[gym + jj - 1]));
+      }
+    } else {
+      for (PetscInt jj = 0; jj < gym; jj++) ga[jj] = P >= 1 ? a1[jj] * gb[jj] : 0;
+      for (PetscInt j = 0; j < ym; j++) {
+        const PetscInt jj = j + o;
+        bn[j] = rho * gb[jj] + h * d1[jj] * (a0[jj] * gb[jj] - c1 * (ga[jj + 1] - ga[jj - 1]));
+      }
     }
   }
   /* forward sweep: moment rates locally, neuron rates from the input outward (tangent pass) */
+  PetscCall(DMDAVecGetArrayDOF(f->da, F, &fa));
   for (PetscInt j = 0; j < ym; j++) {
-    f->dz[j]           = 0; /* dX/dt = 0: the sample is fixed inside a segment */
-    fa[ys + j][0][0]   = 0;
+    f->dz[j]         = 0; /* dX/dt = 0: the sample is fixed inside a segment */
+    fa[ys + j][0][0] = 0;
     for (PetscInt c = 1; c < f->dof; c++) fa[ys + j][M][c] = 0;
   }
   for (PetscInt m = 0; m < M; m++) {
-    const PetscReal *bm = f->beta + m * ym;
-    Activate(f, u, m);
-    for (PetscInt j = 0; j < ym; j++) f->dzn[j] = f->d1[j + o] * f->dz[j];
+    const PetscReal *bm = f->beta + m * ym, *s = S + m * gym, *d1 = D1 + m * gym;
+    PetscReal       *dar = f->dar;
+    for (PetscInt j = 0; j < ym; j++) f->dzn[j] = d1[j + o] * f->dz[j];
     PetscCall(ExchangeRow(f, f->dzn, gb)); /* gb = sigma' dz^(m), ghosted */
     for (PetscInt j = 0; j < ym; j++) {
-      const PetscInt     jj = j + o;
-      const PetscScalar *a  = u[ys + j][m];
-      const PetscReal    D[3] = {f->s[jj], c1 * (f->s[jj + 1] - f->s[jj - 1]), c2 * (f->s[jj + 1] - 2 * f->s[jj] + f->s[jj - 1])};
-      const PetscReal    Du[3] = {gb[jj], c1 * (gb[jj + 1] - gb[jj - 1]), c2 * (gb[jj + 1] - 2 * gb[jj] + gb[jj - 1])};
-      PetscReal          r = bm[j];
+      const PetscInt  jj = j + o;
+      const PetscReal D[3]  = {s[jj], c1 * (s[jj + 1] - s[jj - 1]), c2 * (s[jj + 1] - 2 * s[jj] + s[jj - 1])};
+      const PetscReal Du[3] = {gb[jj], c1 * (gb[jj + 1] - gb[jj - 1]), c2 * (gb[jj + 1] - 2 * gb[jj] + gb[jj - 1])};
+      PetscReal       r     = bm[j];
       for (PetscInt c = 0; c <= P; c++) {
         const PetscReal da = net->kappa[c] * bm[j] * D[c];
-        fa[ys + j][m][1 + c] = da;
-        r += da * D[c] + a[1 + c] * Du[c];
+        dar[c * ym + j]    = da;
+        r += da * D[c] + ar[(c * M + m) * gym + jj] * Du[c];
       }
       f->dzn[j] = rho * f->dz[j] + h * r;
+    }
+    for (PetscInt j = 0; j < ym; j++) {
       fa[ys + j][m + 1][0] = f->dzn[j];
+      for (PetscInt c = 0; c <= P; c++) fa[ys + j][m][1 + c] = dar[c * ym + j];
     }
     PetscCall(PetscArraycpy(f->dz, f->dzn, ym));
   }
   PetscCall(DMDAVecRestoreArrayDOF(f->da, F, &fa));
-  PetscCall(DMDAVecRestoreArrayDOFRead(f->da, f->Uloc, &u));
   PetscFunctionReturn(0);
 }
 
@@ -300,8 +311,8 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
   PetscCall(VecSet(f->Uloc, 0));
   PetscCall(DMDACreateNaturalVector(f->da, &f->Unat));
   PetscCall(VecScatterCreateToAll(f->Unat, &f->allscat, &f->Uall));
-  PetscCall(PetscMalloc5(M * f->ym, &f->beta, f->gym, &f->s, f->gym, &f->d1, 2 * f->gym, &f->ga, f->gym, &f->gb));
-  PetscCall(PetscMalloc4(f->ym, &f->dz, f->ym, &f->dzn, N, &f->lam, f->gym, &f->zrow));
+  PetscCall(PetscMalloc5(M * f->ym, &f->beta, 2 * f->gym, &f->ga, f->gym, &f->gb, f->ym, &f->dz, f->ym, &f->dzn));
+  PetscCall(PetscMalloc6(N, &f->lam, (M + 1) * f->gym, &f->zr, (net->P + 1) * M * f->gym, &f->ar, M * f->gym, &f->S, M * f->gym, &f->D1, (net->P + 1) * f->ym, &f->dar));
   PetscCall(BbdNetBatchSamples(net, net->t0, idx));
   f->sample = -1;
   PetscCall(NetToState(f, idx[0]));
