@@ -73,24 +73,42 @@ if awk -v l="$LOAD" 'BEGIN {exit !(l > 0.5)}'; then
 fi
 
 # ---------------------------------------------------------------- helpers
-timed() { # "wall cpu" seconds of one run of a command (output to $LOG)
-  local TIMEFORMAT='%R %U %S' tt
+logev() { # logev FILE EVENT FIELD: a -log_view column (2 = count, 4 = max time)
+  if [ -f "$1" ]; then awk -v e="$2" -v f="$3" '$1 == e {print $f; exit}' "$1"; fi
+}
+internal() { # bbd-net's own clock: the "wall" column of its progress table, last row - first row
+  awk '/ wall$/ {h = 1; next}
+       h && $(NF - 1) ~ /%$/ && $NF ~ /s$/ {v = $NF; sub(/s$/, "", v); if (n++ == 0) f = v; l = v}
+       END {if (n > 1) printf "%.6g\n", l - f}' "$1"
+}
+timed() { # one run of a command (output to $LOG; -log_view to $LV if set):
+  # "wall cpu internal TSStep TSFunctionEval-time TSFunctionEval-count", "-" where absent
+  local TIMEFORMAT='%R %U %S' tt it ts fe nf
+  [ -z "${LV:-}" ] || rm -f "$LV"
   { time "$@" > "$LOG" 2>&1; } 2> "$LOG.time" ||
     { echo "FAILED: $* (see $LOG)" >&2; grep -m3 "ERROR: [a-z-]" "$LOG" >&2; return 1; }
   tt=$(tail -1 "$LOG.time")
-  awk -v t="$tt" 'BEGIN {split(t, a, " "); printf "%.4f %.4f\n", a[1], a[2] + a[3]}'
+  it=$(internal "$LOG")
+  ts=$(logev "${LV:-}" TSStep 4)
+  fe=$(logev "${LV:-}" TSFunctionEval 4)
+  nf=$(logev "${LV:-}" TSFunctionEval 2)
+  awk -v t="$tt" -v r="${it:--} ${ts:--} ${fe:--} ${nf:--}" 'BEGIN {split(t, a, " "); printf "%.4f %.4f %s\n", a[1], a[2] + a[3], r}'
 }
-best_of() { # "wall cpu": the best of $REPS runs, each minimised separately
-  local bw=1e300 bc=1e300 t
+best_of() { # the best of $REPS runs, each figure minimised separately (the count: the last)
+  local best="" t
   for _ in $(seq "$REPS"); do
     t=$(timed "$@") || return 1
-    bw=$(awk -v a="$bw" -v t="$t" 'BEGIN {split(t, c, " "); print (c[1] < a) ? c[1] : a}')
-    bc=$(awk -v a="$bc" -v t="$t" 'BEGIN {split(t, c, " "); print (c[2] < a) ? c[2] : a}')
+    best=$(awk -v b="$best" -v t="$t" 'BEGIN {
+      n = split(t, c, " "); if (b == "") {print t; exit}
+      split(b, d, " "); o = ""
+      for (i = 1; i <= n; i++) {
+        v = d[i]
+        if (i == n || (c[i] != "-" && (d[i] == "-" || c[i] + 0 < d[i] + 0))) v = c[i]
+        o = o (i > 1 ? " " : "") v
+      }
+      print o}')
   done
-  echo "$bw $bc"
-}
-logev() { # logev FILE EVENT FIELD: a -log_view column (2 = count, 4 = max time)
-  [ -f "$1" ] && awk -v e="$2" -v f="$3" '$1 == e {print $f; exit}' "$1"
+  echo "$best"
 }
 kv() { awk -v k="$2" '$1 == k {print $3; exit}' "$1"; }
 calc() { awk "BEGIN {printf \"$1\", $2}"; }
@@ -145,7 +163,7 @@ run_case() {
   set_run_opts
   local init="$OUT/$name-init.h5" res="$OUT/$name-bbd.h5" npres="$OUT/$name-numpy.h5"
   echo "== $name"
-  LOG="$OUT/$name-init.log"
+  LOG="$OUT/$name-init.log" LV=""
   timed "$BIN" "${init_opts[@]}" -bbd_tfinal 0 -bbd_output "$init" > /dev/null || return 1
   if [ -n "$bytes" ]; then
     # The forward map is stable only if s = h max(a_2) max(sigma') / dy^2 <= 1/2 (docs/theory.md,
@@ -170,7 +188,8 @@ PYEOF
   # bbd-net: the trajectory from the saved initial state, and the same start with tfinal 0
   LOG="$OUT/$name-bbd.log"
   local t_run t_zero
-  while ! t_run=$(best_of "$BIN" -bbd_init "$init" "${run_opts[@]}" -bbd_output "$res" -log_view ":$OUT/$name-logview.txt"); do
+  LV="$OUT/$name-logview.txt"
+  while ! t_run=$(best_of "$BIN" -bbd_init "$init" "${run_opts[@]}" -bbd_output "$res" -log_view ":$LV"); do
     # the flow may need a smaller step for stability: halve it (down to FIELD_DT / 16)
     if [ -n "$bytes" ] && grep -q diverged "$LOG" && awk -v d="$dt" -v d0="$FIELD_DT" 'BEGIN {exit !(d > d0 / 10)}'; then
       dt=$(calc %g "$dt / 2")
@@ -180,22 +199,23 @@ PYEOF
       return 1
     fi
   done
-  LOG="$OUT/$name-zero.log"
+  LOG="$OUT/$name-zero.log" LV=""
   t_zero=$(best_of "$BIN" -bbd_init "$init" "${run_opts[@]}" -bbd_tfinal 0 -bbd_output "$OUT/$name-zero.h5") || return 1
-  local lv="$OUT/$name-logview.txt" t_step nfe t_fe t_bbd t_bbd_cpu method
-  local w_run=${t_run% *} c_run=${t_run#* } w_zero=${t_zero% *} c_zero=${t_zero#* }
-  t_step=$(logev "$lv" TSStep 4 || true)
-  nfe=$(logev "$lv" TSFunctionEval 2 || true)
-  t_fe=$(logev "$lv" TSFunctionEval 4 || true)
-  if [ -n "$t_step" ]; then
+  local w_run c_run t_int t_step t_fe nfe w_zero c_zero t_bbd t_bbd_cpu method
+  read -r w_run c_run t_int t_step t_fe nfe <<< "$t_run"
+  read -r w_zero c_zero _ <<< "$t_zero"
+  if [ "$t_step" != - ]; then
     t_bbd=$t_step method="TSStep of -log_view"
+  elif [ "$t_int" != - ]; then
+    t_bbd=$t_int method="bbd-net's own clock (progress table, t = tfinal row - t = 0 row)"
   else
     t_bbd=$(calc %.6g "$w_run - $w_zero") method="wall - wall(tfinal 0)"
   fi
+  [ "$t_fe" != - ] || t_fe="" nfe=""
   t_bbd_cpu=$(calc %.6g "$c_run - $c_zero")
   echo "bbd-net: wall $w_run s, wall(tfinal 0) $w_zero s (difference $(calc %.4g "$w_run - $w_zero") s);" \
     "CPU $c_run s, CPU(tfinal 0) $c_zero s (difference $t_bbd_cpu s)"
-  echo "         TSStep ${t_step:-n/a} s, TSFunctionEval ${nfe:-n/a} x ${t_fe:-n/a} s; timed by $method"
+  echo "         own clock $t_int s, TSStep $t_step s, TSFunctionEval ${nfe:--} x ${t_fe:--} s; timed by $method"
   # NumPy on the same initial state, compared with bbd-net's final state
   LOG="$OUT/$name-numpy.log"
   "$PY" "$ROOT/bench/numpy_bbd.py" "$init" "${np_dyn[@]}" "${np_opts[@]}" --output "$npres" --compare "$res" > "$LOG" 2>&1 ||

@@ -18,7 +18,8 @@ int main(int argc, char **argv)
   PetscCall(BbdNetSetFromOptions(net));
   PetscCall(PetscOptionsHasHelp(NULL, &has_help));
   PetscCall(BbdCheckUnusedOptions(PETSC_COMM_WORLD));
-  if (!has_help) {
+  if (has_help) PetscCall(BbdPrintSolverHelp(PETSC_COMM_WORLD));
+  else {
     PetscCall(BbdNetSetUp(net));
     PetscCall(BbdNetRun(net));
   }

@@ -58,6 +58,8 @@ PETSC_EXTERN PetscErrorCode BbdNetView(BbdNet, PetscViewer);
 PETSC_EXTERN PetscErrorCode BbdNetRun(BbdNet); /* trains to tfinal, writes -bbd_output */
 /* Refuse options with the -bbd_ prefix that nothing read (typos), naming them. */
 PETSC_EXTERN PetscErrorCode BbdCheckUnusedOptions(MPI_Comm);
+/* Under -help: print the time stepper's options (TS, SNES, KSP, PC). */
+PETSC_EXTERN PetscErrorCode BbdPrintSolverHelp(MPI_Comm);
 
 /* ---- the field solver (src/field.c) ---- */
 typedef struct _p_BbdField *BbdField;

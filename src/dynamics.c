@@ -264,3 +264,19 @@ PetscErrorCode BbdCheckUnusedOptions(MPI_Comm comm)
   PetscCall(PetscOptionsLeftRestore(NULL, &n, &names, &values));
   PetscFunctionReturn(0);
 }
+
+/* -help: list the time stepper's options (TS, SNES, KSP, PC) as the runs configure them */
+PetscErrorCode BbdPrintSolverHelp(MPI_Comm comm)
+{
+  TS   ts;
+  SNES snes;
+
+  PetscFunctionBeginUser;
+  PetscCall(TSCreate(comm, &ts));
+  PetscCall(TSSetType(ts, TSRK));
+  PetscCall(TSGetSNES(ts, &snes));
+  PetscCall(SNESSetUseMatrixFree(snes, PETSC_FALSE, PETSC_TRUE));
+  PetscCall(TSSetFromOptions(ts));
+  PetscCall(TSDestroy(&ts));
+  PetscFunctionReturn(0);
+}
