@@ -15,7 +15,8 @@ integrates the same training dynamics as bbd-net (docs/theory.md sections
   backprop      lam^(m) = rho lam^(m+1) + h sigma'(z^(m)) .* Phi_m^T lam^(m+1)
   velocity      field: da_j = -eta kappa_j mean_s lam^(m+1) .* D_j sigma(z^(m)),
                        db   = -eta mean_s lam^(m+1)
-                dense: dW = -eta mean_s lam^(m+1) sigma(z^(m))^T, db as above
+                dense: dW = -eta h mean_s lam^(m+1) sigma(z^(m))^T, db = -eta h mean_s lam^(m+1)
+                       (h = 1 in the dense family)
   flow          fixed-step classic RK4 of d theta/dt = velocity
   sgd           theta <- theta + velocity of batch k, k = 0, 1, ... (one step = one unit of time)
 
@@ -220,8 +221,9 @@ class DenseNet:
         l, lam = loss_and_lam(self.loss, z[-1], Y, 1.0)
         dW, db = [None] * self.M, [None] * self.M
         for m in range(self.M - 1, -1, -1):
-            dW[m] = (-self.eta / B) * (lam.T @ S[m])
-            db[m] = (-self.eta / B) * lam.sum(axis=0)
+            # dl/dW^(m) = h lam^(m+1) sigma(z^(m))^T; metric 1 (h = 1 unless residual form)
+            dW[m] = (-self.eta * self.h / B) * (lam.T @ S[m])
+            db[m] = (-self.eta * self.h / B) * lam.sum(axis=0)
             if m > 0:  # lam^(0) is not needed for the velocity
                 back = lam @ W[m]
                 lam = (self.rho * lam if self.rho != 0.0 else 0.0) + self.h * dS[m] * back

@@ -57,7 +57,12 @@ __attribute__((target("avx2"))) static void TanhN_AVX2(PetscInt n, const PetscRe
 {
   PetscInt i = 0;
   for (; i + 4 <= n; i += 4) _mm256_storeu_pd(s + i, _ZGVdN4v_tanh(_mm256_loadu_pd(z + i)));
-  for (; i < n; i++) s[i] = PetscTanhReal(z[i]);
+  if (i < n) { /* the tail through the same vector routine: a value's tanh never depends on its position */
+    PetscReal zt[4] = {0, 0, 0, 0}, st[4];
+    for (PetscInt k = i; k < n; k++) zt[k - i] = z[k];
+    _mm256_storeu_pd(st, _ZGVdN4v_tanh(_mm256_loadu_pd(zt)));
+    for (PetscInt k = i; k < n; k++) s[k] = st[k - i];
+  }
 }
 static void TanhN(PetscInt n, const PetscReal *z, PetscReal *s)
 {
@@ -70,7 +75,11 @@ static void TanhN(PetscInt n, const PetscReal *z, PetscReal *s)
     return;
   }
   for (; i + 2 <= n; i += 2) _mm_storeu_pd(s + i, _ZGVbN2v_tanh(_mm_loadu_pd(z + i)));
-  for (; i < n; i++) s[i] = PetscTanhReal(z[i]);
+  if (i < n) {
+    PetscReal zt[2] = {z[i], 0}, st[2];
+    _mm_storeu_pd(st, _ZGVbN2v_tanh(_mm_loadu_pd(zt)));
+    s[i] = st[0];
+  }
 }
 #else
 static void TanhN(PetscInt n, const PetscReal *z, PetscReal *s)

@@ -58,6 +58,7 @@ struct _p_BbdNet {
   PetscReal *X, *Y;    /* [S][n0], [S][nM] */
   char       data_source[PETSC_MAX_PATH_LEN];
   PetscInt   nsamples; /* requested number of samples (0: source default) */
+  PetscInt  *perm, perm_epoch; /* random order: the permutation of the current epoch */
   /* state */
   PetscReal *theta, *thetadot; /* [nparam]; thetadot for damped */
   PetscReal *state_z;          /* [nz] field solver: neurons of the state (written to and read from /state/z) */
@@ -131,6 +132,10 @@ PETSC_INTERN PetscErrorCode BbdDataBuild(BbdNet); /* builtin | FILE.h5 | fashion
 /* dynamics.c */
 PETSC_INTERN PetscErrorCode BbdRunSGD(BbdNet, BbdOutput);
 PETSC_INTERN PetscErrorCode BbdRunTS(BbdNet, BbdOutput); /* flow and damped */
+PETSC_INTERN PetscReal      BbdTimeEps(BbdNet);
+PETSC_INTERN void           BbdTSNextSegment(BbdNet, PetscReal t, PetscReal *tend, PetscBool *save);
+PETSC_INTERN PetscErrorCode BbdTSConfigure(BbdNet, TS, PetscReal *dt0);
+PETSC_INTERN PetscErrorCode BbdTSSolveSegment(BbdNet, TS, Vec U, PetscReal t, PetscReal tend, PetscReal dt0);
 
 /* io.c: extra datasets of field-solver results */
 PETSC_INTERN PetscErrorCode BbdOutputWriteGrid(BbdOutput, PetscInt nx, const PetscReal *x, PetscInt ny, const PetscReal *y);

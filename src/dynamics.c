@@ -43,7 +43,8 @@ static PetscErrorCode Save(RunCtx *ctx, BbdOutput out, BbdSnapshot *snap, PetscR
 
   PetscFunctionBeginUser;
   PetscCall(BbdSnapshotCompute(net, t, theta, thetadot, snap));
-  PetscCheck(PetscIsInfOrNanReal(snap->loss) == PETSC_FALSE, net->comm, PETSC_ERR_NOT_CONVERGED, "training diverged at t = %g (loss is %g); reduce -bbd_eta or the time step", (double)t, (double)snap->loss);
+  PetscCheck(!PetscIsInfOrNanReal(snap->loss) && PetscAbsReal(snap->loss) < 1e100, net->comm, PETSC_ERR_NOT_CONVERGED, "training diverged at t = %g (loss is %g); reduce -bbd_eta or the time step", (double)t, (double)snap->loss);
+  for (PetscInt k = 0; k < net->nparam; k++) PetscCheck(PetscAbsReal(theta[k]) < 1e100, net->comm, PETSC_ERR_NOT_CONVERGED, "training diverged at t = %g (a parameter is %g); reduce -bbd_eta or the time step", (double)t, (double)theta[k]);
   PetscCall(BbdOutputAppend(out, snap));
   ctx->nsaved++;
   { /* the identities the decomposition must satisfy, as a running check on real runs */
@@ -101,6 +102,7 @@ PetscErrorCode BbdRunSGD(BbdNet net, BbdOutput out)
   }
   PetscCall(Save(&ctx, out, &snap, (PetscReal)k1, net->theta, NULL));
   PetscCall(Summary(&ctx));
+  net->t0 = (PetscReal)k1;
   PetscCall(PetscFree2(v, idx));
   PetscCall(BbdSnapshotDestroy(&snap));
   PetscFunctionReturn(0);
@@ -150,19 +152,91 @@ static PetscErrorCode Gather(RunCtx *ctx, Vec U)
   PetscFunctionReturn(0);
 }
 
+/* time tolerance of segment ends (relative to the run's scale) */
+PetscReal BbdTimeEps(BbdNet net)
+{
+  return 1e-9 * PetscMax(1.0, PetscAbsReal(net->tfinal));
+}
+
+/* The end of the segment that starts at t: the next saved time (an exact multiple k output_dt,
+   so that a run stopped there and restarted sees the same times; tfinal if it comes first) or
+   the next sample switch before it. */
+void BbdTSNextSegment(BbdNet net, PetscReal t, PetscReal *tend, PetscBool *save)
+{
+  const PetscReal eps  = BbdTimeEps(net);
+  PetscReal       tout = (PetscFloorReal(t / net->output_dt + 1e-9) + 1) * net->output_dt;
+
+  if (tout > net->tfinal + eps) tout = net->tfinal;
+  *tend = tout;
+  *save = PETSC_TRUE;
+  if (net->sample_dt > 0) {
+    PetscReal tsw = (PetscFloorReal(t / net->sample_dt + 1e-9) + 1) * net->sample_dt;
+    if (tsw < tout - eps) { /* a switch that coincides with a saved time is that time */
+      *tend = tsw;
+      *save = PETSC_FALSE;
+    }
+  }
+}
+
+/* Defaults of every run (rk 5dp, tight tolerances, Jacobian-free Newton-Krylov without a
+   preconditioner for implicit types), then the command line; the segments must end exactly
+   at their end times, whatever the options say. */
+PetscErrorCode BbdTSConfigure(BbdNet net, TS ts, PetscReal *dt0)
+{
+  SNES             snes;
+  KSP              ksp;
+  PC               pc;
+  TSExactFinalTimeOption eft;
+
+  PetscFunctionBeginUser;
+  PetscCall(TSSetProblemType(ts, TS_NONLINEAR));
+  PetscCall(TSSetType(ts, TSRK));
+  PetscCall(TSRKSetType(ts, TSRK5DP));
+  PetscCall(TSSetTolerances(ts, 1e-10, NULL, 1e-10, NULL));
+  PetscCall(TSSetExactFinalTime(ts, TS_EXACTFINALTIME_MATCHSTEP));
+  PetscCall(TSSetMaxSteps(ts, PETSC_MAX_INT));
+  PetscCall(TSSetTimeStep(ts, 0.01 * PetscMin(net->output_dt, net->sample_dt > 0 ? net->sample_dt : net->output_dt)));
+  PetscCall(TSGetSNES(ts, &snes));
+  PetscCall(SNESSetUseMatrixFree(snes, PETSC_FALSE, PETSC_TRUE));
+  PetscCall(SNESGetKSP(snes, &ksp));
+  PetscCall(KSPGetPC(ksp, &pc));
+  PetscCall(PCSetType(pc, PCNONE));
+  PetscCall(TSSetFromOptions(ts));
+  PetscCall(TSGetExactFinalTime(ts, &eft));
+  PetscCheck(eft == TS_EXACTFINALTIME_MATCHSTEP, net->comm, PETSC_ERR_USER_INPUT, "-ts_exact_final_time: runs are cut at every saved time and sample switch and must end there exactly; only matchstep is allowed");
+  PetscCall(TSGetTimeStep(ts, dt0));
+  PetscCheck(*dt0 > 0 && PetscIsNormalReal(*dt0), net->comm, PETSC_ERR_USER_INPUT, "-ts_dt %g: the time step must be positive", (double)*dt0);
+  PetscFunctionReturn(0);
+}
+
+/* Integrate one segment [t, tend] from the same initial step every time (exact restarts). */
+PetscErrorCode BbdTSSolveSegment(BbdNet net, TS ts, Vec U, PetscReal t, PetscReal tend, PetscReal dt0)
+{
+  TSConvergedReason reason;
+  PetscReal         reached;
+
+  PetscFunctionBeginUser;
+  PetscCall(TSSetTime(ts, t));
+  PetscCall(TSSetMaxTime(ts, tend));
+  PetscCall(TSSetTimeStep(ts, PetscMin(dt0, tend - t)));
+  PetscCall(TSRestartStep(ts));
+  PetscCall(TSSolve(ts, U));
+  PetscCall(TSGetConvergedReason(ts, &reason));
+  PetscCall(TSGetTime(ts, &reached));
+  PetscCheck(reason >= 0, net->comm, PETSC_ERR_NOT_CONVERGED, "the time stepper failed at t = %g (%s); try a smaller -ts_dt or another -ts_type", (double)t, TSConvergedReasons[reason]);
+  PetscCheck(PetscAbsReal(reached - tend) <= BbdTimeEps(net), net->comm, PETSC_ERR_USER_INPUT, "the time stepper stopped at t = %g before the end of its segment %g (%s): do not limit -ts_max_steps or -ts_max_time", (double)reached, (double)tend, TSConvergedReasons[reason]);
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode BbdRunTS(BbdNet net, BbdOutput out)
 {
   RunCtx       ctx = {0};
   BbdSnapshot  snap;
   TS           ts;
-  SNES         snes;
-  KSP          ksp;
-  PC           pc;
   Vec          U;
   PetscInt     nstate = (net->dyn == BBD_DYN_DAMPED ? 2 : 1) * net->nparam, lo, hi;
   PetscScalar *u;
-  PetscReal    t = net->t0, dt0, eps = 1e-9 * PetscMax(1.0, PetscAbsReal(net->tfinal));
-  TSConvergedReason reason;
+  PetscReal    t = net->t0, dt0, eps = BbdTimeEps(net);
 
   PetscFunctionBeginUser;
   ctx.net    = net;
@@ -180,43 +254,18 @@ PetscErrorCode BbdRunTS(BbdNet net, BbdOutput out)
   PetscCall(VecRestoreArray(U, &u));
 
   PetscCall(TSCreate(net->comm, &ts));
-  PetscCall(TSSetProblemType(ts, TS_NONLINEAR));
   PetscCall(TSSetRHSFunction(ts, NULL, RHSFunction, &ctx));
-  PetscCall(TSSetType(ts, TSRK));
-  PetscCall(TSRKSetType(ts, TSRK5DP));
-  PetscCall(TSSetTolerances(ts, 1e-10, NULL, 1e-10, NULL));
-  PetscCall(TSSetExactFinalTime(ts, TS_EXACTFINALTIME_MATCHSTEP));
-  PetscCall(TSSetMaxSteps(ts, PETSC_MAX_INT));
-  PetscCall(TSSetTimeStep(ts, 0.01 * PetscMin(net->output_dt, net->sample_dt > 0 ? net->sample_dt : net->output_dt)));
-  /* implicit methods: Jacobian-free Newton-Krylov unless the user asks otherwise */
-  PetscCall(TSGetSNES(ts, &snes));
-  PetscCall(SNESSetUseMatrixFree(snes, PETSC_FALSE, PETSC_TRUE));
-  PetscCall(SNESGetKSP(snes, &ksp));
-  PetscCall(KSPGetPC(ksp, &pc));
-  PetscCall(PCSetType(pc, PCNONE));
-  PetscCall(TSSetFromOptions(ts));
-  PetscCall(TSGetTimeStep(ts, &dt0));
-  PetscCheck(dt0 > 0 && PetscIsNormalReal(dt0), net->comm, PETSC_ERR_USER_INPUT, "-ts_dt %g: the time step must be positive", (double)dt0);
+  PetscCall(BbdTSConfigure(net, ts, &dt0));
 
   PetscCall(Save(&ctx, out, &snap, t, net->theta, net->thetadot));
   while (t < net->tfinal - eps) {
-    PetscReal tout = (PetscFloorReal(t / net->output_dt + 1e-9) + 1) * net->output_dt, tend;
-    if (tout > net->tfinal - eps) tout = net->tfinal;
-    tend = tout;
-    if (net->sample_dt > 0) {
-      PetscReal tsw = (PetscFloorReal(t / net->sample_dt + 1e-9) + 1) * net->sample_dt;
-      if (tsw < tout - eps) tend = tsw; /* a switch that coincides with a saved time is that time */
-    }
+    PetscReal tend;
+    PetscBool save;
+    BbdTSNextSegment(net, t, &tend, &save);
     PetscCall(BbdNetBatchSamples(net, 0.5 * (t + tend), ctx.idx));
-    PetscCall(TSSetTime(ts, t));
-    PetscCall(TSSetMaxTime(ts, tend));
-    PetscCall(TSSetTimeStep(ts, PetscMin(dt0, tend - t)));
-    PetscCall(TSRestartStep(ts));
-    PetscCall(TSSolve(ts, U));
-    PetscCall(TSGetConvergedReason(ts, &reason));
-    PetscCheck(reason >= 0, net->comm, PETSC_ERR_NOT_CONVERGED, "the time stepper failed at t = %g (%s); try a smaller -ts_dt or another -ts_type", (double)t, TSConvergedReasons[reason]);
+    PetscCall(BbdTSSolveSegment(net, ts, U, t, tend, dt0));
     t = tend;
-    if (tend == tout) {
+    if (save) {
       PetscCall(Gather(&ctx, U));
       PetscCall(Save(&ctx, out, &snap, t, net->theta, net->thetadot));
     }
@@ -248,7 +297,7 @@ PetscErrorCode BbdNetRun(BbdNet net)
     PetscCall(BbdOutputAbort(&out));
     PetscCall(ierr);
   }
-  PetscCall(BbdOutputFinish(&out, net->tfinal, net->theta, net->dyn == BBD_DYN_DAMPED ? net->thetadot : NULL));
+  PetscCall(BbdOutputFinish(&out, net->t0, net->theta, net->dyn == BBD_DYN_DAMPED ? net->thetadot : NULL)); /* the time reached */
   if (!net->quiet) PetscCall(PetscPrintf(net->comm, "wrote %s\n", net->output_file));
   PetscFunctionReturn(0);
 }

@@ -154,7 +154,13 @@ static PetscErrorCode RHSFunction(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
       for (PetscInt c = 0; c <= P; c++) ar[(c * M + k) * gym + jj] = col[k][1 + c];
   }
   PetscCall(DMDAVecRestoreArrayDOFRead(f->da, f->Uloc, &u));
-  for (PetscInt m = 0; m < M; m++) BbdActivationEval(net->act[m], gym, zr + m * gym, S + m * gym, D1 + m * gym, NULL);
+  for (PetscInt m = 0; m < M; m++) {
+    BbdActivationEval(net->act[m], gym, zr + m * gym, S + m * gym, D1 + m * gym, NULL);
+    if (!net->periodic) { /* zero padding of sigma(z) outside the width (sigma(0) need not vanish) */
+      if (gys < 0) S[m * gym] = 0;
+      if (gys + gym > net->n[0]) S[m * gym + gym - 1] = 0;
+    }
+  }
 
   /* backward sweep: beta^(m) from the output boundary inward (this is backprop) */
   PetscCall(OutputGradient(f, zr + M * gym + o, f->beta + (M - 1) * ym));
@@ -257,7 +263,7 @@ static PetscErrorCode NetToState(BbdField f, PetscInt sample)
 
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc1(net->nz, &z));
-  if (net->state_z && f->sample < 0) PetscCall(PetscArraycpy(z, net->state_z, net->nz)); /* exact restart */
+  if (net->state_z && f->sample < 0 && !memcmp(net->state_z, net->X + sample * N, N * sizeof(PetscReal))) PetscCall(PetscArraycpy(z, net->state_z, net->nz)); /* exact restart: the file's neurons of this very sample */
   else PetscCall(BbdForward(net, net->theta, net->X + sample * N, z));
   PetscCall(DMDAVecGetArrayDOF(f->da, f->U, &u));
   for (PetscInt j = f->ys; j < f->ys + f->ym; j++)
@@ -298,7 +304,6 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
   PetscCall(DMDASetUniformCoordinates(f->da, 0, 1, 0, 1 - 1.0 / N, 0, 0));
   PetscCall(DMDAGetCorners(f->da, NULL, &f->ys, NULL, NULL, &f->ym, NULL));
   PetscCall(DMDAGetGhostCorners(f->da, NULL, &f->gys, NULL, NULL, &f->gym, NULL));
-  PetscCheck(f->ym >= 2 || f->size == 1, f->comm, PETSC_ERR_USER_INPUT, "width N = %" PetscInt_FMT " split over %d ranks leaves fewer than 2 points per rank: use fewer ranks", N, f->size);
   PetscCall(DMDAGetOwnershipRanges(f->da, NULL, &ly, NULL));
   PetscCall(DMDACreate1d(f->comm, by, N, 1, 1, ly, &f->rowda));
   PetscCall(DMSetUp(f->rowda));
@@ -388,16 +393,48 @@ static PetscErrorCode Save(BbdField f, BbdOutput out, BbdSnapshot *snap, PetscRe
   PetscFunctionReturn(0);
 }
 
+/* the time loop: segments between saved times and sample switches */
+static PetscErrorCode Integrate(BbdField f, TS ts, PetscReal dt0, BbdOutput out, BbdSnapshot *snap, PetscInt *T, PetscReal *z)
+{
+  BbdNet    net = f->net;
+  PetscReal t = net->t0, eps = BbdTimeEps(net), *x, *y;
+  PetscInt  idx[1];
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc2(net->M + 1, &x, net->n[0], &y));
+  for (PetscInt k = 0; k <= net->M; k++) x[k] = (PetscReal)k / net->M;
+  for (PetscInt i = 0; i < net->n[0]; i++) y[i] = (PetscReal)i / net->n[0];
+  PetscCall(BbdOutputWriteGrid(out, net->M + 1, x, net->n[0], y));
+  PetscCall(PetscFree2(x, y));
+  PetscCall(Save(f, out, snap, t, T));
+  while (t < net->tfinal - eps) {
+    PetscReal tend;
+    PetscBool save;
+    BbdTSNextSegment(net, t, &tend, &save);
+    PetscCall(BbdTSSolveSegment(net, ts, f->U, t, tend, dt0));
+    t = tend;
+    /* a sample switch: theta continuous, z jumps to the new sample's forward pass */
+    PetscCall(BbdNetBatchSamples(net, t, idx));
+    if (idx[0] != f->sample) {
+      PetscCall(StateToNet(f, z));
+      PetscCall(NetToState(f, idx[0]));
+    }
+    if (save) PetscCall(Save(f, out, snap, t, T));
+  }
+  net->t0 = t;
+  PetscCall(StateToNet(f, z));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode BbdFieldRun(BbdField f)
 {
-  BbdNet            net = f->net;
-  BbdOutput         out;
-  BbdSnapshot       snap;
-  TS                ts;
-  PetscReal         t = net->t0, dt0, eps = 1e-9 * PetscMax(1.0, PetscAbsReal(net->tfinal)), *x, *y, *z;
-  PetscInt          T = 0, idx[1];
-  TSConvergedReason reason;
-  PetscErrorCode    ierr;
+  BbdNet         net = f->net;
+  BbdOutput      out;
+  BbdSnapshot    snap;
+  TS             ts;
+  PetscReal      dt0, *z;
+  PetscInt       T = 0;
+  PetscErrorCode ierr;
 
   PetscFunctionBeginUser;
   if (!net->quiet) {
@@ -406,66 +443,23 @@ PetscErrorCode BbdFieldRun(BbdField f)
   }
   PetscCall(TSCreate(f->comm, &ts));
   PetscCall(TSSetDM(ts, f->da));
-  PetscCall(TSSetProblemType(ts, TS_NONLINEAR));
   PetscCall(TSSetRHSFunction(ts, NULL, RHSFunction, f));
-  PetscCall(TSSetType(ts, TSRK));
-  PetscCall(TSRKSetType(ts, TSRK5DP));
-  PetscCall(TSSetTolerances(ts, 1e-10, NULL, 1e-10, NULL));
-  PetscCall(TSSetExactFinalTime(ts, TS_EXACTFINALTIME_MATCHSTEP));
-  PetscCall(TSSetMaxSteps(ts, PETSC_MAX_INT));
-  PetscCall(TSSetTimeStep(ts, 0.01 * PetscMin(net->output_dt, net->sample_dt > 0 ? net->sample_dt : net->output_dt)));
-  PetscCall(TSSetFromOptions(ts));
-  PetscCall(TSGetTimeStep(ts, &dt0));
-  PetscCheck(dt0 > 0 && PetscIsNormalReal(dt0), f->comm, PETSC_ERR_USER_INPUT, "-ts_dt %g: the time step must be positive", (double)dt0);
-
+  PetscCall(BbdTSConfigure(net, ts, &dt0));
   PetscCall(BbdSnapshotCreate(net, &snap));
+  PetscCall(PetscMalloc1(net->nz, &z));
   PetscCall(BbdOutputCreate(net, net->output_file, &out));
-  PetscCall(PetscMalloc3(net->M + 1, &x, net->n[0], &y, net->nz, &z));
-  for (PetscInt k = 0; k <= net->M; k++) x[k] = (PetscReal)k / net->M;
-  for (PetscInt i = 0; i < net->n[0]; i++) y[i] = (PetscReal)i / net->n[0];
-  ierr = BbdOutputWriteGrid(out, net->M + 1, x, net->n[0], y);
-  if (!ierr) ierr = Save(f, out, &snap, t, &T);
-  while (!ierr && t < net->tfinal - eps) {
-    PetscReal tout = (PetscFloorReal(t / net->output_dt + 1e-9) + 1) * net->output_dt, tend;
-    if (tout > net->tfinal - eps) tout = net->tfinal;
-    tend = tout;
-    if (net->sample_dt > 0) {
-      PetscReal tsw = (PetscFloorReal(t / net->sample_dt + 1e-9) + 1) * net->sample_dt;
-      if (tsw < tout - eps) tend = tsw;
-    }
-    ierr = TSSetTime(ts, t);
-    if (!ierr) ierr = TSSetMaxTime(ts, tend);
-    if (!ierr) ierr = TSSetTimeStep(ts, PetscMin(dt0, tend - t));
-    if (!ierr) ierr = TSRestartStep(ts);
-    if (!ierr) ierr = TSSolve(ts, f->U);
-    if (ierr) break;
-    PetscCall(TSGetConvergedReason(ts, &reason));
-    if (reason < 0) {
-      ierr = PETSC_ERR_NOT_CONVERGED;
-      (void)PetscError(f->comm, __LINE__, PETSC_FUNCTION_NAME, __FILE__, ierr, PETSC_ERROR_INITIAL, "the time stepper failed at t = %g (%s); try a smaller -ts_dt or another -ts_type", (double)t, TSConvergedReasons[reason]);
-      break;
-    }
-    t = tend;
-    /* a sample switch: theta continuous, z jumps to the new sample's forward pass */
-    PetscCall(BbdNetBatchSamples(net, t, idx));
-    if (idx[0] != f->sample) {
-      PetscCall(StateToNet(f, z));
-      PetscCall(NetToState(f, idx[0]));
-    }
-    if (tend == tout) ierr = Save(f, out, &snap, t, &T);
-  }
-  if (ierr) {
+  ierr = Integrate(f, ts, dt0, out, &snap, &T, z);
+  if (ierr) { /* never leave a partial result that looks complete */
     PetscCall(BbdOutputAbort(&out));
     PetscCall(ierr);
   }
-  PetscCall(StateToNet(f, z));
   PetscCall(PetscFree(net->state_z));
   PetscCall(PetscMalloc1(net->nz, &net->state_z));
   PetscCall(PetscArraycpy(net->state_z, z, net->nz));
-  PetscCall(BbdOutputFinish(&out, t, net->theta, NULL));
+  PetscCall(BbdOutputFinish(&out, net->t0, net->theta, NULL));
   PetscCall(WriteXdmf(f, T));
   if (!net->quiet) PetscCall(PetscPrintf(f->comm, "wrote %s\n", net->output_file));
-  PetscCall(PetscFree3(x, y, z));
+  PetscCall(PetscFree(z));
   PetscCall(BbdSnapshotDestroy(&snap));
   PetscCall(TSDestroy(&ts));
   PetscFunctionReturn(0);

@@ -47,6 +47,7 @@ PetscErrorCode BbdNetDestroy(BbdNet *net)
   PetscCall(PetscFree(n->theta));
   PetscCall(PetscFree(n->thetadot));
   PetscCall(PetscFree(n->state_z));
+  PetscCall(PetscFree(n->perm));
   PetscCall(PetscFree4(n->wz, n->ws, n->wd1, n->wd2));
   PetscCall(PetscFree4(n->wlam, n->wdz, n->wtmp, n->wtmp2));
   PetscCall(PetscFree(n));
@@ -321,6 +322,7 @@ PetscErrorCode BbdNetSetUp(BbdNet net)
   PetscCall(BbdNetSetLayout(net));
   if (net->init_file[0]) PetscCall(BbdStateReadState(net, net->init_file));
   else PetscCall(BbdNetInitBuiltin(net));
+  if (!net->for_field) PetscCall(PetscFree(net->state_z)); /* bbd-net's neurons come from its forward pass */
   PetscCall(BbdNetFreezeVelocity(net, net->thetadot));
   if (!net->X) PetscCall(BbdDataBuild(net));
   PetscCheck(net->S >= 1, net->comm, PETSC_ERR_USER_INPUT, "no samples in the data");
@@ -356,17 +358,17 @@ PetscErrorCode BbdNetBatchFromIndex(BbdNet net, PetscInt k, PetscInt *idx)
     PetscInt epoch = g / S, pos = g % S;
     if (net->order == BBD_ORDER_CYCLIC) idx[s] = pos;
     else {
-      PetscInt *perm;
-      PetscCall(PetscMalloc1(S, &perm));
-      for (PetscInt i = 0; i < S; i++) perm[i] = i;
-      for (PetscInt i = S - 1; i > 0; i--) {
-        PetscInt j = (PetscInt)(BbdRandUniform(net->seed, 7777 + (unsigned long)epoch, (unsigned long)i) * (i + 1));
-        PetscInt tmp;
-        if (j > i) j = i;
-        tmp = perm[i]; perm[i] = perm[j]; perm[j] = tmp;
+      if (!net->perm || net->perm_epoch != epoch) { /* one permutation per epoch, kept */
+        if (!net->perm) PetscCall(PetscMalloc1(S, &net->perm));
+        for (PetscInt i = 0; i < S; i++) net->perm[i] = i;
+        for (PetscInt i = S - 1; i > 0; i--) {
+          PetscInt j = (PetscInt)(BbdRandUniform(net->seed, 7777 + (unsigned long)epoch, (unsigned long)i) * (i + 1)), tmp;
+          if (j > i) j = i;
+          tmp = net->perm[i], net->perm[i] = net->perm[j], net->perm[j] = tmp;
+        }
+        net->perm_epoch = epoch;
       }
-      idx[s] = perm[pos];
-      PetscCall(PetscFree(perm));
+      idx[s] = net->perm[pos];
     }
   }
   PetscFunctionReturn(0);

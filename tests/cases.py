@@ -55,13 +55,15 @@ def case_restart(b, dyn):
     else:
         opts = SMALL + ["-bbd_dynamics", dyn, "-bbd_sample_dt", "0.15", "-bbd_sample_order", "random",
                         "-bbd_output_dt", "0.1", "-ts_adapt_type", "basic"]
-        T, H = "1", "0.5"
+        T, H = "0.6", "0.3"  # 3 * 0.1 != 0.3 in floating point: the restart must still match
     run([b] + opts + ["-bbd_tfinal", T, "-bbd_output", "full.h5"])
     run([b] + opts + ["-bbd_tfinal", H, "-bbd_output", "half.h5"])
     run([b, "-bbd_quiet", "-bbd_init", "half.h5", "-bbd_tfinal", T, "-bbd_output", "rest.h5",
          "-bbd_dynamics", dyn] + (["-ts_adapt_type", "basic"] if dyn != "sgd" else []))
     tf, tr = traj("full.h5", "time"), traj("rest.h5", "time")
     k = int(np.argmin(abs(tf - float(H))))
+    with h5py.File("half.h5", "r") as h:
+        check(h["state"].attrs["time"] == tf[k], "restart %s: /state time %r is not the saved time %r" % (dyn, h["state"].attrs["time"], tf[k]))
     check(np.array_equal(tf[k:], tr), "restart %s: saved times differ: %s vs %s" % (dyn, tf[k:], tr))
     for q in ["a", "b", "a_dot", "b_dot", "z", "loss", "L", "flux", "sample"]:
         check(np.array_equal(traj("full.h5", q)[k:], traj("rest.h5", q)),
@@ -197,11 +199,15 @@ BAD = [  # (options, words the error must contain)
     (["-bbd_activation", "linear", "-bbd_eta", "1e3", "-ts_type", "euler", "-ts_dt", "0.1", "-ts_adapt_type", "none"],
      "diverged"),
     (["-ts_dt", "-1"], "-ts_dt"),
+    (["-ts_max_steps", "3"], "-ts_max_steps"),
+    (["-ts_exact_final_time", "stepover"], "-ts_exact_final_time"),
+    (["-bbd_init", "later.h5"], "-bbd_tfinal"),
 ]
 
 
 def make_bad_files(b):
     run([b] + SMALL + ["-bbd_tfinal", "0", "-bbd_output", "good.h5"])
+    run([b] + SMALL + ["-bbd_tfinal", "0.2", "-bbd_output", "later.h5"])
     run([b, "-bbd_quiet", "-bbd_family", "dense", "-bbd_depth", "6", "-bbd_width", "8", "-bbd_tfinal", "0",
          "-bbd_output", "dense.h5"])
     with open("text.h5", "w") as f:
@@ -318,6 +324,7 @@ def case_field_lattice(b):
     for k, extra in enumerate([["-bbd_loss", "mse"],
                                ["-bbd_loss", "ce", "-bbd_activation", "tanh,sin,tanh,gelu,tanh,erf"],
                                ["-bbd_loss", "kl", "-bbd_periodic", "0", "-bbd_kappa", "0.5,0.2,0.01"],
+                               ["-bbd_periodic", "0", "-bbd_activation", "sigmoid", "-bbd_kappa", "1,0.1,0.5"],
                                ["-bbd_loss", "mse", "-bbd_activation", "softplus", "-bbd_sample_order", "random"]]):
         opts = ["-bbd_quiet", "-bbd_depth", "6", "-bbd_width", "12", "-bbd_tfinal", "0.4", "-bbd_output_dt", "0.1",
                 "-bbd_sample_dt", "0.15", "-ts_rtol", "1e-12", "-ts_atol", "1e-12"] + extra
@@ -346,6 +353,34 @@ def case_field_restart(b):
     for q in ["time", "z", "a", "b", "loss", "L", "flux", "sample"]:
         check(np.array_equal(traj("full.h5", q)[5:], traj("rest.h5", q)),
               "field restart: /trajectory/%s differs from the uninterrupted run" % q)
+
+
+def case_field_handoff(b):
+    """States pass between the two programs: bbd-field -> bbd-net -> bbd-field, with the sample in use
+    changed on the way (sample switching turned on at the restart), agree with bbd-net alone."""
+    f = field_bin(b)
+    run([f] + SMALL + ["-bbd_tfinal", "0.2", "-bbd_output", "A.h5"])
+    run([b, "-bbd_quiet", "-bbd_init", "A.h5", "-bbd_tfinal", "0.6", "-bbd_output", "B.h5"])
+    for prog, out in ((f, "Cf.h5"), (b, "Cn.h5")):
+        run([prog, "-bbd_quiet", "-bbd_init", "B.h5", "-bbd_tfinal", "0.8", "-bbd_sample_dt", "0.1", "-ts_rtol", "1e-12",
+             "-ts_atol", "1e-12", "-bbd_output", out])
+    for q in ["loss", "z", "a", "b"]:
+        ref, got = traj("Cn.h5", q), traj("Cf.h5", q)
+        err = np.abs(got - ref).max() / np.abs(ref).max()
+        check(err <= 1e-8, "hand-off: /trajectory/%s of bbd-field differs from bbd-net by %.2e" % (q, err))
+    with h5py.File("B.h5", "r") as h:
+        check("z" not in h["state"], "bbd-net copied a stale /state/z from its -bbd_init file")
+
+
+def case_field_implicit(b):
+    """bbd-field runs with implicit time-steppers (Jacobian-free Newton-Krylov) and stays within the
+    method's error of the reference trajectory."""
+    f = field_bin(b)
+    run([b] + SMALL + ["-bbd_tfinal", "0.2", "-bbd_output", "ref.h5"])
+    for ts in (["-ts_type", "beuler", "-ts_dt", "0.002"], ["-ts_type", "bdf", "-ts_dt", "0.005"]):
+        run([f] + SMALL + ["-bbd_tfinal", "0.2", "-bbd_output", "imp.h5", "-ts_adapt_type", "none"] + ts)
+        err = np.abs(traj("imp.h5", "z") - traj("ref.h5", "z")).max() / np.abs(traj("ref.h5", "z")).max()
+        check(err < 1e-2, "bbd-field %s: z differs from the reference by %.2e" % (ts, err))
 
 
 def case_field_xdmf(b):
