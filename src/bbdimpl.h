@@ -65,6 +65,7 @@ struct _p_BbdNet {
   char       init_file[PETSC_MAX_PATH_LEN], output_file[PETSC_MAX_PATH_LEN];
   PetscBool  quiet;
   PetscBool  for_field; /* the net serves bbd-field (definition, data, initial state) */
+  PetscBool  lam_partial; /* backprop may stop at lam^(1) (training steps; the diagnostics need lam^(0)) */
   PetscBool  fromfile; /* definition came from -bbd_init */
   PetscBool  data_in_init; /* -bbd_init file holds /data */
   PetscInt   progress; /* print a progress line every this many saved times (0: never) */

@@ -96,7 +96,9 @@ PetscErrorCode BbdRunSGD(BbdNet net, BbdOutput out)
   for (PetscInt k = k0; k < k1; k++) {
     if (k == k0 || k % every == 0) PetscCall(Save(&ctx, out, &snap, (PetscReal)k, net->theta, NULL));
     PetscCall(BbdNetBatchFromIndex(net, k, idx));
+    net->lam_partial = PETSC_TRUE;
     PetscCall(BbdFlowVelocityBatch(net, idx, net->theta, v, &loss));
+    net->lam_partial = PETSC_FALSE;
     PetscCheck(!PetscIsInfOrNanReal(loss), net->comm, PETSC_ERR_NOT_CONVERGED, "training diverged at step %" PetscInt_FMT " (loss is %g); reduce -bbd_eta", k, (double)loss);
     for (PetscInt i = 0; i < net->nparam; i++) net->theta[i] += v[i];
   }
@@ -123,7 +125,9 @@ static PetscErrorCode RHSFunction(TS ts, PetscReal t, Vec U, Vec F, void *vctx)
   PetscCall(VecScatterBegin(ctx->scat, U, ctx->full, INSERT_VALUES, SCATTER_FORWARD));
   PetscCall(VecScatterEnd(ctx->scat, U, ctx->full, INSERT_VALUES, SCATTER_FORWARD));
   PetscCall(VecGetArrayRead(ctx->full, &u));
+  net->lam_partial = PETSC_TRUE;
   PetscCall(BbdFlowVelocityBatch(net, ctx->idx, u, ctx->vel, &loss));
+  net->lam_partial = PETSC_FALSE;
   PetscCall(VecGetOwnershipRange(F, &lo, &hi));
   PetscCall(VecGetArray(F, &f));
   if (net->dyn == BBD_DYN_FLOW) {

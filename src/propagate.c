@@ -160,7 +160,7 @@ PetscErrorCode BbdBackwardFull(BbdNet net, const PetscReal *theta, const PetscRe
 
   PetscFunctionBeginUser;
   *loss = BbdLossEval(net->loss, net->n[M], net->dy, z + net->zoff[M], Y, lam + net->zoff[M]);
-  for (PetscInt m = M - 1; m >= 0; m--) {
+  for (PetscInt m = M - 1; m >= (net->lam_partial ? 1 : 0); m--) {
     const PetscInt   nm = net->n[m];
     const PetscReal *ln = lam + net->zoff[m + 1], *dm = d1 + net->zoff[m];
     PetscReal       *lm = lam + net->zoff[m];
@@ -296,7 +296,8 @@ static PetscErrorCode FlowVelocityBatchDense(BbdNet net, const PetscInt *idx, co
       const PetscReal *l = net->wlam + s * nz + net->zoff[m + 1];
       for (PetscInt i = 0; i < n1; i++) vb[i] += ce * l[i];
     }
-    /* lam^(m) = rho lam^(m+1) + h sigma' .* W^T lam^(m+1) */
+    /* lam^(m) = rho lam^(m+1) + h sigma' .* W^T lam^(m+1); the velocity does not need lam^(0) */
+    if (m == 0 && net->lam_partial) break;
     BLASgemm_("N", "N", &b0, &bB, &b1, &one, W, &b0, net->wlam + net->zoff[m + 1], &ld, &zero, net->wlam + net->zoff[m], &ld);
     for (PetscInt s = 0; s < B; s++) {
       const PetscReal *ln = net->wlam + s * nz + net->zoff[m + 1], *dm = net->wd1 + s * nz + net->zoff[m];
