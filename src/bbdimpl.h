@@ -142,6 +142,15 @@ PETSC_INTERN PetscErrorCode BbdTSSolveSegment(BbdNet, TS, Vec U, PetscReal t, Pe
 PETSC_INTERN PetscErrorCode BbdOutputWriteGrid(BbdOutput, PetscInt nx, const PetscReal *x, PetscInt ny, const PetscReal *y);
 PETSC_INTERN PetscErrorCode BbdOutputGetNames(BbdOutput, const char **final, const char **tmp);
 
+#include <hdf5.h>
+PETSC_INTERN PetscErrorCode BbdH5WriteArray(hid_t, const char *file, const char *name, int rank, const hsize_t *dims, const PetscReal *v);
+PETSC_INTERN PetscErrorCode BbdH5WriteAttrString(hid_t, const char *file, const char *name, const char *str);
+PETSC_INTERN PetscErrorCode BbdH5WriteAttrReal(hid_t, const char *file, const char *name, PetscReal v);
+PETSC_INTERN PetscErrorCode BbdH5WriteAttrInt(hid_t, const char *file, const char *name, long long v);
+
+/* net.c: the built-in smooth fields a_j(x, y), b(x, y) of the field family (x, y in [0, 1]) */
+PETSC_INTERN void BbdFieldAnalytic(PetscInt P, PetscReal x, PetscReal y, PetscReal *a, PetscReal *b);
+
 /* deterministic random numbers from the seed (rank-independent) */
 PETSC_INTERN PetscReal BbdRandUniform(unsigned long seed, unsigned long stream, unsigned long k);
 PETSC_INTERN PetscReal BbdRandNormal(unsigned long seed, unsigned long stream, unsigned long k);

@@ -8,22 +8,8 @@
    i.e. the block-triangular solution of the residual system of section 4: one backward and
    one forward sweep in depth, local in width. The grid is split across ranks in width only
    (each rank sweeps its columns); a sweep exchanges one width row per layer. */
-#include "bbdimpl.h"
-#include <petscdmda.h>
-#include <hdf5.h>
+#include "fieldimpl.h"
 
-struct _p_BbdField {
-  MPI_Comm    comm;
-  PetscMPIInt size;
-  BbdNet      net;
-  char        mode[32];
-  DM          da, rowda;
-  Vec         U, Uloc, rowg, rowl, Zall, Unat, Uall;
-  VecScatter  zscat, allscat;
-  PetscInt    dof, ys, ym, gys, gym, sample;
-  PetscReal  *beta, *ga, *gb, *dz, *dzn, *lam;
-  PetscReal  *zr, *ar, *S, *D1, *dar; /* the state as width rows, activations, moment rates */
-};
 
 PetscErrorCode BbdFieldCreate(MPI_Comm comm, BbdField *field)
 {
@@ -60,6 +46,7 @@ PetscErrorCode BbdFieldDestroy(BbdField *field)
   PetscCall(DMDestroy(&f->rowda));
   PetscCall(PetscFree5(f->beta, f->ga, f->gb, f->dz, f->dzn));
   PetscCall(PetscFree6(f->lam, f->zr, f->ar, f->S, f->D1, f->dar));
+  PetscCall(PetscFree4(f->zdot, f->g1, f->g2, f->pw));
   PetscCall(BbdNetDestroy(&f->net));
   PetscCall(PetscFree(f));
   *field = NULL;
@@ -77,15 +64,39 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
   PetscCall(PetscOptionsString("-bbd_mode", "Discretisation: lattice (the network's own stencils on its lattice) or continuum (second-order stencils on any grid)", "BbdFieldSetFromOptions", f->mode, f->mode, sizeof(f->mode), &set));
   PetscOptionsEnd();
   PetscCheck(!strcmp(f->mode, "lattice") || !strcmp(f->mode, "continuum"), f->comm, PETSC_ERR_USER_INPUT, "-bbd_mode %s: use lattice or continuum", f->mode);
-  PetscCheck(!strcmp(f->mode, "lattice"), f->comm, PETSC_ERR_SUP, "-bbd_mode continuum is not implemented yet (issue 3): use -bbd_mode lattice");
+  f->continuum = (PetscBool)!strcmp(f->mode, "continuum");
   PetscCheck(net->family == BBD_FAMILY_FIELD, f->comm, PETSC_ERR_USER_INPUT, "bbd-field integrates field-family networks (-bbd_family field); a dense network has no (depth, width) grid");
+  if (f->continuum) {
+    PetscInt NX = net->M + 1, NY = net->n[0];
+    PetscCheck(!net->init_file[0], f->comm, PETSC_ERR_SUP, "-bbd_init with -bbd_mode continuum: coarse-graining a state file onto a grid is not implemented yet; continuum mode starts from the built-in smooth fields");
+    PetscCheck(net->sample_dt == 0, f->comm, PETSC_ERR_SUP, "-bbd_sample_dt with -bbd_mode continuum: sample switching is not implemented in continuum mode yet");
+    for (PetscInt m = 0; m < net->M; m++) PetscCheck(net->act[m] == net->act[0], f->comm, PETSC_ERR_USER_INPUT, "-bbd_activation: continuum mode needs one activation for all depths");
+    PetscCheck(net->act[0] != BBD_ACT_RELU, f->comm, PETSC_ERR_USER_INPUT, "-bbd_activation relu: relu is not C^2, so the continuum field equations (which need sigma'') are not defined for it; use it with -bbd_mode lattice or bbd-net");
+    PetscCall(PetscOptionsGetInt(NULL, NULL, "-da_grid_x", &NX, NULL));
+    PetscCall(PetscOptionsGetInt(NULL, NULL, "-da_grid_y", &NY, NULL));
+    PetscCheck(NX >= 3, f->comm, PETSC_ERR_USER_INPUT, "-da_grid_x %" PetscInt_FMT ": the depth grid needs at least 3 points", NX);
+    PetscCheck(NY >= 3, f->comm, PETSC_ERR_USER_INPUT, "-da_grid_y %" PetscInt_FMT ": the width grid needs at least 3 points", NY);
+    /* the net now describes the grid: M = NX - 1 cells in depth, NY points in width */
+    PetscCall(PetscFree(net->n));
+    PetscCall(PetscMalloc1(NX, &net->n));
+    for (PetscInt k = 0; k < NX; k++) net->n[k] = NY;
+    {
+      BbdActivation a0 = net->act[0];
+      PetscCall(PetscFree(net->act));
+      PetscCall(PetscMalloc1(NX - 1, &net->act));
+      for (PetscInt k = 0; k < NX - 1; k++) net->act[k] = a0;
+    }
+    net->M  = NX - 1;
+    net->h  = 1.0 / net->M;
+    net->dy = 1.0 / NY;
+  }
   PetscCheck(net->dyn == BBD_DYN_FLOW, f->comm, PETSC_ERR_SUP, "-bbd_dynamics %s: bbd-field integrates gradient flow (flow) so far; damped dynamics are not implemented yet (issue 3), sgd is bbd-net's", BbdDynamicsTypes[net->dyn]);
   PetscCheck(net->batch == 1, f->comm, PETSC_ERR_USER_INPUT, "-bbd_batch %" PetscInt_FMT ": the field z(x, y) is one sample's; bbd-field needs -bbd_batch 1", net->batch);
   PetscFunctionReturn(0);
 }
 
 /* owned width row -> ghosted width row (one layer's halo exchange) */
-static PetscErrorCode ExchangeRow(BbdField f, const PetscReal *own, PetscReal *gh)
+PetscErrorCode BbdFieldExchangeRow(BbdField f, const PetscReal *own, PetscReal *gh)
 {
   const PetscInt off = f->ys - f->gys;
 
@@ -111,7 +122,7 @@ static PetscErrorCode ExchangeRow(BbdField f, const PetscReal *own, PetscReal *g
 }
 
 /* the loss gradient per unit width on the owned part of the output row Z (owned entries) */
-static PetscErrorCode OutputGradient(BbdField f, const PetscReal *Zown, PetscReal *lam)
+PetscErrorCode BbdFieldOutputGradient(BbdField f, const PetscReal *Zown, PetscReal *lam)
 {
   BbdNet             net = f->net;
   const PetscInt     N   = net->n[0];
@@ -131,44 +142,59 @@ static PetscErrorCode OutputGradient(BbdField f, const PetscReal *Zown, PetscRea
   PetscFunctionReturn(0);
 }
 
+/* The grid stores depth fastest; the sweeps run along width rows: transpose the ghosted state
+   once per evaluation into rows zr[k][jj], ar[c][k][jj] (k = 0..NX-1), and evaluate sigma and
+   sigma' of every row (S, D1), with zero padding outside a non-periodic width. */
+PetscErrorCode BbdFieldTransposeIn(BbdField f, Vec U)
+{
+  BbdNet         net = f->net;
+  const PetscInt NX = net->M + 1, P = net->P, gys = f->gys, gym = f->gym;
+  PetscScalar ***u;
+
+  PetscFunctionBeginUser;
+  PetscCall(DMGlobalToLocalBegin(f->da, U, INSERT_VALUES, f->Uloc));
+  PetscCall(DMGlobalToLocalEnd(f->da, U, INSERT_VALUES, f->Uloc));
+  PetscCall(DMDAVecGetArrayDOFRead(f->da, f->Uloc, &u));
+  for (PetscInt jj = 0; jj < gym; jj++) {
+    PetscScalar **col = u[gys + jj];
+    for (PetscInt k = 0; k < NX; k++) {
+      f->zr[k * gym + jj] = col[k][0];
+      for (PetscInt c = 0; c <= P; c++) f->ar[(c * NX + k) * gym + jj] = col[k][1 + c];
+    }
+  }
+  PetscCall(DMDAVecRestoreArrayDOFRead(f->da, f->Uloc, &u));
+  for (PetscInt k = 0; k < NX; k++) {
+    BbdActivationEval(net->act[PetscMin(k, net->M - 1)], gym, f->zr + k * gym, f->S + k * gym, f->D1 + k * gym, NULL);
+    if (!net->periodic) { /* zero padding of sigma(z) outside the width (sigma(0) need not vanish) */
+      if (gys < 0) f->S[k * gym] = 0;
+      if (gys + gym > net->n[0]) f->S[k * gym + gym - 1] = 0;
+    }
+  }
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode RHSFunction(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
 {
   BbdField        f   = (BbdField)ctx;
   BbdNet          net = f->net;
   const PetscInt  M = net->M, P = net->P, ys = f->ys, ym = f->ym, gys = f->gys, gym = f->gym, o = ys - gys;
   const PetscReal rho = net->rho, h = net->h, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
-  PetscScalar  ***u, ***fa;
-  PetscReal      *gb = f->gb, *ga = f->ga, *zr = f->zr, *ar = f->ar, *S = f->S, *D1 = f->D1;
+  PetscScalar  ***fa;
+  PetscReal      *gb = f->gb, *ga = f->ga, *zr = f->zr, *ar = f->ar, *D1 = f->D1, *S = f->S;
+  const PetscInt  NX = M + 1;
 
   PetscFunctionBeginUser;
   (void)ts;
   (void)t;
-  PetscCall(DMGlobalToLocalBegin(f->da, U, INSERT_VALUES, f->Uloc));
-  PetscCall(DMGlobalToLocalEnd(f->da, U, INSERT_VALUES, f->Uloc));
-  PetscCall(DMDAVecGetArrayDOFRead(f->da, f->Uloc, &u));
-  /* the grid stores depth fastest; the sweeps run along width rows: transpose once */
-  for (PetscInt jj = 0; jj < gym; jj++) {
-    PetscScalar **col = u[gys + jj];
-    for (PetscInt k = 0; k <= M; k++) zr[k * gym + jj] = col[k][0];
-    for (PetscInt k = 0; k < M; k++)
-      for (PetscInt c = 0; c <= P; c++) ar[(c * M + k) * gym + jj] = col[k][1 + c];
-  }
-  PetscCall(DMDAVecRestoreArrayDOFRead(f->da, f->Uloc, &u));
-  for (PetscInt m = 0; m < M; m++) {
-    BbdActivationEval(net->act[m], gym, zr + m * gym, S + m * gym, D1 + m * gym, NULL);
-    if (!net->periodic) { /* zero padding of sigma(z) outside the width (sigma(0) need not vanish) */
-      if (gys < 0) S[m * gym] = 0;
-      if (gys + gym > net->n[0]) S[m * gym + gym - 1] = 0;
-    }
-  }
+  PetscCall(BbdFieldTransposeIn(f, U));
 
   /* backward sweep: beta^(m) from the output boundary inward (this is backprop) */
-  PetscCall(OutputGradient(f, zr + M * gym + o, f->beta + (M - 1) * ym));
+  PetscCall(BbdFieldOutputGradient(f, zr + M * gym + o, f->beta + (M - 1) * ym));
   for (PetscInt j = 0; j < ym; j++) f->beta[(M - 1) * ym + j] *= -net->eta;
   for (PetscInt m = M - 1; m >= 1; m--) {
-    const PetscReal *a0 = ar + m * gym, *a1 = ar + (M + m) * gym, *a2 = ar + (2 * M + m) * gym, *d1 = D1 + m * gym;
+    const PetscReal *a0 = ar + m * gym, *a1 = ar + (NX + m) * gym, *a2 = ar + (2 * NX + m) * gym, *d1 = D1 + m * gym;
     PetscReal       *bn = f->beta + (m - 1) * ym;
-    PetscCall(ExchangeRow(f, f->beta + m * ym, gb));
+    PetscCall(BbdFieldExchangeRow(f, f->beta + m * ym, gb));
     if (P >= 2) {
       for (PetscInt jj = 0; jj < gym; jj++) {
         ga[jj]       = a1[jj] * gb[jj];
@@ -197,7 +223,7 @@ static PetscErrorCode RHSFunction(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
     const PetscReal *bm = f->beta + m * ym, *s = S + m * gym, *d1 = D1 + m * gym;
     PetscReal       *dar = f->dar;
     for (PetscInt j = 0; j < ym; j++) f->dzn[j] = d1[j + o] * f->dz[j];
-    PetscCall(ExchangeRow(f, f->dzn, gb)); /* gb = sigma' dz^(m), ghosted */
+    PetscCall(BbdFieldExchangeRow(f, f->dzn, gb)); /* gb = sigma' dz^(m), ghosted */
     for (PetscInt j = 0; j < ym; j++) {
       const PetscInt  jj = j + o;
       const PetscReal D[3]  = {s[jj], c1 * (s[jj + 1] - s[jj - 1]), c2 * (s[jj + 1] - 2 * s[jj] + s[jj - 1])};
@@ -206,7 +232,7 @@ static PetscErrorCode RHSFunction(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
       for (PetscInt c = 0; c <= P; c++) {
         const PetscReal da = net->kappa[c] * bm[j] * D[c];
         dar[c * ym + j]    = da;
-        r += da * D[c] + ar[(c * M + m) * gym + jj] * Du[c];
+        r += da * D[c] + ar[(c * NX + m) * gym + jj] * Du[c];
       }
       f->dzn[j] = rho * f->dz[j] + h * r;
     }
@@ -221,7 +247,7 @@ static PetscErrorCode RHSFunction(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
 }
 
 /* whole state on every rank (natural ordering: ((i * NX) + k) * dof + c) */
-static PetscErrorCode GatherAll(BbdField f, const PetscScalar **all)
+PetscErrorCode BbdFieldGatherAll(BbdField f, const PetscScalar **all)
 {
   PetscFunctionBeginUser;
   PetscCall(DMDAGlobalToNaturalBegin(f->da, f->U, INSERT_VALUES, f->Unat));
@@ -240,7 +266,7 @@ static PetscErrorCode StateToNet(BbdField f, PetscReal *z)
   const PetscScalar *all;
 
   PetscFunctionBeginUser;
-  PetscCall(GatherAll(f, &all));
+  PetscCall(BbdFieldGatherAll(f, &all));
   for (PetscInt i = 0; i < N; i++)
     for (PetscInt k = 0; k <= M; k++) {
       const PetscScalar *p = all + (i * NX + k) * f->dof;
@@ -293,8 +319,8 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
   PetscCall(DMSetFromOptions(f->da));
   PetscCall(DMSetUp(f->da));
   PetscCall(DMDAGetInfo(f->da, NULL, &nx, &ny, NULL, &px, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL));
-  PetscCheck(nx == M + 1, f->comm, PETSC_ERR_USER_INPUT, "-da_grid_x %" PetscInt_FMT ": in lattice mode the grid is the network's lattice, NX = M+1 = %" PetscInt_FMT, nx, M + 1);
-  PetscCheck(ny == N, f->comm, PETSC_ERR_USER_INPUT, "-da_grid_y %" PetscInt_FMT ": in lattice mode the grid is the network's lattice, NY = N = %" PetscInt_FMT, ny, N);
+  PetscCheck(nx == M + 1 || f->continuum, f->comm, PETSC_ERR_USER_INPUT, "-da_grid_x %" PetscInt_FMT ": in lattice mode the grid is the network's lattice, NX = M+1 = %" PetscInt_FMT, nx, M + 1);
+  PetscCheck(ny == N || f->continuum, f->comm, PETSC_ERR_USER_INPUT, "-da_grid_y %" PetscInt_FMT ": in lattice mode the grid is the network's lattice, NY = N = %" PetscInt_FMT, ny, N);
   PetscCheck(px == 1, f->comm, PETSC_ERR_USER_INPUT, "-da_processors_x %" PetscInt_FMT ": the sweep formulation splits the grid across ranks in width only; use -da_processors_x 1", px);
   PetscCall(DMDASetFieldName(f->da, 0, "z"));
   for (PetscInt c = 0; c <= net->P; c++) {
@@ -316,16 +342,20 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
   PetscCall(VecSet(f->Uloc, 0));
   PetscCall(DMDACreateNaturalVector(f->da, &f->Unat));
   PetscCall(VecScatterCreateToAll(f->Unat, &f->allscat, &f->Uall));
-  PetscCall(PetscMalloc5(M * f->ym, &f->beta, 2 * f->gym, &f->ga, f->gym, &f->gb, f->ym, &f->dz, f->ym, &f->dzn));
-  PetscCall(PetscMalloc6(N, &f->lam, (M + 1) * f->gym, &f->zr, (net->P + 1) * M * f->gym, &f->ar, M * f->gym, &f->S, M * f->gym, &f->D1, (net->P + 1) * f->ym, &f->dar));
-  PetscCall(BbdNetBatchSamples(net, net->t0, idx));
-  f->sample = -1;
-  PetscCall(NetToState(f, idx[0]));
+  PetscCall(PetscMalloc5((M + 1) * f->ym, &f->beta, 2 * f->gym, &f->ga, f->gym, &f->gb, f->ym, &f->dz, f->ym, &f->dzn));
+  PetscCall(PetscMalloc6(N, &f->lam, (M + 1) * f->gym, &f->zr, (net->P + 1) * (M + 1) * f->gym, &f->ar, (M + 1) * f->gym, &f->S, (M + 1) * f->gym, &f->D1, (net->P + 1) * (M + 1) * f->ym, &f->dar));
+  PetscCall(PetscMalloc4((M + 1) * f->ym, &f->zdot, f->ym, &f->g1, f->ym, &f->g2, f->ym, &f->pw));
+  if (f->continuum) PetscCall(BbdFieldContinuumInit(f));
+  else {
+    PetscCall(BbdNetBatchSamples(net, net->t0, idx));
+    f->sample = -1;
+    PetscCall(NetToState(f, idx[0]));
+  }
   PetscFunctionReturn(0);
 }
 
 /* ParaView: an XDMF description of /trajectory/z on the (depth, width) grid */
-static PetscErrorCode WriteXdmf(BbdField f, PetscInt T)
+PetscErrorCode BbdFieldWriteXdmf(BbdField f, PetscInt T)
 {
   BbdNet      net = f->net;
   PetscMPIInt rank;
@@ -437,6 +467,10 @@ PetscErrorCode BbdFieldRun(BbdField f)
   PetscErrorCode ierr;
 
   PetscFunctionBeginUser;
+  if (f->continuum) {
+    PetscCall(BbdFieldContinuumRun(f));
+    PetscFunctionReturn(0);
+  }
   if (!net->quiet) {
     PetscCall(PetscPrintf(f->comm, "bbd-field, %s mode, grid %" PetscInt_FMT " x %" PetscInt_FMT " (depth x width), %d rank(s)\n", f->mode, net->M + 1, net->n[0], f->size));
     PetscCall(BbdNetView(net, PETSC_VIEWER_STDOUT_(f->comm)));
@@ -457,7 +491,7 @@ PetscErrorCode BbdFieldRun(BbdField f)
   PetscCall(PetscMalloc1(net->nz, &net->state_z));
   PetscCall(PetscArraycpy(net->state_z, z, net->nz));
   PetscCall(BbdOutputFinish(&out, net->t0, net->theta, NULL));
-  PetscCall(WriteXdmf(f, T));
+  PetscCall(BbdFieldWriteXdmf(f, T));
   if (!net->quiet) PetscCall(PetscPrintf(f->comm, "wrote %s\n", net->output_file));
   PetscCall(PetscFree(z));
   PetscCall(BbdSnapshotDestroy(&snap));

@@ -1058,3 +1058,33 @@ PetscErrorCode BbdOutputGetNames(BbdOutput o, const char **final, const char **t
   if (tmp) *tmp = o->tmp;
   PetscFunctionReturn(0);
 }
+
+/* Plain HDF5 writers for other writers of the library (the field solver's continuum results);
+   rank-0 use, errors as PETSc errors naming the file. */
+PetscErrorCode BbdH5WriteArray(hid_t loc, const char *file, const char *name, int rank, const hsize_t *dims, const PetscReal *v)
+{
+  PetscFunctionBeginUser;
+  PetscCall(WriteDataset(loc, file, name, rank, dims, v));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdH5WriteAttrString(hid_t loc, const char *file, const char *name, const char *str)
+{
+  PetscFunctionBeginUser;
+  PetscCall(WriteAttrString(loc, file, name, str));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdH5WriteAttrReal(hid_t loc, const char *file, const char *name, PetscReal v)
+{
+  PetscFunctionBeginUser;
+  PetscCall(WriteAttrReal(loc, file, name, v));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdH5WriteAttrInt(hid_t loc, const char *file, const char *name, long long v)
+{
+  PetscFunctionBeginUser;
+  PetscCall(WriteAttrInt(loc, file, name, v));
+  PetscFunctionReturn(0);
+}

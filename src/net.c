@@ -276,6 +276,14 @@ PetscErrorCode BbdNetSetLayout(BbdNet net)
   PetscFunctionReturn(0);
 }
 
+void BbdFieldAnalytic(PetscInt P, PetscReal x, PetscReal y, PetscReal *a, PetscReal *b)
+{
+  a[0] = 0.8 + 0.2 * PetscCosReal(2 * PETSC_PI * y) * PetscSinReal(PETSC_PI * x);
+  if (P >= 1) a[1] = 0.1 * PetscSinReal(2 * PETSC_PI * (y + x));
+  if (P >= 2) a[2] = 0.005 * (1 + 0.5 * PetscCosReal(2 * PETSC_PI * y));
+  *b = 0.1 * PetscCosReal(2 * PETSC_PI * (x - y));
+}
+
 /* Built-in initial state: smooth moment fields (field family), scaled Gaussian weights (dense). */
 static PetscErrorCode BbdNetInitBuiltin(BbdNet net)
 {
@@ -286,11 +294,9 @@ static PetscErrorCode BbdNetInitBuiltin(BbdNet net)
       PetscReal  x = (PetscReal)m / net->M;
       PetscReal *a = net->theta + net->woff[m], *b = net->theta + net->boff[m];
       for (PetscInt i = 0; i < N; i++) {
-        PetscReal y = (PetscReal)i / N;
-        a[i] = 0.8 + 0.2 * PetscCosReal(2 * PETSC_PI * y) * PetscSinReal(PETSC_PI * x);
-        if (net->P >= 1) a[N + i] = 0.1 * PetscSinReal(2 * PETSC_PI * (y + x));
-        if (net->P >= 2) a[2 * N + i] = 0.005 * (1 + 0.5 * PetscCosReal(2 * PETSC_PI * y));
-        b[i] = 0.1 * PetscCosReal(2 * PETSC_PI * (x - y));
+        PetscReal aj[BBD_MAX_MOMENTS];
+        BbdFieldAnalytic(net->P, x, (PetscReal)i / N, aj, &b[i]);
+        for (PetscInt j = 0; j <= net->P; j++) a[j * N + i] = aj[j];
       }
     }
   } else {

@@ -383,6 +383,34 @@ def case_field_implicit(b):
         check(err < 1e-2, "bbd-field %s: z differs from the reference by %.2e" % (ts, err))
 
 
+def case_field_continuum(b):
+    """Continuum mode: self-convergence at second order in the grid spacing (depth and width
+    refined together, smooth built-in fields, tight TS tolerances; injection onto the coarse
+    points), errors falling monotonically; the same fields on 1, 2 and 3 ranks; the output flux
+    J(1) = -eta dl/dt against a time difference of the saved loss."""
+    f = field_bin(b)
+    base = ["-bbd_quiet", "-bbd_mode", "continuum", "-bbd_tfinal", "0.5", "-bbd_output_dt", "0.25"]
+    Z = {}
+    for n in (8, 16, 32, 64):
+        run([f] + base + ["-da_grid_x", str(n + 1), "-da_grid_y", str(n), "-bbd_output", "c%d.h5" % n])
+        Z[n] = traj("c%d.h5" % n, "z")[-1]
+    err = [np.linalg.norm(Z[2 * n][::2, ::2] - Z[n]) / np.linalg.norm(Z[2 * n]) for n in (8, 16, 32)]
+    order = np.log2(np.array(err[:-1]) / np.array(err[1:]))
+    check(all(np.diff(err) < 0), "continuum: self-convergence errors do not fall: %s" % err)
+    check(1.6 <= order[-1] <= 2.4, "continuum: observed orders %s (errors %s), expected 2" % (order, err))
+    for p in (2, 3):
+        run([f] + base + ["-da_grid_x", "33", "-da_grid_y", "32", "-bbd_output", "cp%d.h5" % p], nproc=p)
+        for q in ("z", "a", "flux", "loss"):
+            d = np.abs(traj("cp%d.h5" % p, q) - traj("c32.h5", q)).max() / np.abs(traj("c32.h5", q)).max()
+            check(d < 1e-12, "continuum on %d ranks: %s differs from 1 rank by %.2e" % (p, q, d))
+    run([f, "-bbd_quiet", "-bbd_mode", "continuum", "-da_grid_x", "17", "-da_grid_y", "16", "-bbd_tfinal", "0.1",
+         "-bbd_output_dt", "0.005", "-bbd_eta", "0.8", "-bbd_output", "cl.h5"])
+    t, l, J = traj("cl.h5", "time"), traj("cl.h5", "loss"), traj("cl.h5", "flux")
+    dl = (l[2:] - l[:-2]) / (t[2:] - t[:-2])
+    rel = np.abs(-0.8 * dl - J[1:-1, -1]).max() / np.abs(J[:, -1]).max()
+    check(rel < 1e-3, "continuum: J(1) differs from -eta dl/dt by %.2e (relative)" % rel)
+
+
 def case_field_xdmf(b):
     """The .xdmf beside a bbd-field result is well-formed XML whose HDF5 references exist with the
     shapes it declares, one grid per saved time."""
@@ -404,7 +432,11 @@ def case_field_xdmf(b):
 
 
 FIELD_BAD = [
-    (["-bbd_mode", "continuum"], "continuum"),
+    (["-bbd_mode", "continuum", "-bbd_activation", "relu"], "relu"),
+    (["-bbd_mode", "continuum", "-bbd_init", "nothere.h5"], "-bbd_init"),
+    (["-bbd_mode", "continuum", "-bbd_sample_dt", "0.1"], "-bbd_sample_dt"),
+    (["-bbd_mode", "continuum", "-da_grid_x", "2"], "-da_grid_x"),
+    (["-bbd_mode", "continuum", "-bbd_activation", "tanh,sin,tanh,tanh"], "-bbd_activation"),
     (["-bbd_mode", "spectral"], "-bbd_mode"),
     (["-bbd_family", "dense"], "dense"),
     (["-bbd_dynamics", "damped"], "damped"),

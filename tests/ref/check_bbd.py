@@ -280,9 +280,10 @@ class Net:
 
     def diagnostics(self, theta, thdot, Xs, Ys, dynamics):
         """All BBD quantities at one time for the batch (Xs, Ys); the first sample is the one
-        whose z, beta, L_bulk, L_boundary and symmetry defect are reported."""
+        whose z, beta, L_bulk, L_boundary and symmetry defect are reported. thdot: the velocity
+        (damped: the state's; None: the flow velocity of the batch)."""
         v, lb, zs, lams = self.velocity(theta, Xs, Ys)
-        if dynamics in ("flow", "sgd"):
+        if thdot is None:  # flow, sgd: the velocity is the flow velocity of the batch
             thdot = v
         B = len(Xs)
         dzs = [self.tangent(theta, thdot, z) for z in zs]
@@ -494,8 +495,6 @@ def check(path, tol=1e-10, verbose=False, traj_tol=1e-5, integrate=True):
     widths = np.atleast_1d(a["widths"]).astype(int)
     kappa = a["kappa"]
     net = Net(fam, widths, a["acts"], a["rho"], a["h"], a["eta"], a["gamma"], kappa, a["periodic"], a["loss"])
-    if fam == "field" and abs(net.w - 1.0 / widths[0]) > 0:
-        pass
     # the definition itself must follow the conventions (docs/theory.md section 1)
     M = int(a["depth"])
     bad = []
@@ -557,8 +556,8 @@ def check(path, tol=1e-10, verbose=False, traj_tol=1e-5, integrate=True):
             dd = net.diagnostics(theta, None, X[idx], Y[idx], dyn)
             if vel_saved:
                 rep.cmp("velocity", t, flatten(thsaved), flatten(dd["velocity"]))
-        elif vel_saved:
-            dd = net.diagnostics(theta, thsaved, X[idx], Y[idx], "damped")
+        elif vel_saved:  # flow/sgd, batch unknown: use the saved velocity
+            dd = net.diagnostics(theta, thsaved, X[idx], Y[idx], dyn)
         else:
             dd = None
         if dd is not None:

@@ -1,0 +1,326 @@
+/* Continuum mode of the field solver (docs/theory.md section 7): the overdamped field equations
+     da_j/dt = kappa_j beta d_y^j sigma(z)
+     -d_x beta = sigma'(z) sum_j (-d_y)^j (a_j beta),          beta(1, y) = -eta dl/dZ(y)
+     d_x dz/dt = beta + sum_j da_j d_y^j sigma(z) + sum_j a_j d_y^j (sigma'(z) dz/dt),  dz/dt(0) = 0
+   on any grid x_k = k/(NX-1), y_i = i/NY, with centred second-order differences in width and
+   Heun's method (explicit trapezoidal rule, second order) for the two sweeps in depth. The
+   initial fields are the built-in smooth a_j(x, y), b(x, y); z(x, y) solves
+   d_x z = sum_j a_j d_y^j sigma(z) + b, z(0, y) = X(y), by the same Heun steps. */
+#include "fieldimpl.h"
+#include <unistd.h>
+
+/* out = sum_c D_c^T (a_c(x_k) v) on the owned width, v ghosted */
+static void RowPhiT(BbdField f, PetscInt k, const PetscReal *gv, PetscReal *out)
+{
+  BbdNet          net = f->net;
+  const PetscInt  NX = net->M + 1, gym = f->gym, o = f->ys - f->gys, P = net->P;
+  const PetscReal c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
+  const PetscReal *a0 = f->ar + k * gym, *a1 = f->ar + (NX + k) * gym, *a2 = f->ar + (2 * NX + k) * gym;
+
+  for (PetscInt j = 0; j < f->ym; j++) {
+    const PetscInt jj = j + o;
+    PetscReal      r  = a0[jj] * gv[jj];
+    if (P >= 1) r -= c1 * (a1[jj + 1] * gv[jj + 1] - a1[jj - 1] * gv[jj - 1]);
+    if (P >= 2) r += c2 * (a2[jj + 1] * gv[jj + 1] - 2 * a2[jj] * gv[jj] + a2[jj - 1] * gv[jj - 1]);
+    out[j] = r;
+  }
+}
+
+/* out = sum_c a_c(x_k) D_c u on the owned width, u ghosted */
+static void RowPhi(BbdField f, PetscInt k, const PetscReal *gu, PetscReal *out)
+{
+  BbdNet          net = f->net;
+  const PetscInt  NX = net->M + 1, gym = f->gym, o = f->ys - f->gys, P = net->P;
+  const PetscReal c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
+  const PetscReal *a0 = f->ar + k * gym, *a1 = f->ar + (NX + k) * gym, *a2 = f->ar + (2 * NX + k) * gym;
+
+  for (PetscInt j = 0; j < f->ym; j++) {
+    const PetscInt jj = j + o;
+    PetscReal      r  = a0[jj] * gu[jj];
+    if (P >= 1) r += a1[jj] * c1 * (gu[jj + 1] - gu[jj - 1]);
+    if (P >= 2) r += a2[jj] * c2 * (gu[jj + 1] - 2 * gu[jj] + gu[jj - 1]);
+    out[j] = r;
+  }
+}
+
+/* adjoint right-hand side at depth k: g = sigma'(z_k) .* sum_c D_c^T (a_c beta), beta owned */
+static PetscErrorCode AdjointRHS(BbdField f, PetscInt k, const PetscReal *beta, PetscReal *g)
+{
+  const PetscInt o = f->ys - f->gys;
+
+  PetscFunctionBeginUser;
+  PetscCall(BbdFieldExchangeRow(f, beta, f->gb));
+  RowPhiT(f, k, f->gb, g);
+  for (PetscInt j = 0; j < f->ym; j++) g[j] *= f->D1[k * f->gym + j + o];
+  PetscFunctionReturn(0);
+}
+
+/* tangent right-hand side at depth k: beta_k + sum_c adot_c D_c sigma(z_k) + sum_c a_c D_c (sigma' w) */
+static PetscErrorCode TangentRHS(BbdField f, PetscInt k, const PetscReal *w, PetscReal *g)
+{
+  BbdNet          net = f->net;
+  const PetscInt  NX = net->M + 1, gym = f->gym, ym = f->ym, o = f->ys - f->gys, P = net->P;
+  const PetscReal c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy), *s = f->S + k * gym;
+
+  PetscFunctionBeginUser;
+  for (PetscInt j = 0; j < ym; j++) f->pw[j] = f->D1[k * gym + j + o] * w[j];
+  PetscCall(BbdFieldExchangeRow(f, f->pw, f->gb));
+  RowPhi(f, k, f->gb, g);
+  for (PetscInt j = 0; j < ym; j++) {
+    const PetscInt  jj   = j + o;
+    const PetscReal D[3] = {s[jj], c1 * (s[jj + 1] - s[jj - 1]), c2 * (s[jj + 1] - 2 * s[jj] + s[jj - 1])};
+    g[j] += f->beta[k * ym + j];
+    for (PetscInt c = 0; c <= P; c++) g[j] += f->dar[(c * NX + k) * ym + j] * D[c];
+  }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdFieldRHSContinuum(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
+{
+  BbdField        f   = (BbdField)ctx;
+  BbdNet          net = f->net;
+  const PetscInt  M = net->M, NX = M + 1, P = net->P, ys = f->ys, ym = f->ym, gym = f->gym, o = ys - f->gys;
+  const PetscReal h = net->h, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
+  PetscReal      *beta = f->beta, *g1 = f->g1, *g2 = f->g2, *zd = f->zdot;
+  PetscScalar  ***fa;
+
+  PetscFunctionBeginUser;
+  (void)ts;
+  (void)t;
+  PetscCall(BbdFieldTransposeIn(f, U));
+  /* adjoint sweep from the output boundary, Heun steps towards x = 0 */
+  PetscCall(BbdFieldOutputGradient(f, f->zr + M * gym + o, beta + M * ym));
+  for (PetscInt j = 0; j < ym; j++) beta[M * ym + j] *= -net->eta;
+  for (PetscInt k = M; k >= 1; k--) {
+    PetscCall(AdjointRHS(f, k, beta + k * ym, g1));
+    for (PetscInt j = 0; j < ym; j++) f->pw[j] = beta[k * ym + j] + h * g1[j];
+    PetscCall(PetscArraycpy(g2, f->pw, ym));
+    PetscCall(AdjointRHS(f, k - 1, g2, g2));
+    for (PetscInt j = 0; j < ym; j++) beta[(k - 1) * ym + j] = beta[k * ym + j] + 0.5 * h * (g1[j] + g2[j]);
+  }
+  /* moment rates, local */
+  for (PetscInt k = 0; k < NX; k++) {
+    const PetscReal *s = f->S + k * gym;
+    for (PetscInt j = 0; j < ym; j++) {
+      const PetscInt  jj   = j + o;
+      const PetscReal D[3] = {s[jj], c1 * (s[jj + 1] - s[jj - 1]), c2 * (s[jj + 1] - 2 * s[jj] + s[jj - 1])};
+      for (PetscInt c = 0; c <= P; c++) f->dar[(c * NX + k) * ym + j] = net->kappa[c] * beta[k * ym + j] * D[c];
+    }
+  }
+  /* tangent sweep from the input boundary, Heun steps towards x = 1 */
+  for (PetscInt j = 0; j < ym; j++) zd[j] = 0;
+  for (PetscInt k = 0; k < M; k++) {
+    PetscCall(TangentRHS(f, k, zd + k * ym, g1));
+    for (PetscInt j = 0; j < ym; j++) g2[j] = zd[k * ym + j] + h * g1[j];
+    PetscCall(PetscArraycpy(zd + (k + 1) * ym, g2, ym));
+    PetscCall(TangentRHS(f, k + 1, zd + (k + 1) * ym, g2));
+    for (PetscInt j = 0; j < ym; j++) zd[(k + 1) * ym + j] = zd[k * ym + j] + 0.5 * h * (g1[j] + g2[j]);
+  }
+  PetscCall(DMDAVecGetArrayDOF(f->da, F, &fa));
+  for (PetscInt j = 0; j < ym; j++)
+    for (PetscInt k = 0; k < NX; k++) {
+      fa[ys + j][k][0] = zd[k * ym + j];
+      for (PetscInt c = 0; c <= P; c++) fa[ys + j][k][1 + c] = f->dar[(c * NX + k) * ym + j];
+    }
+  PetscCall(DMDAVecRestoreArrayDOF(f->da, F, &fa));
+  PetscFunctionReturn(0);
+}
+
+/* Built-in fields on the grid and z(x, y) of the sample in use by Heun steps of the forward map
+   (every rank computes the full width: it is done once). */
+PetscErrorCode BbdFieldContinuumInit(BbdField f)
+{
+  BbdNet          net = f->net;
+  const PetscInt  M = net->M, N = net->n[0], P = net->P, NX = M + 1;
+  const PetscReal h = net->h;
+  PetscReal      *a, *b, *z, *s, *k1, *k2, *zp;
+  PetscInt        idx[1];
+  PetscScalar  ***u;
+
+  PetscFunctionBeginUser;
+  PetscCall(BbdNetBatchSamples(net, net->t0, idx));
+  f->sample = idx[0];
+  PetscCall(PetscMalloc5((P + 1) * N * NX, &a, N * NX, &b, N * NX, &z, N, &s, N, &k1));
+  PetscCall(PetscMalloc2(N, &k2, N, &zp));
+  for (PetscInt k = 0; k < NX; k++)
+    for (PetscInt i = 0; i < N; i++) {
+      PetscReal aj[BBD_MAX_MOMENTS];
+      BbdFieldAnalytic(P, (PetscReal)k / M, (PetscReal)i / N, aj, &b[k * N + i]);
+      for (PetscInt c = 0; c <= P; c++) a[(k * (P + 1) + c) * N + i] = aj[c];
+    }
+  PetscCall(PetscArraycpy(z, net->X + f->sample * N, N));
+  for (PetscInt k = 0; k < M; k++) { /* d_x z = Phi(a, sigma(z)) + b */
+    BbdActivationEval(net->act[0], N, z + k * N, s, NULL, NULL);
+    PetscCall(BbdFieldPhi(net, a + k * (P + 1) * N, s, k1));
+    for (PetscInt i = 0; i < N; i++) {
+      k1[i] += b[k * N + i];
+      zp[i] = z[k * N + i] + h * k1[i];
+    }
+    BbdActivationEval(net->act[0], N, zp, s, NULL, NULL);
+    PetscCall(BbdFieldPhi(net, a + (k + 1) * (P + 1) * N, s, k2));
+    for (PetscInt i = 0; i < N; i++) z[(k + 1) * N + i] = z[k * N + i] + 0.5 * h * (k1[i] + k2[i] + b[(k + 1) * N + i]);
+  }
+  PetscCall(DMDAVecGetArrayDOF(f->da, f->U, &u));
+  for (PetscInt j = f->ys; j < f->ys + f->ym; j++)
+    for (PetscInt k = 0; k < NX; k++) {
+      u[j][k][0] = z[k * N + j];
+      for (PetscInt c = 0; c <= P; c++) u[j][k][1 + c] = a[(k * (P + 1) + c) * N + j];
+    }
+  PetscCall(DMDAVecRestoreArrayDOF(f->da, f->U, &u));
+  PetscCall(PetscFree5(a, b, z, s, k1));
+  PetscCall(PetscFree2(k2, zp));
+  PetscFunctionReturn(0);
+}
+
+/* one saved time: state, loss and the energy flux J(x) = int beta dz/dt dy (kept on rank 0) */
+static PetscErrorCode ContinuumSave(BbdField f, PetscReal t, Vec Ftmp)
+{
+  BbdNet             net = f->net;
+  const PetscInt     M = net->M, NX = M + 1, N = net->n[0], P = net->P, ym = f->ym, T = f->T;
+  const PetscScalar *all;
+  PetscReal         *J, *lam;
+  PetscMPIInt        rank;
+
+  PetscFunctionBeginUser;
+  PetscCheck(T < f->Tmax, f->comm, PETSC_ERR_PLIB, "more saved times than planned");
+  PetscCallMPI(MPI_Comm_rank(f->comm, &rank));
+  PetscCall(BbdFieldRHSContinuum(NULL, t, f->U, Ftmp, f)); /* beta and dz/dt of this state */
+  PetscCall(PetscCalloc2(NX, &J, N, &lam));
+  for (PetscInt k = 0; k < NX; k++)
+    for (PetscInt j = 0; j < ym; j++) J[k] += net->dy * f->beta[k * ym + j] * f->zdot[k * ym + j];
+  PetscCall(MPIU_Allreduce(MPI_IN_PLACE, J, (PetscMPIInt)NX, MPIU_REAL, MPIU_SUM, f->comm));
+  PetscCall(BbdFieldGatherAll(f, &all));
+  if (!rank) {
+    PetscReal *Z = f->rz + (size_t)T * NX * N;
+    for (PetscInt i = 0; i < N; i++)
+      for (PetscInt k = 0; k < NX; k++) {
+        const PetscScalar *p = all + (i * NX + k) * f->dof;
+        Z[k * N + i]         = p[0];
+        for (PetscInt c = 0; c <= P; c++) f->ra[(((size_t)T * (P + 1) + c) * NX + k) * N + i] = p[1 + c];
+      }
+    f->rt[T]    = t;
+    f->rloss[T] = BbdLossEval(net->loss, N, net->dy, Z + M * N, net->Y + f->sample * N, lam);
+    PetscCall(PetscArraycpy(f->rflux + T * NX, J, NX));
+    if (!net->quiet) PetscCall(PetscPrintf(PETSC_COMM_SELF, "  t = %-10.5g loss = %-13.6e J(1) = %-13.6e\n", (double)t, (double)f->rloss[T], (double)J[M]));
+    PetscCheck(!PetscIsInfOrNanReal(f->rloss[T]), PETSC_COMM_SELF, PETSC_ERR_NOT_CONVERGED, "the continuum fields diverged at t = %g; reduce the time step or refine the grid", (double)t);
+  }
+  PetscCall(VecRestoreArrayRead(f->Uall, &all));
+  PetscCall(PetscFree2(J, lam));
+  f->T++;
+  PetscFunctionReturn(0);
+}
+
+/* rank 0 writes the continuum result to a temporary name, then renames it */
+static PetscErrorCode ContinuumWrite(BbdField f)
+{
+  BbdNet         net = f->net;
+  const PetscInt M = net->M, NX = M + 1, N = net->n[0], P = net->P, T = f->T;
+  char           tmp[PETSC_MAX_PATH_LEN + 32], act[64];
+  const char    *file = net->output_file;
+  hid_t          fid, g;
+  hsize_t        d[4];
+  PetscReal     *x, *y, kap[BBD_MAX_MOMENTS];
+  PetscMPIInt    rank;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(f->comm, &rank));
+  if (rank) PetscFunctionReturn(0);
+  PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp.%d", file, (int)getpid()));
+  PetscCheck((fid = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot create the output file %s", tmp);
+  PetscCall(BbdH5WriteAttrString(fid, tmp, "family", "field"));
+  PetscCall(BbdH5WriteAttrString(fid, tmp, "mode", "continuum"));
+  PetscCall(PetscStrncpy(act, BbdActivations[net->act[0]], sizeof(act)));
+  PetscCall(BbdH5WriteAttrString(fid, tmp, "activation", act));
+  PetscCall(BbdH5WriteAttrString(fid, tmp, "loss", BbdLosses[net->loss]));
+  PetscCall(BbdH5WriteAttrString(fid, tmp, "dynamics", BbdDynamicsTypes[net->dyn]));
+  PetscCall(BbdH5WriteAttrReal(fid, tmp, "eta", net->eta));
+  PetscCall(BbdH5WriteAttrInt(fid, tmp, "periodic", net->periodic));
+  PetscCall(BbdH5WriteAttrInt(fid, tmp, "nx", NX));
+  PetscCall(BbdH5WriteAttrInt(fid, tmp, "ny", N));
+  PetscCall(BbdH5WriteAttrInt(fid, tmp, "version", BBD_VERSION));
+  for (PetscInt c = 0; c <= P; c++) kap[c] = net->kappa[c];
+  d[0] = (hsize_t)P + 1;
+  PetscCall(BbdH5WriteArray(fid, tmp, "kappa_values", 1, d, kap)); /* as a dataset: attributes hold the lattice definition */
+  PetscCall(PetscMalloc2(NX, &x, N, &y));
+  for (PetscInt k = 0; k < NX; k++) x[k] = (PetscReal)k / M;
+  for (PetscInt i = 0; i < N; i++) y[i] = (PetscReal)i / N;
+  PetscCheck((g = H5Gcreate2(fid, "grid", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: /grid", tmp);
+  d[0] = (hsize_t)NX;
+  PetscCall(BbdH5WriteArray(g, tmp, "x", 1, d, x));
+  d[0] = (hsize_t)N;
+  PetscCall(BbdH5WriteArray(g, tmp, "y", 1, d, y));
+  H5Gclose(g);
+  PetscCall(PetscFree2(x, y));
+  PetscCheck((g = H5Gcreate2(fid, "data", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: /data", tmp);
+  d[0] = (hsize_t)net->S;
+  d[1] = (hsize_t)N;
+  PetscCall(BbdH5WriteArray(g, tmp, "X", 2, d, net->X));
+  PetscCall(BbdH5WriteArray(g, tmp, "Y", 2, d, net->Y));
+  H5Gclose(g);
+  PetscCheck((g = H5Gcreate2(fid, "trajectory", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: /trajectory", tmp);
+  d[0] = (hsize_t)T;
+  PetscCall(BbdH5WriteArray(g, tmp, "time", 1, d, f->rt));
+  PetscCall(BbdH5WriteArray(g, tmp, "loss", 1, d, f->rloss));
+  d[1] = (hsize_t)NX;
+  PetscCall(BbdH5WriteArray(g, tmp, "flux", 2, d, f->rflux));
+  d[2] = (hsize_t)N;
+  PetscCall(BbdH5WriteArray(g, tmp, "z", 3, d, f->rz));
+  d[1] = (hsize_t)P + 1;
+  d[2] = (hsize_t)NX;
+  d[3] = (hsize_t)N;
+  PetscCall(BbdH5WriteArray(g, tmp, "a", 4, d, f->ra));
+  H5Gclose(g);
+  PetscCheck((g = H5Gcreate2(fid, "state", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: /state", tmp);
+  PetscCall(BbdH5WriteAttrReal(g, tmp, "time", f->rt[T - 1]));
+  d[0] = (hsize_t)NX;
+  d[1] = (hsize_t)N;
+  PetscCall(BbdH5WriteArray(g, tmp, "z", 2, d, f->rz + (size_t)(T - 1) * NX * N));
+  d[0] = (hsize_t)P + 1;
+  d[1] = (hsize_t)NX;
+  d[2] = (hsize_t)N;
+  PetscCall(BbdH5WriteArray(g, tmp, "a", 3, d, f->ra + (size_t)(T - 1) * (P + 1) * NX * N));
+  H5Gclose(g);
+  PetscCheck(H5Fclose(fid) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot close %s", tmp);
+  PetscCheck(rename(tmp, file) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot rename %s to %s", tmp, file);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdFieldContinuumRun(BbdField f)
+{
+  BbdNet         net = f->net;
+  const PetscInt NX = net->M + 1, N = net->n[0], P = net->P;
+  TS             ts;
+  Vec            Ftmp;
+  PetscReal      t = net->t0, dt0, eps = BbdTimeEps(net);
+  PetscMPIInt    rank;
+  PetscErrorCode ierr = 0;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(f->comm, &rank));
+  if (!net->quiet) PetscCall(PetscPrintf(f->comm, "bbd-field, continuum mode, grid %" PetscInt_FMT " x %" PetscInt_FMT " (depth x width), h = %g, dy = %g, activation %s, loss %s, eta = %g, kappa = (%g, %g, %g), %d rank(s)\n", NX, N, (double)net->h, (double)net->dy, BbdActivations[net->act[0]], BbdLosses[net->loss], (double)net->eta, (double)net->kappa[0], (double)net->kappa[1], (double)net->kappa[2], f->size));
+  f->Tmax = (PetscInt)(PetscFloorReal(net->tfinal / net->output_dt + 1e-9) - PetscFloorReal(net->t0 / net->output_dt + 1e-9)) + 3;
+  if (!rank) PetscCall(PetscMalloc5(f->Tmax, &f->rt, f->Tmax, &f->rloss, (size_t)f->Tmax * NX * N, &f->rz, (size_t)f->Tmax * (P + 1) * NX * N, &f->ra, (size_t)f->Tmax * NX, &f->rflux));
+  PetscCall(TSCreate(f->comm, &ts));
+  PetscCall(TSSetDM(ts, f->da));
+  PetscCall(TSSetRHSFunction(ts, NULL, BbdFieldRHSContinuum, f));
+  PetscCall(BbdTSConfigure(net, ts, &dt0));
+  PetscCall(VecDuplicate(f->U, &Ftmp));
+  ierr = ContinuumSave(f, t, Ftmp);
+  while (!ierr && t < net->tfinal - eps) {
+    PetscReal tend;
+    PetscBool save;
+    BbdTSNextSegment(net, t, &tend, &save);
+    ierr = BbdTSSolveSegment(net, ts, f->U, t, tend, dt0);
+    t    = tend;
+    if (!ierr && save) ierr = ContinuumSave(f, t, Ftmp);
+  }
+  PetscCall(ierr);
+  PetscCall(ContinuumWrite(f));
+  PetscCall(BbdFieldWriteXdmf(f, f->T));
+  PetscCallMPI(MPI_Barrier(f->comm));
+  if (!net->quiet) PetscCall(PetscPrintf(f->comm, "wrote %s\n", net->output_file));
+  if (!rank) PetscCall(PetscFree5(f->rt, f->rloss, f->rz, f->ra, f->rflux));
+  PetscCall(VecDestroy(&Ftmp));
+  PetscCall(TSDestroy(&ts));
+  PetscFunctionReturn(0);
+}

@@ -1,0 +1,35 @@
+/* Private structure of the field solver (src/field.c, src/continuum.c). */
+#ifndef FIELDIMPL_H
+#define FIELDIMPL_H
+#include "bbdimpl.h"
+#include <petscdmda.h>
+
+struct _p_BbdField {
+  MPI_Comm    comm;
+  PetscMPIInt size;
+  BbdNet      net;
+  char        mode[32];
+  DM          da, rowda;
+  Vec         U, Uloc, rowg, rowl, Zall, Unat, Uall;
+  VecScatter  zscat, allscat;
+  PetscInt    dof, ys, ym, gys, gym, sample;
+  PetscReal  *beta, *ga, *gb, *dz, *dzn, *lam;
+  PetscReal  *zr, *ar, *S, *D1, *dar; /* the state as width rows (all NX depths), activations, moment rates */
+  PetscReal  *zdot, *g1, *g2, *pw;     /* continuum: neuron rates of all depths, stage work */
+  PetscBool   continuum;
+  /* continuum results, kept on rank 0 until the run ends */
+  PetscInt    T, Tmax;
+  PetscReal  *rt, *rloss, *rz, *ra, *rflux;
+};
+
+/* field.c */
+PETSC_INTERN PetscErrorCode BbdFieldExchangeRow(BbdField, const PetscReal *own, PetscReal *gh);
+PETSC_INTERN PetscErrorCode BbdFieldOutputGradient(BbdField, const PetscReal *Zown, PetscReal *lam);
+PETSC_INTERN PetscErrorCode BbdFieldTransposeIn(BbdField, Vec U);
+PETSC_INTERN PetscErrorCode BbdFieldGatherAll(BbdField, const PetscScalar **all); /* restore with VecRestoreArrayRead(f->Uall) */
+PETSC_INTERN PetscErrorCode BbdFieldWriteXdmf(BbdField, PetscInt T);
+/* continuum.c */
+PETSC_INTERN PetscErrorCode BbdFieldRHSContinuum(TS, PetscReal, Vec, Vec, void *);
+PETSC_INTERN PetscErrorCode BbdFieldContinuumInit(BbdField);
+PETSC_INTERN PetscErrorCode BbdFieldContinuumRun(BbdField);
+#endif
