@@ -70,4 +70,7 @@ PETSC_EXTERN PetscErrorCode BbdFieldSetUp(BbdField);
 PETSC_EXTERN PetscErrorCode BbdFieldRun(BbdField); /* integrates to tfinal, writes -bbd_output (+ .xdmf) */
 PETSC_EXTERN PetscErrorCode BbdFieldDestroy(BbdField *);
 
+/* ---- continuum validation (src/compare.c): networks at several widths against the continuum ---- */
+PETSC_EXTERN PetscErrorCode BbdCompareRun(MPI_Comm);
+
 #endif

@@ -411,6 +411,41 @@ def case_field_continuum(b):
     check(rel < 1e-3, "continuum: J(1) differs from -eta dl/dt by %.2e (relative)" % rel)
 
 
+def compare_bin(b):
+    return os.path.join(os.path.dirname(b), "bbd-compare")
+
+
+def case_compare(b):
+    """bbd-compare on its built-in case: the distances of the lattice networks to the continuum fall
+    monotonically and the observed order lies in [0.8, 2.5]; the numbers in compare.h5 are the ones
+    printed in the table; the figures are drawn; a missing plotting tool leaves a complete result and
+    a note; two ranks give the same numbers."""
+    p = run([compare_bin(b)])
+    with h5py.File("compare.h5", "r") as f:
+        c = f["convergence"]
+        N, ez, el, order = c["N"][()], c["error_z"][()], c["error_loss"][()], c["order"][()]
+        ea = c["error_a"][()]
+    check(list(N) == [8, 16, 32, 64], "compare: N = %s" % N)
+    check(all(np.diff(ez) < 0), "compare: distances of Z do not fall: %s" % ez)
+    check(all(0.8 <= o <= 2.5 for o in order), "compare: observed orders %s outside [0.8, 2.5]" % order)
+    rows = [l.split() for l in p.stdout.splitlines() if l.split() and l.split()[0] in ("8", "16", "32", "64")]
+    check(len(rows) == 4, "compare: the table has %d rows:\n%s" % (len(rows), p.stdout))
+    for r, row in enumerate(rows):
+        printed = [float(v) for v in row[2:3] + row[4:4 + ea.shape[1]] + row[4 + ea.shape[1]:5 + ea.shape[1]]]
+        stored = [ez[r]] + list(ea[r]) + [el[r]]
+        check(np.allclose(printed, stored, rtol=1e-4, atol=1e-300), "compare: row %d printed %s, stored %s" % (r, printed, stored))
+        if r:
+            check(abs(float(row[-1]) - order[r - 1]) < 1e-3, "compare: printed order %s, stored %s" % (row[-1], order[r - 1]))
+    for fig in ("compare-convergence.png", "compare-fields.png", "compare-flux.png"):
+        check(os.path.exists(fig) and os.path.getsize(fig) > 1000, "compare: figure %s missing" % fig)
+    p = run([compare_bin(b), "-bbd_resolutions", "8,16", "-bbd_output", "np.h5", "-bbd_plot_script", "/nonexistent.py"])
+    check("not drawn" in p.stdout + p.stderr and os.path.exists("np.h5"), "compare without plotting: no note or no result")
+    run([compare_bin(b), "-bbd_resolutions", "8,16", "-bbd_output", "p2.h5"], nproc=2)
+    with h5py.File("np.h5", "r") as f, h5py.File("p2.h5", "r") as g:
+        d = np.abs(f["convergence/error_z"][()] - g["convergence/error_z"][()]).max()
+        check(d < 1e-10, "compare on 2 ranks differs by %.2e" % d)
+
+
 def case_field_xdmf(b):
     """The .xdmf beside a bbd-field result is well-formed XML whose HDF5 references exist with the
     shapes it declares, one grid per saved time."""

@@ -1,0 +1,299 @@
+/* bbd-compare: does the field theory describe trained networks, and how fast do they approach
+   it? (docs/usage.md, docs/theory.md section 7). Field-family networks at widths N (depth M = N
+   unless the forward-map stability number asks for more) are trained by gradient flow with the
+   reference module from the built-in smooth fields; the continuum equations are integrated from
+   the same fields on a fine grid whose points contain every network's lattice (injection);
+   relative L2 distances of the output field Z(y), of z(x, y), of each a_j and of the loss at
+   tfinal give the observed order log2(e(N)/e(2N)). */
+#include "fieldimpl.h"
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BBD_MAX_RES 16
+
+typedef struct {
+  PetscInt  K, N[BBD_MAX_RES], M[BBD_MAX_RES], NX, NY;
+  PetscReal ez[BBD_MAX_RES], ezf[BBD_MAX_RES], ea[BBD_MAX_RES][BBD_MAX_MOMENTS], el[BBD_MAX_RES], order[BBD_MAX_RES];
+  char      out[PETSC_MAX_PATH_LEN], dir[PETSC_MAX_PATH_LEN], files[BBD_MAX_RES + 1][PETSC_MAX_PATH_LEN + 32];
+} Compare;
+
+static PetscErrorCode SetOpt(const char *name, const char *fmt, PetscReal v, PetscBool isint)
+{
+  char buf[64];
+
+  PetscFunctionBeginUser;
+  if (isint) PetscCall(PetscSNPrintf(buf, sizeof(buf), "%" PetscInt_FMT, (PetscInt)v));
+  else PetscCall(PetscSNPrintf(buf, sizeof(buf), fmt, (double)v));
+  PetscCall(PetscOptionsSetValue(NULL, name, buf));
+  PetscFunctionReturn(0);
+}
+
+/* largest |a_2| of the built-in fields and largest sigma' of the activation */
+static PetscReal StabilityFactor(BbdActivation act)
+{
+  PetscReal amax = 0, smax = 0, zs[401], d1[401], a[BBD_MAX_MOMENTS], b;
+
+  for (PetscInt k = 0; k <= 64; k++)
+    for (PetscInt i = 0; i < 64; i++) {
+      BbdFieldAnalytic(2, k / 64.0, i / 64.0, a, &b);
+      amax = PetscMax(amax, PetscAbsReal(a[2]));
+    }
+  for (PetscInt k = 0; k <= 400; k++) zs[k] = -10 + 0.05 * k;
+  BbdActivationEval(act, 401, zs, NULL, d1, NULL);
+  for (PetscInt k = 0; k <= 400; k++) smax = PetscMax(smax, PetscAbsReal(d1[k]));
+  return amax * smax;
+}
+
+/* read a dataset of a result file (serial HDF5, every rank) */
+static PetscErrorCode ReadAll(const char *file, const char *path, PetscReal **v, hsize_t *dims, int *rank)
+{
+  hid_t   fid, d, sp;
+  hsize_t n = 1;
+
+  PetscFunctionBeginUser;
+  PetscCheck((fid = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot open %s", file);
+  PetscCheck((d = H5Dopen2(fid, path, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: no dataset %s", file, path);
+  sp    = H5Dget_space(d);
+  *rank = H5Sget_simple_extent_ndims(sp);
+  H5Sget_simple_extent_dims(sp, dims, NULL);
+  for (int r = 0; r < *rank; r++) n *= dims[r];
+  PetscCall(PetscMalloc1(n, v));
+  PetscCheck(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, *v) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: cannot read %s", file, path);
+  H5Sclose(sp);
+  H5Dclose(d);
+  H5Fclose(fid);
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode Distances(Compare *c, PetscInt r, PetscInt P)
+{
+  PetscReal *zn0, *zc0, *zn, *an, *ln, *zc, *ac, *lc, num, den;
+  hsize_t    dn[4], dc[4];
+  int        rn, rc;
+  PetscInt   N = c->N[r], M = c->M[r], sx = (c->NX - 1) / M, sy = c->NY / N, Tn, Tc, NXc = c->NX, NYc = c->NY;
+
+  PetscFunctionBeginUser;
+  PetscCall(ReadAll(c->files[r], "/trajectory/z", &zn0, dn, &rn));
+  PetscCall(ReadAll(c->files[c->K], "/trajectory/z", &zc0, dc, &rc));
+  Tn = (PetscInt)dn[0];
+  Tc = (PetscInt)dc[0];
+  zn = zn0 + (Tn - 1) * (M + 1) * N; /* tfinal */
+  zc = zc0 + (Tc - 1) * NXc * NYc;
+  /* output field Z(y) and the whole z(x, y) at tfinal, on the network's lattice */
+  num = den = 0;
+  for (PetscInt i = 0; i < N; i++) {
+    PetscReal v = zc[(NXc - 1) * NYc + i * sy], d = zn[M * N + i] - v;
+    num += d * d;
+    den += v * v;
+  }
+  c->ez[r] = PetscSqrtReal(num / den);
+  num = den = 0;
+  for (PetscInt k = 0; k <= M; k++)
+    for (PetscInt i = 0; i < N; i++) {
+      PetscReal v = zc[k * sx * NYc + i * sy], d = zn[k * N + i] - v;
+      num += d * d;
+      den += v * v;
+    }
+  c->ezf[r] = PetscSqrtReal(num / den);
+  PetscCall(PetscFree(zn0));
+  PetscCall(PetscFree(zc0));
+  PetscCall(ReadAll(c->files[r], "/trajectory/a", &an, dn, &rn));
+  PetscCall(ReadAll(c->files[c->K], "/trajectory/a", &ac, dc, &rc));
+  for (PetscInt j = 0; j <= P; j++) {
+    const PetscReal *a1 = an + ((Tn - 1) * (P + 1) + j) * M * N, *a2 = ac + ((Tc - 1) * (P + 1) + j) * NXc * NYc;
+    num = den = 0;
+    for (PetscInt k = 0; k < M; k++)
+      for (PetscInt i = 0; i < N; i++) {
+        PetscReal v = a2[k * sx * NYc + i * sy], d = a1[k * N + i] - v;
+        num += d * d;
+        den += v * v;
+      }
+    c->ea[r][j] = den > 0 ? PetscSqrtReal(num / den) : PetscSqrtReal(num);
+  }
+  PetscCall(PetscFree(an));
+  PetscCall(PetscFree(ac));
+  PetscCall(ReadAll(c->files[r], "/trajectory/loss", &ln, dn, &rn));
+  PetscCall(ReadAll(c->files[c->K], "/trajectory/loss", &lc, dc, &rc));
+  c->el[r] = PetscAbsReal(ln[dn[0] - 1] - lc[dc[0] - 1]) / PetscAbsReal(lc[dc[0] - 1]);
+  PetscCall(PetscFree(ln));
+  PetscCall(PetscFree(lc));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WriteCompare(MPI_Comm comm, Compare *c, PetscInt P, PetscReal tfinal)
+{
+  PetscMPIInt rank;
+  char        tmp[PETSC_MAX_PATH_LEN + 32];
+  hid_t       fid, g;
+  hsize_t     d[2];
+  PetscReal   Nr[BBD_MAX_RES], Mr[BBD_MAX_RES], ea[BBD_MAX_RES * BBD_MAX_MOMENTS];
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (rank) PetscFunctionReturn(0);
+  PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp.%d", c->out, (int)getpid()));
+  PetscCheck((fid = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot create %s", tmp);
+  PetscCall(BbdH5WriteAttrReal(fid, tmp, "tfinal", tfinal));
+  PetscCall(BbdH5WriteAttrInt(fid, tmp, "reference_nx", c->NX));
+  PetscCall(BbdH5WriteAttrInt(fid, tmp, "reference_ny", c->NY));
+  PetscCall(BbdH5WriteAttrString(fid, tmp, "continuum_file", c->files[c->K]));
+  for (PetscInt r = 0; r < c->K; r++) {
+    char name[32];
+    PetscCall(PetscSNPrintf(name, sizeof(name), "network_file_%" PetscInt_FMT, c->N[r]));
+    PetscCall(BbdH5WriteAttrString(fid, tmp, name, c->files[r]));
+  }
+  PetscCheck((g = H5Gcreate2(fid, "convergence", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: /convergence", tmp);
+  for (PetscInt r = 0; r < c->K; r++) {
+    Nr[r] = (PetscReal)c->N[r];
+    Mr[r] = (PetscReal)c->M[r];
+    for (PetscInt j = 0; j <= P; j++) ea[r * (P + 1) + j] = c->ea[r][j];
+  }
+  d[0] = (hsize_t)c->K;
+  PetscCall(BbdH5WriteArray(g, tmp, "N", 1, d, Nr));
+  PetscCall(BbdH5WriteArray(g, tmp, "M", 1, d, Mr));
+  PetscCall(BbdH5WriteArray(g, tmp, "error_z", 1, d, c->ez));
+  PetscCall(BbdH5WriteArray(g, tmp, "error_z_field", 1, d, c->ezf));
+  PetscCall(BbdH5WriteArray(g, tmp, "error_loss", 1, d, c->el));
+  d[1] = (hsize_t)P + 1;
+  PetscCall(BbdH5WriteArray(g, tmp, "error_a", 2, d, ea));
+  d[0] = (hsize_t)(c->K - 1);
+  if (c->K > 1) PetscCall(BbdH5WriteArray(g, tmp, "order", 1, d, c->order));
+  H5Gclose(g);
+  PetscCheck(H5Fclose(fid) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot close %s", tmp);
+  PetscCheck(rename(tmp, c->out) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot rename %s to %s", tmp, c->out);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdCompareRun(MPI_Comm comm)
+{
+  Compare       c;
+  PetscInt      nres = BBD_MAX_RES, ref[2] = {0, 0}, nref = 2, P = 2;
+  PetscReal     tfinal = 1, factor;
+  PetscBool     set, quiet = PETSC_FALSE, plot = PETSC_TRUE;
+  char          actname[64] = "tanh", script[PETSC_MAX_PATH_LEN] = BBD_PLOT_SCRIPT_SRC; /* the source tree's, else the installed one */
+  BbdActivation act;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMemzero(&c, sizeof(c)));
+  c.K = 4;
+  for (PetscInt r = 0; r < 4; r++) c.N[r] = 8 << r;
+  PetscCall(PetscStrcpy(c.out, "compare.h5"));
+  PetscOptionsBegin(comm, NULL, "bbd-compare options (docs/usage.md); every bbd-net and bbd-field option applies too", NULL);
+  PetscCall(PetscOptionsIntArray("-bbd_resolutions", "Network widths N (depth M = N unless stability needs more)", "BbdCompareRun", c.N, &nres, &set));
+  if (set) c.K = nres;
+  PetscCall(PetscOptionsIntArray("-bbd_reference_grid", "Continuum grid NX,NY (default: NY = 2 max N, NX - 1 a multiple of every M, stable)", "BbdCompareRun", ref, &nref, NULL));
+  PetscCall(PetscOptionsReal("-bbd_tfinal", "End time", "BbdCompareRun", tfinal, &tfinal, NULL));
+  PetscCall(PetscOptionsString("-bbd_output", "Comparison file (HDF5); the runs go to FILE.d/", "BbdCompareRun", c.out, c.out, sizeof(c.out), NULL));
+  PetscCall(PetscOptionsString("-bbd_activation", "Activation (one for all depths)", "BbdCompareRun", actname, actname, sizeof(actname), NULL));
+  PetscCall(PetscOptionsBool("-bbd_quiet", "Print only the table", "BbdCompareRun", quiet, &quiet, NULL));
+  PetscCall(PetscOptionsBool("-bbd_plot", "Draw the PNG figures (Debian's python3-matplotlib)", "BbdCompareRun", plot, &plot, NULL));
+  PetscCall(PetscOptionsString("-bbd_plot_script", "The plotting script", "BbdCompareRun", script, script, sizeof(script), NULL));
+  PetscOptionsEnd();
+  {
+    PetscBool hashelp;
+    PetscCall(PetscOptionsHasHelp(NULL, &hashelp));
+    if (hashelp) PetscFunctionReturn(0);
+  }
+  if (access(script, R_OK)) PetscCall(PetscStrcpy(script, BBD_PLOT_SCRIPT));
+  PetscCheck(c.K >= 2 && c.K <= BBD_MAX_RES, comm, PETSC_ERR_USER_INPUT, "-bbd_resolutions: give 2 to %d widths", BBD_MAX_RES);
+  for (PetscInt r = 0; r < c.K; r++) {
+    PetscCheck(c.N[r] >= 4, comm, PETSC_ERR_USER_INPUT, "-bbd_resolutions: width %" PetscInt_FMT " is too small (>= 4)", c.N[r]);
+    PetscCheck(r == 0 || c.N[r] > c.N[r - 1], comm, PETSC_ERR_USER_INPUT, "-bbd_resolutions must increase");
+  }
+  PetscCheck(tfinal > 0 && PetscIsNormalReal(tfinal), comm, PETSC_ERR_USER_INPUT, "-bbd_tfinal %g: must be positive", (double)tfinal);
+  PetscCall(BbdActivationFromString(comm, "-bbd_activation", actname, &act));
+  PetscCheck(act != BBD_ACT_RELU, comm, PETSC_ERR_USER_INPUT, "-bbd_activation relu: not C^2, the continuum equations are not defined for it");
+  factor = StabilityFactor(act);
+  /* depths: M = N unless h max|a_2| max sigma' / dy^2 <= 1/2 needs more */
+  for (PetscInt r = 0; r < c.K; r++) {
+    PetscInt Mmin = (PetscInt)PetscCeilReal(2 * factor * c.N[r] * c.N[r] - 1e-9);
+    c.M[r]        = PetscMax(c.N[r], Mmin);
+  }
+  /* the reference grid contains every lattice: NY a multiple of every N, NX - 1 of every M */
+  c.NY = ref[0] > 0 ? ref[1] : 2 * c.N[c.K - 1];
+  {
+    PetscInt l = 1, want;
+    for (PetscInt r = 0; r < c.K; r++) {
+      PetscInt a = l, b = c.M[r];
+      while (b) { PetscInt t = a % b; a = b; b = t; }
+      l = l / a * c.M[r];
+    }
+    want = PetscMax(2 * c.NY, (PetscInt)PetscCeilReal(factor * c.NY * c.NY / 0.45));
+    c.NX = (ref[0] > 0 ? ref[0] - 1 : ((want + l - 1) / l) * l) + 1;
+  }
+  for (PetscInt r = 0; r < c.K; r++) {
+    PetscCheck(c.NY % c.N[r] == 0, comm, PETSC_ERR_USER_INPUT, "-bbd_reference_grid: NY = %" PetscInt_FMT " must be a multiple of every width (%" PetscInt_FMT ")", c.NY, c.N[r]);
+    PetscCheck((c.NX - 1) % c.M[r] == 0, comm, PETSC_ERR_USER_INPUT, "-bbd_reference_grid: NX - 1 = %" PetscInt_FMT " must be a multiple of every depth (%" PetscInt_FMT ")", c.NX - 1, c.M[r]);
+  }
+  PetscCall(PetscSNPrintf(c.dir, sizeof(c.dir), "%s.d", c.out));
+  {
+    PetscMPIInt rank;
+    PetscCallMPI(MPI_Comm_rank(comm, &rank));
+    if (!rank) (void)mkdir(c.dir, 0755);
+    PetscCallMPI(MPI_Barrier(comm));
+  }
+  if (!quiet) PetscCall(PetscPrintf(comm, "bbd-compare: networks N = %" PetscInt_FMT "..%" PetscInt_FMT ", continuum reference grid %" PetscInt_FMT " x %" PetscInt_FMT ", t in [0, %g]\n", c.N[0], c.N[c.K - 1], c.NX, c.NY, (double)tfinal));
+
+  /* the common settings of every run */
+  PetscCall(SetOpt("-bbd_tfinal", "%.17g", tfinal, PETSC_FALSE));
+  PetscCall(SetOpt("-bbd_output_dt", "%.17g", tfinal / 10, PETSC_FALSE));
+  PetscCall(PetscOptionsSetValue(NULL, "-bbd_quiet", "1"));
+  for (PetscInt r = 0; r < c.K; r++) {
+    BbdNet net;
+    PetscCall(PetscSNPrintf(c.files[r], sizeof(c.files[r]), "%s/network-N%" PetscInt_FMT ".h5", c.dir, c.N[r]));
+    PetscCall(SetOpt("-bbd_depth", NULL, c.M[r], PETSC_TRUE));
+    PetscCall(SetOpt("-bbd_width", NULL, c.N[r], PETSC_TRUE));
+    PetscCall(PetscOptionsSetValue(NULL, "-bbd_output", c.files[r]));
+    if (!quiet) PetscCall(PetscPrintf(comm, "  network N = %" PetscInt_FMT ", M = %" PetscInt_FMT "%s -> %s\n", c.N[r], c.M[r], c.M[r] > c.N[r] ? " (depth raised for the forward map's stability)" : "", c.files[r]));
+    PetscCall(BbdNetCreate(comm, &net));
+    PetscCall(BbdNetSetFromOptions(net));
+    PetscCheck(net->family == BBD_FAMILY_FIELD && net->dyn == BBD_DYN_FLOW, comm, PETSC_ERR_USER_INPUT, "bbd-compare compares field-family networks trained by gradient flow");
+    P = net->P;
+    PetscCall(BbdNetSetUp(net));
+    PetscCall(BbdNetRun(net));
+    PetscCall(BbdNetDestroy(&net));
+  }
+  {
+    BbdField field;
+    PetscCall(PetscSNPrintf(c.files[c.K], sizeof(c.files[c.K]), "%s/continuum.h5", c.dir));
+    PetscCall(PetscOptionsSetValue(NULL, "-bbd_mode", "continuum"));
+    PetscCall(SetOpt("-da_grid_x", NULL, c.NX, PETSC_TRUE));
+    PetscCall(SetOpt("-da_grid_y", NULL, c.NY, PETSC_TRUE));
+    PetscCall(PetscOptionsSetValue(NULL, "-bbd_output", c.files[c.K]));
+    if (!quiet) PetscCall(PetscPrintf(comm, "  continuum %" PetscInt_FMT " x %" PetscInt_FMT " -> %s\n", c.NX, c.NY, c.files[c.K]));
+    PetscCall(BbdFieldCreate(comm, &field));
+    PetscCall(BbdFieldSetFromOptions(field));
+    PetscCall(BbdFieldSetUp(field));
+    PetscCall(BbdFieldRun(field));
+    PetscCall(BbdFieldDestroy(&field));
+  }
+  for (PetscInt r = 0; r < c.K; r++) PetscCall(Distances(&c, r, P));
+  for (PetscInt r = 0; r + 1 < c.K; r++) c.order[r] = PetscLog2Real(c.ez[r] / c.ez[r + 1]) / PetscLog2Real((PetscReal)c.N[r + 1] / c.N[r]);
+  PetscCall(WriteCompare(comm, &c, P, tfinal));
+
+  PetscCall(PetscPrintf(comm, "\nrelative L2 distance to the continuum solution at t = %g (reference grid %" PetscInt_FMT " x %" PetscInt_FMT ")\n", (double)tfinal, c.NX, c.NY));
+  PetscCall(PetscPrintf(comm, "%6s %6s %12s %12s", "N", "M", "Z(1,y)", "z(x,y)"));
+  for (PetscInt j = 0; j <= P; j++) PetscCall(PetscPrintf(comm, "      a_%" PetscInt_FMT "   ", j));
+  PetscCall(PetscPrintf(comm, "%12s %8s\n", "loss", "order"));
+  for (PetscInt r = 0; r < c.K; r++) {
+    PetscCall(PetscPrintf(comm, "%6" PetscInt_FMT " %6" PetscInt_FMT " %12.4e %12.4e", c.N[r], c.M[r], (double)c.ez[r], (double)c.ezf[r]));
+    for (PetscInt j = 0; j <= P; j++) PetscCall(PetscPrintf(comm, " %12.4e", (double)c.ea[r][j]));
+    PetscCall(PetscPrintf(comm, " %12.4e", (double)c.el[r]));
+    if (r) PetscCall(PetscPrintf(comm, " %8.3f\n", (double)c.order[r - 1]));
+    else PetscCall(PetscPrintf(comm, " %8s\n", "-"));
+  }
+  PetscCall(PetscPrintf(comm, "(order: log2 of successive Z(1,y) distances; lattice networks approach the continuum at about first order in depth and second in width)\nwrote %s and the runs in %s/\n", c.out, c.dir));
+  if (plot) {
+    PetscMPIInt rank;
+    PetscCallMPI(MPI_Comm_rank(comm, &rank));
+    if (!rank) {
+      char cmd[3 * PETSC_MAX_PATH_LEN];
+      int  st;
+      PetscCall(PetscSNPrintf(cmd, sizeof(cmd), "/usr/bin/python3 '%s' '%s'", script, c.out));
+      st = system(cmd);
+      if (st) PetscCall(PetscPrintf(PETSC_COMM_SELF, "note: the figures were not drawn (%s failed; Debian's python3-matplotlib and python3-h5py draw them); compare.h5 and the table are complete\n", script));
+    }
+  }
+  PetscFunctionReturn(0);
+}
