@@ -446,6 +446,46 @@ def case_compare(b):
         check(d < 1e-10, "compare on 2 ranks differs by %.2e" % d)
 
 
+def case_compare_coarse(b):
+    """Coarse-graining dense networks: random weights leave a locality remainder near
+    sqrt((N-3)/N) and the report says the continuum description does not apply; a banded network
+    built from smooth moments (W = sum_j a_j S_j) has remainder 0, the report says it applies, and
+    the moments come back to rounding."""
+    N, M, dy = 16, 4, 1.0 / 16
+    run([b, "-bbd_quiet", "-bbd_family", "dense", "-bbd_widths", ",".join([str(N)] * (M + 1)), "-bbd_tfinal", "0",
+         "-bbd_output", "rand.h5"])
+    p = run([compare_bin(b), "-bbd_init", "rand.h5", "-bbd_output", "cr.h5"])
+    with h5py.File("cr.h5", "r") as f:
+        R = f["coarse"].attrs["remainder_total"]
+    check(abs(R - np.sqrt((N - 3) / N)) < 0.1, "coarse: random remainder %.3f, expected about %.3f" % (R, np.sqrt((N - 3) / N)))
+    check("does not apply" in p.stdout, "coarse: the report on random weights does not say the description fails")
+    y = np.arange(N) / N
+    with h5py.File("rand.h5", "r") as f, h5py.File("band.h5", "w") as g:
+        for k, v in f.attrs.items():
+            g.attrs[k] = v
+        g["data/X"], g["data/Y"] = f["data/X"][()], f["data/Y"][()]
+        A = []
+        for m in range(M):
+            a0 = 0.8 + 0.2 * np.cos(2 * np.pi * y)
+            a1 = 0.1 * np.sin(2 * np.pi * (y + m / M))
+            a2 = 0.005 * (1 + 0.5 * np.cos(2 * np.pi * y))
+            W = np.zeros((N, N))
+            for i in range(N):
+                W[i, i] += a0[i] - 2 * a2[i] / dy ** 2
+                W[i, (i + 1) % N] += a1[i] / (2 * dy) + a2[i] / dy ** 2
+                W[i, (i - 1) % N] += -a1[i] / (2 * dy) + a2[i] / dy ** 2
+            g["state/layer_%d/W" % m], g["state/layer_%d/b" % m] = W, np.zeros(N)
+            A.append(np.array([a0, a1, a2]))
+        g["state"].attrs["time"] = 0.0
+    p = run([compare_bin(b), "-bbd_init", "band.h5", "-bbd_output", "cb.h5"])
+    with h5py.File("cb.h5", "r") as f:
+        R, a = f["coarse"].attrs["remainder_total"], f["coarse/a"][()]
+    check(R < 1e-12, "coarse: banded remainder %.3e, expected 0" % R)
+    check("applies" in p.stdout and "does not" not in p.stdout, "coarse: the report on a banded network is wrong")
+    err = max(np.abs(a[:, m] - A[m]).max() for m in range(M))
+    check(err < 1e-12, "coarse: moments of the banded network come back with error %.2e" % err)
+
+
 def case_field_xdmf(b):
     """The .xdmf beside a bbd-field result is well-formed XML whose HDF5 references exist with the
     shapes it declares, one grid per saved time."""
