@@ -302,8 +302,10 @@ static PetscErrorCode OutputCreate_Rank0(BbdOutput o)
   }
   PetscCall(PetscCalloc1(len, &act));
   for (PetscInt m = 0; m < (same ? 1 : M); m++) {
-    if (m) PetscCall(PetscStrlcat(act, ",", len));
-    PetscCall(PetscStrlcat(act, BbdActivations[net->act[m]], len));
+    /* plain strcat: the buffer holds every name and comma; PETSc 3.18's PetscStrlcat counts
+       its bound differently and truncated these names */
+    if (m) strcat(act, ",");
+    strcat(act, BbdActivations[net->act[m]]);
   }
   PetscCall(WriteAttrString(o->fid, file, "activation", act));
   PetscCall(PetscFree(act));

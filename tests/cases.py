@@ -266,12 +266,17 @@ def case_reference(b, src):
              "-bbd_activation", "tanh,sigmoid,relu,linear", "-bbd_tfinal", "0.3"],
             ["-bbd_quiet", "-bbd_family", "dense", "-bbd_widths", "6,6,6,6", "-bbd_residual", "-bbd_h", "0.5",
              "-bbd_dynamics", "damped", "-bbd_loss", "ce", "-bbd_tfinal", "0.3"]]
+    runs += [SMALL[:1] + ["-bbd_depth", "1", "-bbd_width", "8", "-bbd_tfinal", "0.2"],
+             SMALL[:1] + ["-bbd_depth", "2", "-bbd_width", "8", "-bbd_activation", "relu,softplus", "-bbd_tfinal", "0.2"]]
     for k, opts in enumerate(runs):
         out = "ref%d.h5" % k
         run([b] + opts + ["-bbd_output", out])
         p = subprocess.run([sys.executable, os.path.join(src, "tests/ref/check_bbd.py"), out, "--tol", "1e-9"],
                            capture_output=True, text=True)
         check(p.returncode == 0, "reference check of %s failed:\n%s" % (" ".join(opts), p.stdout[-3000:] + p.stderr[-2000:]))
+    with h5py.File("ref%d.h5" % (len(runs) - 2), "r") as f, h5py.File("ref%d.h5" % (len(runs) - 1), "r") as g:
+        names = [str(h.attrs["activation"], "ascii") if isinstance(h.attrs["activation"], bytes) else h.attrs["activation"] for h in (f, g)]
+    check(names == ["tanh", "relu,softplus"], "activation attributes written as %s" % names)
 
 
 def case_fashion(b):

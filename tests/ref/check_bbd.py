@@ -236,9 +236,9 @@ class Net:
                 if self.family == "field":
                     for j in range(len(self.kappa)):
                         vel[m]["a"][j] += -self.eta * self.kappa[j] * lam[m + 1] * self.D(j, s) / B
-                else:
-                    vel[m]["W"] += -self.eta * np.outer(lam[m + 1], s) / B
-                vel[m]["b"] += -self.eta * lam[m + 1] / B
+                else:  # metric 1, dl/dtheta = h lam (h = 1 unless the residual form sets it)
+                    vel[m]["W"] += -self.eta * self.h * np.outer(lam[m + 1], s) / B
+                vel[m]["b"] += -self.eta * (1.0 if self.family == "field" else self.h) * lam[m + 1] / B
         return vel, float(np.mean(ls)), zs, lams
 
     def tangent(self, theta, thdot, z, dX=None):
@@ -508,8 +508,8 @@ def check(path, tol=1e-10, verbose=False, traj_tol=1e-5, integrate=True):
         if len(kappa) != 3 or np.any(kappa < 0):
             bad.append("kappa must hold 3 values >= 0 (file: %s)" % kappa)
     else:
-        if a["h"] != 1 or a["rho"] not in (0, 1):
-            bad.append("dense needs h = 1, rho = 0 or 1 (file: rho %g, h %g)" % (a["rho"], a["h"]))
+        if a["rho"] not in (0, 1) or not a["h"] > 0 or (a["rho"] == 0 and a["h"] != 1):
+            bad.append("dense needs rho = 0 with h = 1, or rho = 1 with h > 0 (file: rho %g, h %g)" % (a["rho"], a["h"]))
         if a["rho"] == 1 and len(set(widths.tolist())) != 1:
             bad.append("dense residual form needs equal widths")
     if a["loss"] not in LOSSES:

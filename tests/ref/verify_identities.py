@@ -277,10 +277,43 @@ for fam in ("field", "dense"):
             worst["jM"] = max(worst.get("jM", 0), abs(j[net.M] + J[net.M]) / sc)
             T = d["layer_kinetic"]
             worst["zlaw"] = max(worst["zlaw"], np.abs(dTfd + j[1:] - j[:-1] + 2 * net.gamma * T).max() / sc)
+            # the z-form Euler-Lagrange equations themselves (shared note section 5), first sample
+            D5 = lambda F: (-F(t + 2 * hs) + 8 * F(t + hs) - 8 * F(t - hs) + F(t - 2 * hs)) / (12 * hs)
+            qs = {tt: zq(tt) for tt in (t - 2 * hs, t - hs, t + hs, t + 2 * hs)}
+            qs[t] = (a, b, z, dz, beta)
+            res, ref = 0.0, 0.0
+            for k in range(1, net.M + 1):
+                Pin = lambda tt, k=k: net.c / net.h * qs[tt][4][k - 1]  # P_{k-1, z^(k)}
+                E = D5(Pin) + net.gamma * Pin(t)
+                if k < net.M:
+                    Pk = lambda tt, k=k: Pkk(net, k, qs[tt][0], qs[tt][2], qs[tt][4][k])
+                    E = E + D5(Pk) - dT_dz(net, k, a, b, z, dz, beta[k]) + net.gamma * Pk(t)
+                else:
+                    lam1 = net.backward(a, z, Ys[0])[1][net.M]
+                    E = E + net.eta / B * net.w * lam1
+                res = max(res, np.abs(E).max())
+                ref = max(ref, np.abs(net.gamma * Pin(t)).max())
+            for m in range(net.M):
+                s_, d1_, _ = activation(net.acts[m], z[m])
+                if fam == "field":
+                    for jj in range(3):
+                        if net.kappa[jj] == 0:
+                            continue
+                        Pa = lambda tt, m=m, jj=jj: net.c * (qs[tt][1][m]["a"][jj] / net.kappa[jj] - qs[tt][4][m]
+                                                             * net.D(jj, activation(net.acts[m], qs[tt][2][m])[0]))
+                        dTa = -net.c * beta[m] * net.D(jj, d1_ * dz[m])
+                        res = max(res, np.abs(D5(Pa) + net.gamma * Pa(t) - dTa).max())
+                else:
+                    Pa = lambda tt, m=m: net.c * (qs[tt][1][m]["W"] - np.outer(qs[tt][4][m], activation(net.acts[m], qs[tt][2][m])[0]))
+                    dTa = -net.c * np.outer(beta[m], d1_ * dz[m])
+                    res = max(res, np.abs(D5(Pa) + net.gamma * Pa(t) - dTa).max())
+            worst["EL"] = max(worst.get("EL", 0), res / ref)
         say("  trajectory %-5s B=%d gamma=%.2f eta=%.2f: |dT/dt(FD) - c<th',th''>| %.1e; law (analytic rate) %.1e;"
             " law (FD rate) %.1e; theory.md dT_k/dz^(k) formula vs FD %.1e; |j_k + J_k| (k<M) %.1e;"
             " |j_M + J_M| %.1e; theory.md law dT_m/dt + j_(m+1) - j_m + 2 gamma T_m %.1e"
             % (fam, B, net.gamma, net.eta, worst["rate"], worst["law"], worst["law_fd"], worst["dTdz"], worst["jJ"], worst["jM"], worst["zlaw"]))
+        say("      z-form Euler-Lagrange residual (shared note sec. 5: z, a/W and output equations), first sample, "
+            "relative to max|gamma P_z|: %.1e" % worst["EL"])
 
 say("## shared note section 6 flow flux w beta^(m-1) . dz^(m) (first sample) vs the batch flux")
 for fam in ("field", "dense"):
