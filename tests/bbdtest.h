@@ -4,22 +4,32 @@
 #define BBDTEST_H
 #include <bbdimpl.h>
 
-static int bbd_nfail = 0;
+static int nfail = 0;
+#define bbd_nfail nfail
 
 #define CHECK(cond, ...) \
   do { \
     if (!(cond)) { \
-      bbd_nfail++; \
+      nfail++; \
       printf("FAIL %s:%d: ", __FILE__, __LINE__); \
       printf(__VA_ARGS__); \
       printf("\n"); \
     } \
   } while (0)
 
+/* Keeps the message of an expected error (ctx: a buffer of at least 512 chars) so a test can
+   check what it says. */
+static inline PetscErrorCode CatchError(MPI_Comm comm, int line, const char *func, const char *file, PetscErrorCode n, PetscErrorType p, const char *mess, void *ctx)
+{
+  (void)comm, (void)line, (void)func, (void)file;
+  if (p == PETSC_ERROR_INITIAL) PetscStrncpy((char *)ctx, mess, 512);
+  return n;
+}
+
 /* A net configured by `opts` (PETSc option syntax), set up with its data and initial state,
    then with its parameters (and velocity) perturbed by `noise` times standard normals so that
    identities are checked away from any special initial state. */
-static PetscErrorCode TestNetCreate(const char *opts, PetscReal noise, BbdNet *net)
+static inline PetscErrorCode TestNetCreate(const char *opts, PetscReal noise, BbdNet *net)
 {
   PetscFunctionBeginUser;
   PetscCall(PetscOptionsClear(NULL));

@@ -7,26 +7,9 @@ static const char help[] = "t101: activation derivatives against finite differen
    functions (|f'''| <= 12 on [-4, 4], |f| <= 4), so a tolerance of
    1e-8 (1 + |f'|) has a margin of ~30 but still catches any wrong formula
    (a wrong term is O(1e-2) or larger somewhere on the grid). */
-#include <bbdimpl.h>
+#include "bbdtest.h"
 
-static int nfail = 0;
 
-#define CHECK(cond, ...) \
-  do { \
-    if (!(cond)) { \
-      nfail++; \
-      printf(__VA_ARGS__); \
-      printf("\n"); \
-    } \
-  } while (0)
-
-/* Keeps the message of an expected error so the test can check what it says. */
-static PetscErrorCode CatchError(MPI_Comm comm, int line, const char *func, const char *file, PetscErrorCode n, PetscErrorType p, const char *mess, void *ctx)
-{
-  (void)comm, (void)line, (void)func, (void)file;
-  if (p == PETSC_ERROR_INITIAL) PetscStrncpy((char *)ctx, mess, 512);
-  return n;
-}
 
 int main(int argc, char **argv)
 {

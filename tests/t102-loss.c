@@ -7,28 +7,11 @@ static const char help[] = "t102: loss gradients against finite differences, ana
    any formula error (those are O(w) or O(1)). Hinge is piecewise linear:
    its Z are kept >= 0.1 from the kink, so the difference is exact to rounding.
    Analytic values are checked to 1e-12 relative (a few hundred ulps of sums of 16 terms). */
-#include <bbdimpl.h>
+#include "bbdtest.h"
 
 #define N 16
 
-static int nfail = 0;
 
-#define CHECK(cond, ...) \
-  do { \
-    if (!(cond)) { \
-      nfail++; \
-      printf(__VA_ARGS__); \
-      printf("\n"); \
-    } \
-  } while (0)
-
-/* Keeps the message of an expected error so the test can check what it says. */
-static PetscErrorCode CatchError(MPI_Comm comm, int line, const char *func, const char *file, PetscErrorCode n, PetscErrorType p, const char *mess, void *ctx)
-{
-  (void)comm, (void)line, (void)func, (void)file;
-  if (p == PETSC_ERROR_INITIAL) PetscStrncpy((char *)ctx, mess, 512);
-  return n;
-}
 
 /* Expect BbdLossCheckTarget to refuse Y with PETSC_ERR_USER_INPUT and a message naming `what`. */
 static PetscErrorCode ExpectRefused(BbdLoss loss, PetscReal w, const PetscReal *Y, const char *why)

@@ -9,18 +9,8 @@ static const char help[] = "t103: counter-based random numbers: moments, indepen
      normal variance:    sd = sqrt(2 / n)                 = 4.5e-3 -> 2.3e-2
      normal kurtosis E x^4 = 3: sd = sqrt(96 / n)         = 3.1e-2 -> 1.6e-1
      correlations (lag 1, across streams, across seeds): sd = 1/sqrt(n) -> 1.6e-2 */
-#include <bbdimpl.h>
+#include "bbdtest.h"
 
-static int nfail = 0;
-
-#define CHECK(cond, ...) \
-  do { \
-    if (!(cond)) { \
-      nfail++; \
-      printf(__VA_ARGS__); \
-      printf("\n"); \
-    } \
-  } while (0)
 
 int main(int argc, char **argv)
 {

@@ -9,29 +9,13 @@ static const char help[] = "t201: HDF5 output and -bbd_init reading: round trip,
    length, a missing or wrongly typed attribute, a newer version, a wrong shape and
    a NaN in /state/b. BbdOutputAbort must leave neither the final nor the temporary
    file. Every rank reads; rank 0 prepares the damaged files. */
-#include <bbdimpl.h>
+#include "bbdtest.h"
 #include <hdf5.h>
 #include <unistd.h>
 
-static int nfail = 0;
-
-#define CHECK(cond, ...) \
-  do { \
-    if (!(cond)) { \
-      nfail++; \
-      printf(__VA_ARGS__); \
-      printf("\n"); \
-    } \
-  } while (0)
 
 #define NSNAP 3
 
-static PetscErrorCode CatchError(MPI_Comm comm, int line, const char *func, const char *file, PetscErrorCode n, PetscErrorType p, const char *mess, void *ctx)
-{
-  (void)comm, (void)line, (void)func, (void)file;
-  if (p == PETSC_ERROR_INITIAL) PetscStrncpy((char *)ctx, mess, 1024);
-  return n;
-}
 
 /* the packed layout of src/bbdimpl.h */
 static PetscErrorCode TestSetLayout(BbdNet net)
@@ -67,7 +51,7 @@ static PetscErrorCode TestNetDestroy(BbdNet *net)
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode TestNetCreate(BbdFamily family, BbdNet *net)
+static PetscErrorCode IoNetCreate(BbdFamily family, BbdNet *net)
 {
   BbdNet n;
 
@@ -331,8 +315,8 @@ int main(int argc, char **argv)
 
   PetscCall(PetscInitialize(&argc, &argv, NULL, help));
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
-  PetscCall(TestNetCreate(BBD_FAMILY_FIELD, &field));
-  PetscCall(TestNetCreate(BBD_FAMILY_DENSE, &dense));
+  PetscCall(IoNetCreate(BBD_FAMILY_FIELD, &field));
+  PetscCall(IoNetCreate(BBD_FAMILY_DENSE, &dense));
   if (!rank) { /* an old file that the result must replace */
     FILE *f = fopen(files[0], "w");
 
