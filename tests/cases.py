@@ -290,6 +290,11 @@ def case_fashion(b):
     loss = traj("fm.h5", "loss")
     check(loss[-1] < 0.75 * loss[0], "fashion-mnist: loss did not fall: %s" % loss)
     check(np.isfinite(traj("fm.h5", "L")).all(), "fashion-mnist: non-finite L")
+    env = dict(ENV, BBD_FASHION_DIR="/nonexistent")  # as on a machine without the package
+    p = subprocess.run([b, "-bbd_quiet", "-bbd_family", "dense", "-bbd_widths", "784,10", "-bbd_data", "fashion-mnist",
+                        "-bbd_output", "nofm.h5"], env=env, capture_output=True, text=True)
+    check(p.returncode != 0 and "apt-get install dataset-fashion-mnist" in p.stderr + p.stdout and not os.path.exists("nofm.h5"),
+          "fashion-mnist missing: no clear message (exit %d):\n%s" % (p.returncode, (p.stdout + p.stderr)[-1500:]))
 
 
 def case_valgrind(b):
