@@ -496,6 +496,22 @@ def case_compare_coarse(b):
     check(err < 1e-12, "coarse: moments of the banded network come back with error %.2e" % err)
 
 
+def case_meshes(b, src):
+    """Every standard grid in meshes/ runs (a short integration) and gives the grid it names."""
+    import glob
+    files = sorted(glob.glob(os.path.join(src, "meshes", "*.opts")))
+    check(len(files) >= 4, "meshes: only %d options files" % len(files))
+    for path in files:
+        out = os.path.basename(path) + ".h5"
+        run([field_bin(b), "-options_file", path, "-bbd_quiet", "-bbd_tfinal", "0.002", "-bbd_output_dt", "0.002",
+             "-bbd_output", out])
+        with h5py.File(out, "r") as f:
+            shape = f["trajectory/z"].shape[1:]
+        want = [int(l.split()[1]) for l in open(path) if l.startswith("-da_grid_")] or None
+        if want:
+            check(list(shape) == want, "meshes: %s gave a grid %s" % (path, shape))
+
+
 def case_field_xdmf(b):
     """The .xdmf beside a bbd-field result is well-formed XML whose HDF5 references exist with the
     shapes it declares, one grid per saved time."""
@@ -570,6 +586,8 @@ def main():
             case_restart(b, a.case.split("-", 1)[1])
         elif a.case == "reference":
             case_reference(b, a.src)
+        elif a.case == "meshes":
+            case_meshes(b, a.src)
         else:
             globals()["case_" + a.case.replace("-", "_")](b)
     if FAILS:
