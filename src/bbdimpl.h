@@ -136,6 +136,7 @@ PETSC_INTERN PetscErrorCode BbdRunTS(BbdNet, BbdOutput); /* flow and damped */
 PETSC_INTERN PetscReal      BbdTimeEps(BbdNet);
 PETSC_INTERN void           BbdTSNextSegment(BbdNet, PetscReal t, PetscReal *tend, PetscBool *save);
 PETSC_INTERN PetscErrorCode BbdTSConfigure(BbdNet, TS, PetscReal *dt0);
+PETSC_INTERN PetscErrorCode BbdTSConfigureWith(BbdNet, TS, TSType, PetscBool own_solver, PetscReal *dt0);
 PETSC_INTERN PetscErrorCode BbdTSSolveSegment(BbdNet, TS, Vec U, PetscReal t, PetscReal tend, PetscReal dt0);
 
 /* io.c: extra datasets of field-solver results */

@@ -187,6 +187,15 @@ void BbdTSNextSegment(BbdNet net, PetscReal t, PetscReal *tend, PetscBool *save)
    at their end times, whatever the options say. */
 PetscErrorCode BbdTSConfigure(BbdNet net, TS ts, PetscReal *dt0)
 {
+  PetscFunctionBeginUser;
+  PetscCall(BbdTSConfigureWith(net, ts, TSRK, PETSC_FALSE, dt0));
+  PetscFunctionReturn(0);
+}
+
+/* the same with another default type, and (own_solver) leaving the caller's Jacobian and
+   preconditioner in place instead of the Jacobian-free default */
+PetscErrorCode BbdTSConfigureWith(BbdNet net, TS ts, TSType type, PetscBool own_solver, PetscReal *dt0)
+{
   SNES             snes;
   KSP              ksp;
   PC               pc;
@@ -194,17 +203,19 @@ PetscErrorCode BbdTSConfigure(BbdNet net, TS ts, PetscReal *dt0)
 
   PetscFunctionBeginUser;
   PetscCall(TSSetProblemType(ts, TS_NONLINEAR));
-  PetscCall(TSSetType(ts, TSRK));
+  PetscCall(TSSetType(ts, type));
   PetscCall(TSRKSetType(ts, TSRK5DP));
   PetscCall(TSSetTolerances(ts, 1e-10, NULL, 1e-10, NULL));
   PetscCall(TSSetExactFinalTime(ts, TS_EXACTFINALTIME_MATCHSTEP));
   PetscCall(TSSetMaxSteps(ts, PETSC_MAX_INT));
   PetscCall(TSSetTimeStep(ts, 0.01 * PetscMin(net->output_dt, net->sample_dt > 0 ? net->sample_dt : net->output_dt)));
-  PetscCall(TSGetSNES(ts, &snes));
-  PetscCall(SNESSetUseMatrixFree(snes, PETSC_FALSE, PETSC_TRUE));
-  PetscCall(SNESGetKSP(snes, &ksp));
-  PetscCall(KSPGetPC(ksp, &pc));
-  PetscCall(PCSetType(pc, PCNONE));
+  if (!own_solver) {
+    PetscCall(TSGetSNES(ts, &snes));
+    PetscCall(SNESSetUseMatrixFree(snes, PETSC_FALSE, PETSC_TRUE));
+    PetscCall(SNESGetKSP(snes, &ksp));
+    PetscCall(KSPGetPC(ksp, &pc));
+    PetscCall(PCSetType(pc, PCNONE));
+  }
   PetscCall(TSSetFromOptions(ts));
   PetscCall(TSGetExactFinalTime(ts, &eft));
   PetscCheck(eft == TS_EXACTFINALTIME_MATCHSTEP, net->comm, PETSC_ERR_USER_INPUT, "-ts_exact_final_time: runs are cut at every saved time and sample switch and must end there exactly; only matchstep is allowed");

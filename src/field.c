@@ -35,6 +35,8 @@ PetscErrorCode BbdFieldDestroy(BbdField *field)
   if (!f) PetscFunctionReturn(0);
   PetscCall(VecDestroy(&f->U));
   PetscCall(VecDestroy(&f->Uloc));
+  PetscCall(VecDestroy(&f->Udotloc));
+  PetscCall(VecDestroy(&f->Ulin));
   PetscCall(VecDestroy(&f->rowg));
   PetscCall(VecDestroy(&f->rowl));
   PetscCall(VecDestroy(&f->Zall));
@@ -62,9 +64,16 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
   PetscCall(BbdNetSetFromOptions(net));
   PetscOptionsBegin(f->comm, NULL, "BBD field solver options (bbd-field; docs/usage.md)", NULL);
   PetscCall(PetscOptionsString("-bbd_mode", "Discretisation: lattice (the network's own stencils on its lattice) or continuum (second-order stencils on any grid)", "BbdFieldSetFromOptions", f->mode, f->mode, sizeof(f->mode), &set));
+  {
+    char form[32] = "sweep";
+    PetscCall(PetscOptionsString("-bbd_formulation", "Lattice mode: sweep (explicit right-hand side: the exact block-triangular solve; any explicit or implicit -ts_type) or residual (the implicit residual form F(U, U') = 0 with the sweep as preconditioner; implicit -ts_type)", "BbdFieldSetFromOptions", form, form, sizeof(form), NULL));
+    PetscCheck(!strcmp(form, "sweep") || !strcmp(form, "residual"), f->comm, PETSC_ERR_USER_INPUT, "-bbd_formulation %s: use sweep or residual", form);
+    f->residual = (PetscBool)!strcmp(form, "residual");
+  }
   PetscOptionsEnd();
   PetscCheck(!strcmp(f->mode, "lattice") || !strcmp(f->mode, "continuum"), f->comm, PETSC_ERR_USER_INPUT, "-bbd_mode %s: use lattice or continuum", f->mode);
   f->continuum = (PetscBool)!strcmp(f->mode, "continuum");
+  PetscCheck(!(f->continuum && f->residual), f->comm, PETSC_ERR_SUP, "-bbd_formulation residual: only in lattice mode so far");
   PetscCheck(net->family == BBD_FAMILY_FIELD, f->comm, PETSC_ERR_USER_INPUT, "bbd-field integrates field-family networks (-bbd_family field); a dense network has no (depth, width) grid");
   if (f->continuum) {
     PetscInt NX = net->M + 1, NY = net->n[0];
@@ -173,24 +182,31 @@ PetscErrorCode BbdFieldTransposeIn(BbdField f, Vec U)
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode RHSFunction(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
+/* The block-triangular solve of the residual system (docs/theory.md section 14) with sources:
+   out = G(U)^-1 src on the rows of the state last transposed in (BbdFieldTransposeIn):
+     beta^(M-1) = src_z^(M) (- eta lam^(M) with the loss),
+     beta^(m-1) = rho beta^(m) + h sigma' .* sum_j D_j^T (a_j beta^(m)) + h src_z^(m),
+     a_j'^(m) = kappa_j (src_a^(m) + beta^(m) .* D_j sigma(z^(m)))   (src_a for kappa_j = 0),
+     z'^(0) = src_z^(0),  z'^(m+1) = rho z'^(m) + h (beta^(m) + sum_j a_j' D_j sigma + sum_j a_j D_j (sigma' z'^(m))).
+   src = NULL with the loss: the gradient-flow rates (the explicit right-hand side). */
+static PetscErrorCode Sweep(BbdField f, Vec src, PetscBool with_loss, Vec F)
 {
-  BbdField        f   = (BbdField)ctx;
-  BbdNet          net = f->net;
-  const PetscInt  M = net->M, P = net->P, ys = f->ys, ym = f->ym, gys = f->gys, gym = f->gym, o = ys - gys;
-  const PetscReal rho = net->rho, h = net->h, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
-  PetscScalar  ***fa;
-  PetscReal      *gb = f->gb, *ga = f->ga, *zr = f->zr, *ar = f->ar, *D1 = f->D1, *S = f->S;
-  const PetscInt  NX = M + 1;
+  BbdNet             net = f->net;
+  const PetscInt     M = net->M, P = net->P, ys = f->ys, ym = f->ym, gym = f->gym, o = ys - f->gys, NX = M + 1;
+  const PetscReal    rho = net->rho, h = net->h, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
+  PetscScalar     ***fa;
+  const PetscScalar ***r = NULL;
+  PetscReal         *gb = f->gb, *ga = f->ga, *zr = f->zr, *ar = f->ar, *D1 = f->D1, *S = f->S;
 
   PetscFunctionBeginUser;
-  (void)ts;
-  (void)t;
-  PetscCall(BbdFieldTransposeIn(f, U));
-
+  if (src) PetscCall(DMDAVecGetArrayDOFRead(f->da, src, &r));
   /* backward sweep: beta^(m) from the output boundary inward (this is backprop) */
-  PetscCall(BbdFieldOutputGradient(f, zr + M * gym + o, f->beta + (M - 1) * ym));
-  for (PetscInt j = 0; j < ym; j++) f->beta[(M - 1) * ym + j] *= -net->eta;
+  if (with_loss) {
+    PetscCall(BbdFieldOutputGradient(f, zr + M * gym + o, f->beta + (M - 1) * ym));
+    for (PetscInt j = 0; j < ym; j++) f->beta[(M - 1) * ym + j] *= -net->eta;
+  } else PetscCall(PetscArrayzero(f->beta + (M - 1) * ym, ym));
+  if (r)
+    for (PetscInt j = 0; j < ym; j++) f->beta[(M - 1) * ym + j] += r[ys + j][M][0];
   for (PetscInt m = M - 1; m >= 1; m--) {
     const PetscReal *a0 = ar + m * gym, *a1 = ar + (NX + m) * gym, *a2 = ar + (2 * NX + m) * gym, *d1 = D1 + m * gym;
     PetscReal       *bn = f->beta + (m - 1) * ym;
@@ -211,13 +227,15 @@ static PetscErrorCode RHSFunction(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
         bn[j] = rho * gb[jj] + h * d1[jj] * (a0[jj] * gb[jj] - c1 * (ga[jj + 1] - ga[jj - 1]));
       }
     }
+    if (r)
+      for (PetscInt j = 0; j < ym; j++) bn[j] += h * r[ys + j][m][0];
   }
   /* forward sweep: moment rates locally, neuron rates from the input outward (tangent pass) */
   PetscCall(DMDAVecGetArrayDOF(f->da, F, &fa));
   for (PetscInt j = 0; j < ym; j++) {
-    f->dz[j]         = 0; /* dX/dt = 0: the sample is fixed inside a segment */
-    fa[ys + j][0][0] = 0;
-    for (PetscInt c = 1; c < f->dof; c++) fa[ys + j][M][c] = 0;
+    f->dz[j]         = r ? r[ys + j][0][0] : 0; /* dX/dt = 0: the sample is fixed inside a segment */
+    fa[ys + j][0][0] = f->dz[j];
+    for (PetscInt c = 1; c < f->dof; c++) fa[ys + j][M][c] = r ? r[ys + j][M][c] : 0;
   }
   for (PetscInt m = 0; m < M; m++) {
     const PetscReal *bm = f->beta + m * ym, *s = S + m * gym, *d1 = D1 + m * gym;
@@ -228,13 +246,14 @@ static PetscErrorCode RHSFunction(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
       const PetscInt  jj = j + o;
       const PetscReal D[3]  = {s[jj], c1 * (s[jj + 1] - s[jj - 1]), c2 * (s[jj + 1] - 2 * s[jj] + s[jj - 1])};
       const PetscReal Du[3] = {gb[jj], c1 * (gb[jj + 1] - gb[jj - 1]), c2 * (gb[jj + 1] - 2 * gb[jj] + gb[jj - 1])};
-      PetscReal       r     = bm[j];
+      PetscReal       rr    = bm[j];
       for (PetscInt c = 0; c <= P; c++) {
-        const PetscReal da = net->kappa[c] * bm[j] * D[c];
+        const PetscReal ra = r ? r[ys + j][m][1 + c] : 0;
+        const PetscReal da = net->kappa[c] > 0 ? net->kappa[c] * (ra + bm[j] * D[c]) : ra;
         dar[c * ym + j]    = da;
-        r += da * D[c] + ar[(c * NX + m) * gym + jj] * Du[c];
+        rr += da * D[c] + ar[(c * NX + m) * gym + jj] * Du[c];
       }
-      f->dzn[j] = rho * f->dz[j] + h * r;
+      f->dzn[j] = rho * f->dz[j] + h * rr;
     }
     for (PetscInt j = 0; j < ym; j++) {
       fa[ys + j][m + 1][0] = f->dzn[j];
@@ -243,6 +262,114 @@ static PetscErrorCode RHSFunction(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
     PetscCall(PetscArraycpy(f->dz, f->dzn, ym));
   }
   PetscCall(DMDAVecRestoreArrayDOF(f->da, F, &fa));
+  if (src) PetscCall(DMDAVecRestoreArrayDOFRead(f->da, src, &r));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode RHSFunction(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
+{
+  BbdField f = (BbdField)ctx;
+
+  PetscFunctionBeginUser;
+  (void)ts;
+  (void)t;
+  PetscCall(BbdFieldTransposeIn(f, U));
+  PetscCall(Sweep(f, NULL, PETSC_TRUE, F));
+  PetscFunctionReturn(0);
+}
+
+/* Residual form (shared theory section 4): F(U, U') = G(U) U' + (0, ..., eta lam at the output),
+     R_z^(0) = z'^(0),  R_z^(m) = (beta^(m-1) - rho beta^(m))/h - sigma' .* sum_j D_j^T (a_j beta^(m)),
+     R_z^(M) = beta^(M-1) + eta lam^(M),  R_a^(m) = a_j'/kappa_j - beta^(m) .* D_j sigma(z^(m))
+   (R_a = a_j' for a frozen moment and on the unused row k = M), with beta^(m) the local
+   bias velocity of (z, z', a, a') (docs/theory.md section 5). */
+static PetscErrorCode IFunction(TS ts, PetscReal t, Vec U, Vec Udot, Vec F, void *ctx)
+{
+  BbdField          f   = (BbdField)ctx;
+  BbdNet            net = f->net;
+  const PetscInt    M = net->M, P = net->P, ys = f->ys, ym = f->ym, gys = f->gys, gym = f->gym, o = ys - gys, NX = M + 1;
+  const PetscReal   rho = net->rho, h = net->h, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
+  const PetscScalar ***ud;
+  PetscScalar     ***fa;
+  PetscReal        *gb = f->gb, *ga = f->ga, *ar = f->ar, *S = f->S, *D1 = f->D1, *lam = f->dzn;
+
+  PetscFunctionBeginUser;
+  (void)ts;
+  (void)t;
+  PetscCall(BbdFieldTransposeIn(f, U));
+  PetscCall(DMGlobalToLocalBegin(f->da, Udot, INSERT_VALUES, f->Udotloc));
+  PetscCall(DMGlobalToLocalEnd(f->da, Udot, INSERT_VALUES, f->Udotloc));
+  PetscCall(DMDAVecGetArrayDOFRead(f->da, f->Udotloc, &ud));
+  PetscCall(DMDAVecGetArrayDOF(f->da, F, &fa));
+  /* beta^(m) from the neuron form */
+  for (PetscInt m = 0; m < M; m++) {
+    const PetscReal *s = S + m * gym, *d1 = D1 + m * gym;
+    for (PetscInt jj = 0; jj < gym; jj++) gb[jj] = d1[jj] * ud[gys + jj][m][0]; /* sigma' z' (ghosted) */
+    if (!net->periodic) {
+      if (gys < 0) gb[0] = 0;
+      if (gys + gym > net->n[0]) gb[gym - 1] = 0;
+    }
+    for (PetscInt j = 0; j < ym; j++) {
+      const PetscInt  jj    = j + o;
+      const PetscReal D[3]  = {s[jj], c1 * (s[jj + 1] - s[jj - 1]), c2 * (s[jj + 1] - 2 * s[jj] + s[jj - 1])};
+      const PetscReal Du[3] = {gb[jj], c1 * (gb[jj + 1] - gb[jj - 1]), c2 * (gb[jj + 1] - 2 * gb[jj] + gb[jj - 1])};
+      PetscReal       b     = (ud[ys + j][m + 1][0] - rho * ud[ys + j][m][0]) / h;
+      for (PetscInt c = 0; c <= P; c++) b -= ud[ys + j][m][1 + c] * D[c] + ar[(c * NX + m) * gym + jj] * Du[c];
+      f->beta[m * ym + j] = b;
+      for (PetscInt c = 0; c <= P; c++) fa[ys + j][m][1 + c] = net->kappa[c] > 0 ? ud[ys + j][m][1 + c] / net->kappa[c] - b * D[c] : ud[ys + j][m][1 + c];
+    }
+  }
+  PetscCall(BbdFieldOutputGradient(f, f->zr + M * gym + o, lam));
+  for (PetscInt j = 0; j < ym; j++) {
+    fa[ys + j][0][0] = ud[ys + j][0][0];
+    fa[ys + j][M][0] = f->beta[(M - 1) * ym + j] + net->eta * lam[j];
+    for (PetscInt c = 0; c <= P; c++) fa[ys + j][M][1 + c] = ud[ys + j][M][1 + c];
+  }
+  for (PetscInt m = 1; m < M; m++) {
+    const PetscReal *a0 = ar + m * gym, *a1 = ar + (NX + m) * gym, *a2 = ar + (2 * NX + m) * gym, *d1 = D1 + m * gym;
+    PetscCall(BbdFieldExchangeRow(f, f->beta + m * ym, gb));
+    for (PetscInt jj = 0; jj < gym; jj++) {
+      ga[jj]       = P >= 1 ? a1[jj] * gb[jj] : 0;
+      ga[gym + jj] = P >= 2 ? a2[jj] * gb[jj] : 0;
+    }
+    for (PetscInt j = 0; j < ym; j++) {
+      const PetscInt  jj = j + o;
+      const PetscReal pt = a0[jj] * gb[jj] - c1 * (ga[jj + 1] - ga[jj - 1]) + c2 * (ga[gym + jj + 1] - 2 * ga[gym + jj] + ga[gym + jj - 1]);
+      fa[ys + j][m][0]   = (f->beta[(m - 1) * ym + j] - rho * gb[jj]) / h - d1[jj] * pt;
+    }
+  }
+  PetscCall(DMDAVecRestoreArrayDOF(f->da, F, &fa));
+  PetscCall(DMDAVecRestoreArrayDOFRead(f->da, f->Udotloc, &ud));
+  PetscFunctionReturn(0);
+}
+
+/* The structure-aware preconditioner of the implicit step: the Jacobian is shift G(U) + dF/dU;
+   its dominant part shift G(U) is inverted exactly by one sweep at the linearisation point. */
+static PetscErrorCode IJacobian(TS ts, PetscReal t, Vec U, Vec Udot, PetscReal shift, Mat A, Mat B, void *ctx)
+{
+  BbdField f = (BbdField)ctx;
+
+  PetscFunctionBeginUser;
+  (void)ts;
+  (void)t;
+  (void)Udot;
+  (void)B;
+  PetscCall(VecCopy(U, f->Ulin));
+  f->shift = shift;
+  PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
+  PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode PCApplySweep(PC pc, Vec x, Vec y)
+{
+  BbdField f;
+
+  PetscFunctionBeginUser;
+  PetscCall(PCShellGetContext(pc, &f));
+  PetscCall(BbdFieldTransposeIn(f, f->Ulin));
+  PetscCall(Sweep(f, x, PETSC_FALSE, y));
+  PetscCall(VecScale(y, 1.0 / f->shift));
   PetscFunctionReturn(0);
 }
 
@@ -340,6 +467,9 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
   PetscCall(DMCreateGlobalVector(f->da, &f->U));
   PetscCall(DMCreateLocalVector(f->da, &f->Uloc));
   PetscCall(VecSet(f->Uloc, 0));
+  PetscCall(VecDuplicate(f->Uloc, &f->Udotloc));
+  PetscCall(VecSet(f->Udotloc, 0)); /* zero padding outside a non-periodic width stays zero */
+  PetscCall(VecDuplicate(f->U, &f->Ulin));
   PetscCall(DMDACreateNaturalVector(f->da, &f->Unat));
   PetscCall(VecScatterCreateToAll(f->Unat, &f->allscat, &f->Uall));
   PetscCall(PetscMalloc5((M + 1) * f->ym, &f->beta, 2 * f->gym, &f->ga, f->gym, &f->gb, f->ym, &f->dz, f->ym, &f->dzn));
@@ -477,8 +607,27 @@ PetscErrorCode BbdFieldRun(BbdField f)
   }
   PetscCall(TSCreate(f->comm, &ts));
   PetscCall(TSSetDM(ts, f->da));
-  PetscCall(TSSetRHSFunction(ts, NULL, RHSFunction, f));
-  PetscCall(BbdTSConfigure(net, ts, &dt0));
+  if (f->residual) {
+    SNES snes;
+    KSP  ksp;
+    PC   pc;
+    Mat  J;
+    PetscCall(TSSetIFunction(ts, NULL, IFunction, f));
+    PetscCall(TSGetSNES(ts, &snes));
+    PetscCall(MatCreateSNESMF(snes, &J)); /* Newton-Krylov on the residual, the sweep as preconditioner */
+    PetscCall(TSSetIJacobian(ts, J, J, IJacobian, f));
+    PetscCall(MatDestroy(&J));
+    PetscCall(SNESGetKSP(snes, &ksp));
+    PetscCall(KSPGetPC(ksp, &pc));
+    PetscCall(PCSetType(pc, PCSHELL));
+    PetscCall(PCShellSetApply(pc, PCApplySweep));
+    PetscCall(PCShellSetContext(pc, f));
+    PetscCall(PCShellSetName(pc, "BBD sweep: exact inverse of shift * G(U)"));
+    PetscCall(BbdTSConfigureWith(net, ts, TSBEULER, PETSC_TRUE, &dt0));
+  } else {
+    PetscCall(TSSetRHSFunction(ts, NULL, RHSFunction, f));
+    PetscCall(BbdTSConfigure(net, ts, &dt0));
+  }
   PetscCall(BbdSnapshotCreate(net, &snap));
   PetscCall(PetscMalloc1(net->nz, &z));
   PetscCall(BbdOutputCreate(net, net->output_file, &out));
@@ -492,7 +641,14 @@ PetscErrorCode BbdFieldRun(BbdField f)
   PetscCall(PetscArraycpy(net->state_z, z, net->nz));
   PetscCall(BbdOutputFinish(&out, net->t0, net->theta, NULL));
   PetscCall(BbdFieldWriteXdmf(f, T));
-  if (!net->quiet) PetscCall(PetscPrintf(f->comm, "wrote %s\n", net->output_file));
+  if (!net->quiet) {
+    PetscInt steps, nits, lits;
+    PetscCall(TSGetStepNumber(ts, &steps));
+    PetscCall(TSGetSNESIterations(ts, &nits));
+    PetscCall(TSGetKSPIterations(ts, &lits));
+    PetscCall(PetscPrintf(f->comm, "solver: %" PetscInt_FMT " steps in the last segment, %" PetscInt_FMT " Newton and %" PetscInt_FMT " Krylov iterations in all (%.2f Krylov per Newton)\n", steps, nits, lits, nits ? (double)lits / nits : 0.0));
+    PetscCall(PetscPrintf(f->comm, "wrote %s\n", net->output_file));
+  }
   PetscCall(PetscFree(z));
   PetscCall(BbdSnapshotDestroy(&snap));
   PetscCall(TSDestroy(&ts));

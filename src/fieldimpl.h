@@ -16,7 +16,9 @@ struct _p_BbdField {
   PetscReal  *beta, *ga, *gb, *dz, *dzn, *lam;
   PetscReal  *zr, *ar, *S, *D1, *dar; /* the state as width rows (all NX depths), activations, moment rates */
   PetscReal  *zdot, *g1, *g2, *pw;     /* continuum: neuron rates of all depths, stage work */
-  PetscBool   continuum;
+  PetscBool   continuum, residual; /* continuum mode; lattice: implicit residual formulation */
+  Vec         Udotloc, Ulin;       /* residual formulation: ghosted rates, linearisation point */
+  PetscReal   shift;
   /* continuum results, kept on rank 0 until the run ends */
   PetscInt    T, Tmax;
   PetscReal  *rt, *rloss, *rz, *ra, *rflux;
