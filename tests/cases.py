@@ -308,9 +308,17 @@ def case_valgrind(b):
             ["-bbd_quiet", "-bbd_family", "dense", "-bbd_widths", "3,4,2", "-bbd_dynamics", "sgd", "-bbd_tfinal", "4",
              "-bbd_output_dt", "2", "-bbd_batch", "2", "-bbd_loss", "hinge", "-bbd_output", "v3.h5"],
             ["-bbd_quiet", "-bbd_init", "v1.h5", "-bbd_tfinal", "0.2", "-bbd_output", "v4.h5"]]
-    for opts in runs:
-        p = run(vg + [b] + opts, expect_ok=False)
-        check(p.returncode == 0, "valgrind %s: exit %d\n%s" % (" ".join(opts), p.returncode, p.stderr[-3000:]))
+    f = field_bin(b)
+    progs = [[b] + o for o in runs] + [
+        [f, "-bbd_quiet", "-bbd_depth", "3", "-bbd_width", "5", "-bbd_periodic", "0", "-bbd_activation", "sigmoid",
+         "-bbd_tfinal", "0.05", "-bbd_sample_dt", "0.02", "-bbd_output", "vf1.h5"],
+        [f, "-bbd_quiet", "-bbd_depth", "3", "-bbd_width", "5", "-bbd_formulation", "residual", "-ts_dt", "0.01",
+         "-bbd_tfinal", "0.02", "-bbd_output", "vf2.h5"],
+        [f, "-bbd_quiet", "-bbd_mode", "continuum", "-da_grid_x", "5", "-da_grid_y", "4", "-bbd_tfinal", "0.02",
+         "-bbd_output", "vf3.h5"]]
+    for cmd in progs:
+        p = run(vg + cmd, expect_ok=False)
+        check(p.returncode == 0, "valgrind %s: exit %d\n%s" % (" ".join(cmd), p.returncode, p.stderr[-3000:]))
     with open("v1.h5", "rb") as f:
         data = f.read()
     with open("trunc.h5", "wb") as f:
