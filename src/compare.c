@@ -16,6 +16,8 @@ typedef struct {
   PetscInt  K, N[BBD_MAX_RES], M[BBD_MAX_RES], NX, NY;
   PetscReal ez[BBD_MAX_RES], ezf[BBD_MAX_RES], ea[BBD_MAX_RES][BBD_MAX_MOMENTS], el[BBD_MAX_RES], order[BBD_MAX_RES];
   char      out[PETSC_MAX_PATH_LEN], dir[PETSC_MAX_PATH_LEN], files[BBD_MAX_RES + 1][PETSC_MAX_PATH_LEN + 32];
+  PetscInt  nt;                           /* chosen times of the second table */
+  PetscReal times[16], ezt[BBD_MAX_RES][16];
 } Compare;
 
 static PetscErrorCode SetOpt(const char *name, const char *fmt, PetscReal v, PetscBool isint)
@@ -63,6 +65,47 @@ static PetscErrorCode ReadAll(const char *file, const char *path, PetscReal **v,
   H5Sclose(sp);
   H5Dclose(d);
   H5Fclose(fid);
+  PetscFunctionReturn(0);
+}
+
+/* index of saved time t in a result file */
+static PetscErrorCode TimeIndex(const char *file, PetscReal t, PetscInt *k)
+{
+  PetscReal *tt;
+  hsize_t    d[4];
+  int        r;
+
+  PetscFunctionBeginUser;
+  PetscCall(ReadAll(file, "/trajectory/time", &tt, d, &r));
+  *k = -1;
+  for (PetscInt i = 0; i < (PetscInt)d[0]; i++)
+    if (PetscAbsReal(tt[i] - t) <= 1e-9 * PetscMax(1, PetscAbsReal(t))) *k = i;
+  PetscCall(PetscFree(tt));
+  PetscCheck(*k >= 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "-bbd_compare_times: %g is not a saved time of %s (saved every tfinal/10)", (double)t, file);
+  PetscFunctionReturn(0);
+}
+
+/* relative L2 distance of Z(1, y) of network r to the continuum at time t */
+static PetscErrorCode ZDistanceAt(Compare *c, PetscInt r, PetscReal t, PetscReal *e)
+{
+  PetscReal *zn, *zc, num = 0, den = 0;
+  hsize_t    dn[4], dc[4];
+  int        rn, rc;
+  PetscInt   N = c->N[r], M = c->M[r], sy = c->NY / N, kn, kc;
+
+  PetscFunctionBeginUser;
+  PetscCall(TimeIndex(c->files[r], t, &kn));
+  PetscCall(TimeIndex(c->files[c->K], t, &kc));
+  PetscCall(ReadAll(c->files[r], "/trajectory/z", &zn, dn, &rn));
+  PetscCall(ReadAll(c->files[c->K], "/trajectory/z", &zc, dc, &rc));
+  for (PetscInt i = 0; i < N; i++) {
+    PetscReal v = zc[(kc * c->NX + c->NX - 1) * c->NY + i * sy], d = zn[(kn * (M + 1) + M) * N + i] - v;
+    num += d * d;
+    den += v * v;
+  }
+  *e = PetscSqrtReal(num / den);
+  PetscCall(PetscFree(zn));
+  PetscCall(PetscFree(zc));
   PetscFunctionReturn(0);
 }
 
@@ -159,6 +202,16 @@ static PetscErrorCode WriteCompare(MPI_Comm comm, Compare *c, PetscInt P, PetscR
   PetscCall(BbdH5WriteArray(g, tmp, "error_a", 2, d, ea));
   d[0] = (hsize_t)(c->K - 1);
   if (c->K > 1) PetscCall(BbdH5WriteArray(g, tmp, "order", 1, d, c->order));
+  {
+    PetscReal ezt[BBD_MAX_RES * 16];
+    for (PetscInt r = 0; r < c->K; r++)
+      for (PetscInt q = 0; q < c->nt; q++) ezt[r * c->nt + q] = c->ezt[r][q];
+    d[0] = (hsize_t)c->nt;
+    PetscCall(BbdH5WriteArray(g, tmp, "times", 1, d, c->times));
+    d[0] = (hsize_t)c->K;
+    d[1] = (hsize_t)c->nt;
+    PetscCall(BbdH5WriteArray(g, tmp, "error_z_at_times", 2, d, ezt));
+  }
   H5Gclose(g);
   PetscCheck(H5Fclose(fid) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot close %s", tmp);
   PetscCheck(rename(tmp, c->out) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot rename %s to %s", tmp, c->out);
@@ -260,6 +313,9 @@ PetscErrorCode BbdCompareRun(MPI_Comm comm)
   PetscCall(PetscOptionsString("-bbd_output", "Comparison file (HDF5); the runs go to FILE.d/", "BbdCompareRun", c.out, c.out, sizeof(c.out), NULL));
   PetscCall(PetscOptionsString("-bbd_activation", "Activation (one for all depths)", "BbdCompareRun", actname, actname, sizeof(actname), NULL));
   PetscCall(PetscOptionsBool("-bbd_quiet", "Print only the table", "BbdCompareRun", quiet, &quiet, NULL));
+  c.nt = 16;
+  PetscCall(PetscOptionsRealArray("-bbd_compare_times", "Times of the Z(1,y) table over training (multiples of tfinal/10; default tfinal/2 and tfinal)", "BbdCompareRun", c.times, &c.nt, &set));
+  if (!set) c.nt = 0;
   PetscCall(PetscOptionsBool("-bbd_plot", "Draw the PNG figures (Debian's python3-matplotlib)", "BbdCompareRun", plot, &plot, NULL));
   PetscCall(PetscOptionsString("-bbd_plot_script", "The plotting script", "BbdCompareRun", script, script, sizeof(script), NULL));
   PetscCall(PetscOptionsReal("-bbd_locality_threshold", "Dense -bbd_init: the locality remainder below which a continuum description applies", "BbdCompareRun", threshold, &threshold, NULL));
@@ -354,6 +410,16 @@ PetscErrorCode BbdCompareRun(MPI_Comm comm)
     PetscCall(BbdFieldDestroy(&field));
   }
   for (PetscInt r = 0; r < c.K; r++) PetscCall(Distances(&c, r, P));
+  if (!c.nt) {
+    c.nt       = 2;
+    c.times[0] = 0.5 * tfinal;
+    c.times[1] = tfinal;
+  }
+  for (PetscInt q = 0; q < c.nt; q++) {
+    PetscCheck(c.times[q] >= 0 && c.times[q] <= tfinal * (1 + 1e-12), comm, PETSC_ERR_USER_INPUT, "-bbd_compare_times: %g is outside [0, tfinal]", (double)c.times[q]);
+    c.times[q] = PetscFloorReal(c.times[q] / (tfinal / 10) + 0.5) * (tfinal / 10); /* the saved time it names */
+    for (PetscInt r = 0; r < c.K; r++) PetscCall(ZDistanceAt(&c, r, c.times[q], &c.ezt[r][q]));
+  }
   for (PetscInt r = 0; r + 1 < c.K; r++) c.order[r] = PetscLog2Real(c.ez[r] / c.ez[r + 1]) / PetscLog2Real((PetscReal)c.N[r + 1] / c.N[r]);
   PetscCall(WriteCompare(comm, &c, P, tfinal));
 
@@ -367,6 +433,14 @@ PetscErrorCode BbdCompareRun(MPI_Comm comm)
     PetscCall(PetscPrintf(comm, " %12.4e", (double)c.el[r]));
     if (r) PetscCall(PetscPrintf(comm, " %8.3f\n", (double)c.order[r - 1]));
     else PetscCall(PetscPrintf(comm, " %8s\n", "-"));
+  }
+  PetscCall(PetscPrintf(comm, "\nZ(1,y) distance over training\n%6s", "N"));
+  for (PetscInt q = 0; q < c.nt; q++) PetscCall(PetscPrintf(comm, "   t = %-8.4g", (double)c.times[q]));
+  PetscCall(PetscPrintf(comm, "\n"));
+  for (PetscInt r = 0; r < c.K; r++) {
+    PetscCall(PetscPrintf(comm, "%6" PetscInt_FMT, c.N[r]));
+    for (PetscInt q = 0; q < c.nt; q++) PetscCall(PetscPrintf(comm, " %12.4e", (double)c.ezt[r][q]));
+    PetscCall(PetscPrintf(comm, "\n"));
   }
   PetscCall(PetscPrintf(comm, "(order: log2 of successive Z(1,y) distances; lattice networks approach the continuum at about first order in depth and second in width)\nwrote %s and the runs in %s/\n", c.out, c.dir));
   if (plot) {

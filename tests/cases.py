@@ -447,7 +447,13 @@ def case_compare(b):
     check(all(np.diff(ez) < 0), "compare: distances of Z do not fall: %s" % ez)
     check(all(0.8 <= o <= 2.5 for o in order), "compare: observed orders %s outside [0.8, 2.5]" % order)
     rows = [l.split() for l in p.stdout.splitlines() if l.split() and l.split()[0] in ("8", "16", "32", "64")]
-    check(len(rows) == 4, "compare: the table has %d rows:\n%s" % (len(rows), p.stdout))
+    check(len(rows) == 8, "compare: the two tables have %d rows:\n%s" % (len(rows), p.stdout))
+    later, rows = rows[4:], rows[:4]
+    with h5py.File("compare.h5", "r") as f:
+        times, ezt = f["convergence/times"][()], f["convergence/error_z_at_times"][()]
+    check(list(times) == [0.5, 1.0], "compare: chosen times %s" % times)
+    check(np.allclose(ezt[:, -1], ez, rtol=1e-14), "compare: Z distance at tfinal differs between the tables")
+    check(np.allclose([[float(v) for v in r[1:]] for r in later], ezt, rtol=1e-4), "compare: second table != compare.h5")
     for r, row in enumerate(rows):
         printed = [float(v) for v in row[2:3] + row[4:4 + ea.shape[1]] + row[4 + ea.shape[1]:5 + ea.shape[1]]]
         stored = [ez[r]] + list(ea[r]) + [el[r]]
