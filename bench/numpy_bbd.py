@@ -180,6 +180,8 @@ class FieldNet:
             for j in range(a.shape[0]):
                 if self.kappa[j] != 0:
                     da[j, m] = -self.eta * self.kappa[j] * np.sum(lam * S[m][j], axis=0) / B
+            if m == 0:  # lam^(0) is not needed for the velocity
+                break
             # Phi_m^T lam = sum_j D_j^T (a_j .* lam)
             back = a[0, m] * lam
             for j in range(1, a.shape[0]):
@@ -351,19 +353,25 @@ class Batches:
 
 
 def run_flow_rk4(net, theta, batches, t0, tfinal, dt):
-    nsteps = int(round((tfinal - t0) / dt))
-    t = t0
-    for k in range(nsteps):
-        t = t0 + k * dt
+    """Classic RK4 with step dt, ending exactly at tfinal the way PETSc's TS does
+    (TS_EXACTFINALTIME_MATCHSTEP, TSAdapt match-step factors 0.01 and 2): when the
+    rest is at most 1.01 dt it is one step, when at most 2 dt two equal steps.
+    Time is accumulated step by step, as in TS."""
+    t, nsteps = t0, 0
+    while t < tfinal - 1e-12 * max(1.0, abs(tfinal)):
+        rest = tfinal - t
+        h = rest if rest <= 1.01 * dt else (rest / 2 if rest <= 2 * dt else dt)
         k1, _ = net.velocity(theta, *batches.at(t))
-        k2, _ = net.velocity(axpy(theta, 0.5 * dt, k1), *batches.at(t + 0.5 * dt))
-        k3, _ = net.velocity(axpy(theta, 0.5 * dt, k2), *batches.at(t + 0.5 * dt))
-        k4, _ = net.velocity(axpy(theta, dt, k3), *batches.at(t + dt))
-        theta = axpy(theta, dt / 6, k1)
-        theta = axpy(theta, dt / 3, k2)
-        theta = axpy(theta, dt / 3, k3)
-        theta = axpy(theta, dt / 6, k4)
-    return theta, nsteps, 4 * nsteps, t0 + nsteps * dt
+        k2, _ = net.velocity(axpy(theta, 0.5 * h, k1), *batches.at(t + 0.5 * h))
+        k3, _ = net.velocity(axpy(theta, 0.5 * h, k2), *batches.at(t + 0.5 * h))
+        k4, _ = net.velocity(axpy(theta, h, k3), *batches.at(t + h))
+        theta = axpy(theta, h / 6, k1)
+        theta = axpy(theta, h / 3, k2)
+        theta = axpy(theta, h / 3, k3)
+        theta = axpy(theta, h / 6, k4)
+        t += h
+        nsteps += 1
+    return theta, nsteps, 4 * nsteps, t
 
 
 def run_sgd(net, theta, batches, t0, tfinal):

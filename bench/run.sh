@@ -10,7 +10,7 @@
 # Usage: bash bench/run.sh [case ...]     cases: field64 field256 dense (default: all)
 # Environment: BBD_NET (default build/bin/bbd-net), BENCH_DIR (work files,
 # default build/bench), BENCH_REPS (bbd-net runs per measurement, best taken;
-# default 5), NUMPY_REPS (default 3 at M = N = 64, 1 otherwise), PYTHON (default
+# default 5), NUMPY_REPS (default 1 at M = N = 256, 3 otherwise), PYTHON (default
 # /usr/bin/python3), FIELD_DT (RK4 step of the field cases; default 0.01),
 # FIELD_KAPPA (default 1,0.1,0), BENCH_BLAS_DIR (a directory holding another
 # libblas.so.3, e.g. OpenBLAS unpacked from Debian's libopenblas0-pthread: both codes
@@ -39,6 +39,9 @@ if [ ! -x "$BIN" ]; then
     { echo "build failed: see $OUT/cmake.log"; exit 1; }
 fi
 [ -x "$BIN" ] || { echo "no executable $BIN"; exit 1; }
+# run a private copy: a rebuild during the benchmark must not change the program under test
+cp "$BIN" "$OUT/bbd-net.bench"
+BIN_ORIG=$BIN BIN=$OUT/bbd-net.bench
 "$PY" -c "import numpy, h5py" || { echo "$PY lacks numpy or h5py (Debian: python3-numpy python3-h5py)"; exit 1; }
 
 # ---------------------------------------------------------------- machine and STREAM
@@ -54,13 +57,14 @@ BW_L3=$(triad "$OUT/stream_l3.txt")
 BW_L2=$(triad "$OUT/stream_l2.txt")
 
 echo "== machine"
-echo "cpu:      $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1), $(nproc) cores" \
+echo "cpu:      $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1), $(nproc --all) cores" \
   "(L2 $(lscpu | sed -n 's/^L2 cache:[[:space:]]*//p'), L3 $(lscpu | sed -n 's/^L3 cache:[[:space:]]*//p'))"
 echo "memory:   $(free -g | awk '/^Mem:/ {print $2}') GiB"
 echo "compiler: $($CC --version | head -1)"
 if [ -f "$ROOT/build/CMakeFiles/bbd.dir/flags.make" ]; then
   echo "bbd-net:  built with $(sed -n 's/^C_FLAGS = //p' "$ROOT/build/CMakeFiles/bbd.dir/flags.make")"
 fi
+echo "bbd-net:  $BIN_ORIG, $(date -u -r "$BIN_ORIG" '+built %F %T UTC'), md5 $(md5sum < "$BIN" | cut -c1-8)"
 echo "petsc:    $(pkg-config --modversion PETSc 2> /dev/null || echo '?')"
 echo "numpy:    $("$PY" -c 'import numpy, sys; print(numpy.__version__, "python", sys.version.split()[0])')," \
   "BLAS (numpy and PETSc): $(readlink -f "${BENCH_BLAS_DIR:-/usr/lib/x86_64-linux-gnu}/libblas.so.3" 2> /dev/null || echo '?')"
@@ -139,13 +143,14 @@ run_case() {
       ;;
     dense)
       local batch=100
-      init_opts=(-bbd_family dense -bbd_widths 784,256,256,10 -bbd_data fashion-mnist -bbd_nsamples 10000
+      init_opts=(-bbd_family dense -bbd_widths "784,256,256,10" -bbd_data fashion-mnist -bbd_nsamples 10000
         -bbd_batch "$batch" -bbd_dynamics sgd -bbd_eta 0.1 -bbd_loss ce -bbd_activation tanh -bbd_output_dt 100)
       tfinal=100 dt=1
-      np_opts=(--batch "$batch" --repeat "${NUMPY_REPS:-1}")
-      # multiply-adds of one SGD step: forward W sigma, backward W^T lam, gradient lam sigma^T,
-      # each over all 268800 weights, for every sample of the batch: 6 flops per weight and sample
-      flops=$((6 * batch * (784 * 256 + 256 * 256 + 256 * 10)))
+      np_opts=(--batch "$batch" --repeat "${NUMPY_REPS:-3}")
+      # flops of one SGD step (2 per multiply-add, every sample of the batch): forward W sigma
+      # and gradient lam sigma^T over all 268800 weights, backward W^T lam over the layers
+      # above the first (lam^(0) is not needed)
+      flops=$((2 * batch * (2 * (784 * 256 + 256 * 256 + 256 * 10) + 256 * 256 + 256 * 10)))
       ;;
     *) echo "unknown case $name"; return 1 ;;
   esac
