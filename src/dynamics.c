@@ -17,6 +17,7 @@ typedef struct {
   PetscReal  tstart, wall0;
   PetscInt   nsaved, nout;
   PetscReal  worst_split, worst_law, worst_beta; /* identity residuals over the saved times */
+  PetscBool  warned_stability;
 } RunCtx;
 
 static PetscErrorCode Progress(RunCtx *ctx, const BbdSnapshot *snap)
@@ -47,6 +48,13 @@ static PetscErrorCode Save(RunCtx *ctx, BbdOutput out, BbdSnapshot *snap, PetscR
   for (PetscInt k = 0; k < net->nparam; k++) PetscCheck(PetscAbsReal(theta[k]) < 1e100, net->comm, PETSC_ERR_NOT_CONVERGED, "training diverged at t = %g (a parameter is %g); reduce -bbd_eta or the time step", (double)t, (double)theta[k]);
   PetscCall(BbdOutputAppend(out, snap));
   ctx->nsaved++;
+  if (net->family == BBD_FAMILY_FIELD && !ctx->warned_stability) { /* training can move a_2 past the limit */
+    PetscReal sn = BbdNetStabilityNumber(net);
+    if (sn > 0.5) {
+      ctx->warned_stability = PETSC_TRUE;
+      PetscCall(PetscPrintf(net->comm, "WARNING: at t = %g the forward-map stability number is %.3g > 1/2: the lattice's depth step is unstable from here on (docs/theory.md section 14)\n", (double)t, (double)sn));
+    }
+  }
   { /* the identities the decomposition must satisfy, as a running check on real runs */
     PetscReal T = 0, J = 0, law = 0;
     for (PetscInt m = 0; m < net->M; m++) T += snap->layer_kinetic[m];
