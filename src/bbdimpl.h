@@ -70,7 +70,7 @@ struct _p_BbdNet {
   PetscBool  data_in_init; /* -bbd_init file holds /data */
   PetscInt   progress; /* print a progress line every this many saved times (0: never) */
   /* work (batch of up to `batch` samples) */
-  PetscReal *wz, *ws, *wd1, *wd2, *wlam, *wdz, *wtmp, *wtmp2;
+  PetscReal *wz, *ws, *wd1, *wlam, *wdz, *wtmp, *wtmp2;
 };
 
 /* net.c */
@@ -85,17 +85,14 @@ PETSC_INTERN PetscReal      BbdNetStabilityNumber(BbdNet); /* field: h max|a_2| 
 PETSC_INTERN PetscErrorCode BbdForward(BbdNet, const PetscReal *theta, const PetscReal *X, PetscReal *z);
 /* forward pass that also keeps s = sigma_m(z^(m)) and d1 = sigma_m'(z^(m)) (nz entries; layer M unset) */
 PETSC_INTERN PetscErrorCode BbdForwardFull(BbdNet, const PetscReal *theta, const PetscReal *X, PetscReal *z, PetscReal *s, PetscReal *d1);
-/* backward pass given s, d1 from BbdForwardFull */
+/* backward pass given d1 from BbdForwardFull: lam[zoff[m]..] = lambda^(m), m = 0..M (down to m = 1
+   when net->lam_partial), and the sample loss */
 PETSC_INTERN PetscErrorCode BbdBackwardFull(BbdNet, const PetscReal *theta, const PetscReal *z, const PetscReal *d1, const PetscReal *Y, PetscReal *lam, PetscReal *loss);
-/* lam[zoff[m]..] = lambda^(m), m = 0..M; returns the sample loss */
-PETSC_INTERN PetscErrorCode BbdBackward(BbdNet, const PetscReal *theta, const PetscReal *z, const PetscReal *Y, PetscReal *lam, PetscReal *loss);
 /* vel += scale * (-eta metric^-1 grad l) for this sample (flow velocity) */
 PETSC_INTERN PetscErrorCode BbdAddVelocity(BbdNet, const PetscReal *s, const PetscReal *lam, PetscReal scale, PetscReal *vel); /* s = sigma(z) */
 /* tangent pass: dz^(0) = dX, dz^(m+1) = rho dz + h (Phi'(z) dz + Phi_thetadot(z) + bdot) */
 PETSC_INTERN PetscErrorCode BbdTangent(BbdNet, const PetscReal *theta, const PetscReal *thetadot, const PetscReal *z, const PetscReal *dX, PetscReal *dz);
-/* flow velocity of the batch loss at time t: vel = -eta metric^-1 grad l_batch */
-PETSC_INTERN PetscErrorCode BbdFlowVelocity(BbdNet, PetscReal t, const PetscReal *theta, PetscReal *vel, PetscReal *loss);
-/* the same for given sample indices (net->batch of them); leaves z, sigma, sigma', lam of
+/* flow velocity of the batch loss for given sample indices (net->batch of them); leaves z, sigma, sigma', lam of
    sample s in net->wz, ws, wd1, wlam + s*nz */
 PETSC_INTERN PetscErrorCode BbdFlowVelocityBatch(BbdNet, const PetscInt *idx, const PetscReal *theta, PetscReal *vel, PetscReal *loss);
 /* operators of layer m with parameters p (theta or thetadot): Phi = sum_j p_j .* D_j s (dense W s);
@@ -141,7 +138,6 @@ PETSC_INTERN PetscErrorCode BbdTSSolveSegment(BbdNet, TS, Vec U, PetscReal t, Pe
 
 /* io.c: extra datasets of field-solver results */
 PETSC_INTERN PetscErrorCode BbdOutputWriteGrid(BbdOutput, PetscInt nx, const PetscReal *x, PetscInt ny, const PetscReal *y);
-PETSC_INTERN PetscErrorCode BbdOutputGetNames(BbdOutput, const char **final, const char **tmp);
 
 #include <hdf5.h>
 PETSC_INTERN PetscErrorCode BbdH5WriteArray(hid_t, const char *file, const char *name, int rank, const hsize_t *dims, const PetscReal *v);

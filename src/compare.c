@@ -123,14 +123,7 @@ static PetscErrorCode Distances(Compare *c, PetscInt r, PetscInt P)
   Tc = (PetscInt)dc[0];
   zn = zn0 + (Tn - 1) * (M + 1) * N; /* tfinal */
   zc = zc0 + (Tc - 1) * NXc * NYc;
-  /* output field Z(y) and the whole z(x, y) at tfinal, on the network's lattice */
-  num = den = 0;
-  for (PetscInt i = 0; i < N; i++) {
-    PetscReal v = zc[(NXc - 1) * NYc + i * sy], d = zn[M * N + i] - v;
-    num += d * d;
-    den += v * v;
-  }
-  c->ez[r] = PetscSqrtReal(num / den);
+  /* the whole z(x, y) at tfinal, on the network's lattice (Z(1, y): ZDistanceAt) */
   num = den = 0;
   for (PetscInt k = 0; k <= M; k++)
     for (PetscInt i = 0; i < N; i++) {
@@ -409,7 +402,10 @@ PetscErrorCode BbdCompareRun(MPI_Comm comm)
     PetscCall(BbdFieldRun(field));
     PetscCall(BbdFieldDestroy(&field));
   }
-  for (PetscInt r = 0; r < c.K; r++) PetscCall(Distances(&c, r, P));
+  for (PetscInt r = 0; r < c.K; r++) {
+    PetscCall(Distances(&c, r, P));
+    PetscCall(ZDistanceAt(&c, r, tfinal, &c.ez[r]));
+  }
   if (!c.nt) {
     c.nt       = 2;
     c.times[0] = 0.5 * tfinal;

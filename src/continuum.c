@@ -9,40 +9,6 @@
 #include "fieldimpl.h"
 #include <unistd.h>
 
-/* out = sum_c D_c^T (a_c(x_k) v) on the owned width, v ghosted */
-static void RowPhiT(BbdField f, PetscInt k, const PetscReal *gv, PetscReal *out)
-{
-  BbdNet          net = f->net;
-  const PetscInt  NX = net->M + 1, gym = f->gym, o = f->ys - f->gys, P = net->P;
-  const PetscReal c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
-  const PetscReal *a0 = f->ar + k * gym, *a1 = f->ar + (NX + k) * gym, *a2 = f->ar + (2 * NX + k) * gym;
-
-  for (PetscInt j = 0; j < f->ym; j++) {
-    const PetscInt jj = j + o;
-    PetscReal      r  = a0[jj] * gv[jj];
-    if (P >= 1) r -= c1 * (a1[jj + 1] * gv[jj + 1] - a1[jj - 1] * gv[jj - 1]);
-    if (P >= 2) r += c2 * (a2[jj + 1] * gv[jj + 1] - 2 * a2[jj] * gv[jj] + a2[jj - 1] * gv[jj - 1]);
-    out[j] = r;
-  }
-}
-
-/* out = sum_c a_c(x_k) D_c u on the owned width, u ghosted */
-static void RowPhi(BbdField f, PetscInt k, const PetscReal *gu, PetscReal *out)
-{
-  BbdNet          net = f->net;
-  const PetscInt  NX = net->M + 1, gym = f->gym, o = f->ys - f->gys, P = net->P;
-  const PetscReal c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
-  const PetscReal *a0 = f->ar + k * gym, *a1 = f->ar + (NX + k) * gym, *a2 = f->ar + (2 * NX + k) * gym;
-
-  for (PetscInt j = 0; j < f->ym; j++) {
-    const PetscInt jj = j + o;
-    PetscReal      r  = a0[jj] * gu[jj];
-    if (P >= 1) r += a1[jj] * c1 * (gu[jj + 1] - gu[jj - 1]);
-    if (P >= 2) r += a2[jj] * c2 * (gu[jj + 1] - 2 * gu[jj] + gu[jj - 1]);
-    out[j] = r;
-  }
-}
-
 /* adjoint right-hand side at depth k: g = sigma'(z_k) .* sum_c D_c^T (a_c beta), beta owned */
 static PetscErrorCode AdjointRHS(BbdField f, PetscInt k, const PetscReal *beta, PetscReal *g)
 {
@@ -50,7 +16,7 @@ static PetscErrorCode AdjointRHS(BbdField f, PetscInt k, const PetscReal *beta, 
 
   PetscFunctionBeginUser;
   PetscCall(BbdFieldExchangeRow(f, beta, f->gb));
-  RowPhiT(f, k, f->gb, g);
+  BbdFieldRowPhiT(f, k, f->gb, g);
   for (PetscInt j = 0; j < f->ym; j++) g[j] *= f->D1[k * f->gym + j + o];
   PetscFunctionReturn(0);
 }
@@ -65,7 +31,7 @@ static PetscErrorCode TangentRHS(BbdField f, PetscInt k, const PetscReal *w, Pet
   PetscFunctionBeginUser;
   for (PetscInt j = 0; j < ym; j++) f->pw[j] = f->D1[k * gym + j + o] * w[j];
   PetscCall(BbdFieldExchangeRow(f, f->pw, f->gb));
-  RowPhi(f, k, f->gb, g);
+  BbdFieldRowPhi(f, k, f->gb, g);
   for (PetscInt j = 0; j < ym; j++) {
     const PetscInt  jj   = j + o;
     const PetscReal D[3] = {s[jj], c1 * (s[jj + 1] - s[jj - 1]), c2 * (s[jj + 1] - 2 * s[jj] + s[jj - 1])};

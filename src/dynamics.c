@@ -118,21 +118,38 @@ PetscErrorCode BbdRunSGD(BbdNet net, BbdOutput out)
   PetscFunctionReturn(0);
 }
 
+/* the whole state on this rank: the vector itself on one rank, else a copy gathered from all;
+   restore with VecRestoreArrayRead(*full, u) */
+static PetscErrorCode GetFullState(RunCtx *ctx, Vec U, Vec *full, const PetscScalar **u)
+{
+  PetscMPIInt size;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(ctx->net->comm, &size));
+  if (size == 1) *full = U;
+  else {
+    PetscCall(VecScatterBegin(ctx->scat, U, ctx->full, INSERT_VALUES, SCATTER_FORWARD));
+    PetscCall(VecScatterEnd(ctx->scat, U, ctx->full, INSERT_VALUES, SCATTER_FORWARD));
+    *full = ctx->full;
+  }
+  PetscCall(VecGetArrayRead(*full, u));
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode RHSFunction(TS ts, PetscReal t, Vec U, Vec F, void *vctx)
 {
   RunCtx            *ctx = (RunCtx *)vctx;
   BbdNet             net = ctx->net;
   const PetscScalar *u;
   PetscScalar       *f;
+  Vec                full;
   PetscInt           lo, hi, np = net->nparam;
   PetscReal          loss;
 
   PetscFunctionBeginUser;
   (void)ts;
   (void)t;
-  PetscCall(VecScatterBegin(ctx->scat, U, ctx->full, INSERT_VALUES, SCATTER_FORWARD));
-  PetscCall(VecScatterEnd(ctx->scat, U, ctx->full, INSERT_VALUES, SCATTER_FORWARD));
-  PetscCall(VecGetArrayRead(ctx->full, &u));
+  PetscCall(GetFullState(ctx, U, &full, &u));
   net->lam_partial = PETSC_TRUE;
   PetscCall(BbdFlowVelocityBatch(net, ctx->idx, u, ctx->vel, &loss));
   net->lam_partial = PETSC_FALSE;
@@ -144,7 +161,7 @@ static PetscErrorCode RHSFunction(TS ts, PetscReal t, Vec U, Vec F, void *vctx)
     for (PetscInt g = lo; g < hi; g++) f[g - lo] = g < np ? u[np + g] : -net->gamma * u[g] + ctx->vel[g - np];
   }
   PetscCall(VecRestoreArray(F, &f));
-  PetscCall(VecRestoreArrayRead(ctx->full, &u));
+  PetscCall(VecRestoreArrayRead(full, &u));
   PetscFunctionReturn(0);
 }
 
@@ -153,14 +170,13 @@ static PetscErrorCode Gather(RunCtx *ctx, Vec U)
 {
   BbdNet             net = ctx->net;
   const PetscScalar *u;
+  Vec                full;
 
   PetscFunctionBeginUser;
-  PetscCall(VecScatterBegin(ctx->scat, U, ctx->full, INSERT_VALUES, SCATTER_FORWARD));
-  PetscCall(VecScatterEnd(ctx->scat, U, ctx->full, INSERT_VALUES, SCATTER_FORWARD));
-  PetscCall(VecGetArrayRead(ctx->full, &u));
+  PetscCall(GetFullState(ctx, U, &full, &u));
   PetscCall(PetscArraycpy(net->theta, u, net->nparam));
   if (net->dyn == BBD_DYN_DAMPED) PetscCall(PetscArraycpy(net->thetadot, u + net->nparam, net->nparam));
-  PetscCall(VecRestoreArrayRead(ctx->full, &u));
+  PetscCall(VecRestoreArrayRead(full, &u));
   PetscFunctionReturn(0);
 }
 

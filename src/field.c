@@ -46,7 +46,7 @@ PetscErrorCode BbdFieldDestroy(BbdField *field)
   PetscCall(VecScatterDestroy(&f->allscat));
   PetscCall(DMDestroy(&f->da));
   PetscCall(DMDestroy(&f->rowda));
-  PetscCall(PetscFree5(f->beta, f->ga, f->gb, f->dz, f->dzn));
+  PetscCall(PetscFree4(f->beta, f->gb, f->dz, f->dzn));
   PetscCall(PetscFree6(f->lam, f->zr, f->ar, f->S, f->D1, f->dar));
   PetscCall(PetscFree4(f->zdot, f->g1, f->g2, f->pw));
   PetscCall(BbdNetDestroy(&f->net));
@@ -182,6 +182,40 @@ PetscErrorCode BbdFieldTransposeIn(BbdField f, Vec U)
   PetscFunctionReturn(0);
 }
 
+/* The width stencils of one depth row k, on the owned width, with the moment rows of the state last
+   transposed in: out = sum_c D_c^T (a_c v) and out = sum_c a_c D_c u (v, u ghosted). */
+void BbdFieldRowPhiT(BbdField f, PetscInt k, const PetscReal *gv, PetscReal *out)
+{
+  BbdNet          net = f->net;
+  const PetscInt  NX = net->M + 1, gym = f->gym, o = f->ys - f->gys, P = net->P;
+  const PetscReal c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
+  const PetscReal *a0 = f->ar + k * gym, *a1 = f->ar + (NX + k) * gym, *a2 = f->ar + (2 * NX + k) * gym;
+
+  for (PetscInt j = 0; j < f->ym; j++) {
+    const PetscInt jj = j + o;
+    PetscReal      r  = a0[jj] * gv[jj];
+    if (P >= 1) r -= c1 * (a1[jj + 1] * gv[jj + 1] - a1[jj - 1] * gv[jj - 1]);
+    if (P >= 2) r += c2 * (a2[jj + 1] * gv[jj + 1] - 2 * a2[jj] * gv[jj] + a2[jj - 1] * gv[jj - 1]);
+    out[j] = r;
+  }
+}
+
+void BbdFieldRowPhi(BbdField f, PetscInt k, const PetscReal *gu, PetscReal *out)
+{
+  BbdNet          net = f->net;
+  const PetscInt  NX = net->M + 1, gym = f->gym, o = f->ys - f->gys, P = net->P;
+  const PetscReal c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
+  const PetscReal *a0 = f->ar + k * gym, *a1 = f->ar + (NX + k) * gym, *a2 = f->ar + (2 * NX + k) * gym;
+
+  for (PetscInt j = 0; j < f->ym; j++) {
+    const PetscInt jj = j + o;
+    PetscReal      r  = a0[jj] * gu[jj];
+    if (P >= 1) r += a1[jj] * c1 * (gu[jj + 1] - gu[jj - 1]);
+    if (P >= 2) r += a2[jj] * c2 * (gu[jj + 1] - 2 * gu[jj] + gu[jj - 1]);
+    out[j] = r;
+  }
+}
+
 /* The block-triangular solve of the residual system (docs/theory.md section 14) with sources:
    out = G(U)^-1 src on the rows of the state last transposed in (BbdFieldTransposeIn):
      beta^(M-1) = src_z^(M) (- eta lam^(M) with the loss),
@@ -192,11 +226,11 @@ PetscErrorCode BbdFieldTransposeIn(BbdField f, Vec U)
 static PetscErrorCode Sweep(BbdField f, Vec src, PetscBool with_loss, Vec F)
 {
   BbdNet             net = f->net;
-  const PetscInt     M = net->M, P = net->P, ys = f->ys, ym = f->ym, gym = f->gym, o = ys - f->gys, NX = M + 1;
+  const PetscInt     M = net->M, P = net->P, ys = f->ys, ym = f->ym, gym = f->gym, o = ys - f->gys;
   const PetscReal    rho = net->rho, h = net->h, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
   PetscScalar     ***fa;
   const PetscScalar ***r = NULL;
-  PetscReal         *gb = f->gb, *ga = f->ga, *zr = f->zr, *ar = f->ar, *D1 = f->D1, *S = f->S;
+  PetscReal         *gb = f->gb, *zr = f->zr, *D1 = f->D1, *S = f->S;
 
   PetscFunctionBeginUser;
   if (src) PetscCall(DMDAVecGetArrayDOFRead(f->da, src, &r));
@@ -208,25 +242,11 @@ static PetscErrorCode Sweep(BbdField f, Vec src, PetscBool with_loss, Vec F)
   if (r)
     for (PetscInt j = 0; j < ym; j++) f->beta[(M - 1) * ym + j] += r[ys + j][M][0];
   for (PetscInt m = M - 1; m >= 1; m--) {
-    const PetscReal *a0 = ar + m * gym, *a1 = ar + (NX + m) * gym, *a2 = ar + (2 * NX + m) * gym, *d1 = D1 + m * gym;
+    const PetscReal *d1 = D1 + m * gym;
     PetscReal       *bn = f->beta + (m - 1) * ym;
     PetscCall(BbdFieldExchangeRow(f, f->beta + m * ym, gb));
-    if (P >= 2) {
-      for (PetscInt jj = 0; jj < gym; jj++) {
-        ga[jj]       = a1[jj] * gb[jj];
-        ga[gym + jj] = a2[jj] * gb[jj];
-      }
-      for (PetscInt j = 0; j < ym; j++) {
-        const PetscInt jj = j + o;
-        bn[j] = rho * gb[jj] + h * d1[jj] * (a0[jj] * gb[jj] - c1 * (ga[jj + 1] - ga[jj - 1]) + c2 * (ga[gym + jj + 1] - 2 * ga[gym + jj] + ga[gym + jj - 1]));
-      }
-    } else {
-      for (PetscInt jj = 0; jj < gym; jj++) ga[jj] = P >= 1 ? a1[jj] * gb[jj] : 0;
-      for (PetscInt j = 0; j < ym; j++) {
-        const PetscInt jj = j + o;
-        bn[j] = rho * gb[jj] + h * d1[jj] * (a0[jj] * gb[jj] - c1 * (ga[jj + 1] - ga[jj - 1]));
-      }
-    }
+    BbdFieldRowPhiT(f, m, gb, f->g1);
+    for (PetscInt j = 0; j < ym; j++) bn[j] = rho * gb[j + o] + h * d1[j + o] * f->g1[j];
     if (r)
       for (PetscInt j = 0; j < ym; j++) bn[j] += h * r[ys + j][m][0];
   }
@@ -242,16 +262,16 @@ static PetscErrorCode Sweep(BbdField f, Vec src, PetscBool with_loss, Vec F)
     PetscReal       *dar = f->dar;
     for (PetscInt j = 0; j < ym; j++) f->dzn[j] = d1[j + o] * f->dz[j];
     PetscCall(BbdFieldExchangeRow(f, f->dzn, gb)); /* gb = sigma' dz^(m), ghosted */
+    BbdFieldRowPhi(f, m, gb, f->g1);                /* Phi'(z) dz^(m) */
     for (PetscInt j = 0; j < ym; j++) {
-      const PetscInt  jj = j + o;
-      const PetscReal D[3]  = {s[jj], c1 * (s[jj + 1] - s[jj - 1]), c2 * (s[jj + 1] - 2 * s[jj] + s[jj - 1])};
-      const PetscReal Du[3] = {gb[jj], c1 * (gb[jj + 1] - gb[jj - 1]), c2 * (gb[jj + 1] - 2 * gb[jj] + gb[jj - 1])};
-      PetscReal       rr    = bm[j];
+      const PetscInt  jj   = j + o;
+      const PetscReal D[3] = {s[jj], c1 * (s[jj + 1] - s[jj - 1]), c2 * (s[jj + 1] - 2 * s[jj] + s[jj - 1])};
+      PetscReal       rr   = bm[j] + f->g1[j];
       for (PetscInt c = 0; c <= P; c++) {
         const PetscReal ra = r ? r[ys + j][m][1 + c] : 0;
         const PetscReal da = net->kappa[c] > 0 ? net->kappa[c] * (ra + bm[j] * D[c]) : ra;
         dar[c * ym + j]    = da;
-        rr += da * D[c] + ar[(c * NX + m) * gym + jj] * Du[c];
+        rr += da * D[c];
       }
       f->dzn[j] = rho * f->dz[j] + h * rr;
     }
@@ -287,11 +307,11 @@ static PetscErrorCode IFunction(TS ts, PetscReal t, Vec U, Vec Udot, Vec F, void
 {
   BbdField          f   = (BbdField)ctx;
   BbdNet            net = f->net;
-  const PetscInt    M = net->M, P = net->P, ys = f->ys, ym = f->ym, gys = f->gys, gym = f->gym, o = ys - gys, NX = M + 1;
+  const PetscInt    M = net->M, P = net->P, ys = f->ys, ym = f->ym, gys = f->gys, gym = f->gym, o = ys - gys;
   const PetscReal   rho = net->rho, h = net->h, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
   const PetscScalar ***ud;
   PetscScalar     ***fa;
-  PetscReal        *gb = f->gb, *ga = f->ga, *ar = f->ar, *S = f->S, *D1 = f->D1, *lam = f->dzn;
+  PetscReal        *gb = f->gb, *S = f->S, *D1 = f->D1, *lam = f->dzn;
 
   PetscFunctionBeginUser;
   (void)ts;
@@ -309,12 +329,12 @@ static PetscErrorCode IFunction(TS ts, PetscReal t, Vec U, Vec Udot, Vec F, void
       if (gys < 0) gb[0] = 0;
       if (gys + gym > net->n[0]) gb[gym - 1] = 0;
     }
+    BbdFieldRowPhi(f, m, gb, f->g1); /* Phi'(z) z'^(m) */
     for (PetscInt j = 0; j < ym; j++) {
-      const PetscInt  jj    = j + o;
-      const PetscReal D[3]  = {s[jj], c1 * (s[jj + 1] - s[jj - 1]), c2 * (s[jj + 1] - 2 * s[jj] + s[jj - 1])};
-      const PetscReal Du[3] = {gb[jj], c1 * (gb[jj + 1] - gb[jj - 1]), c2 * (gb[jj + 1] - 2 * gb[jj] + gb[jj - 1])};
-      PetscReal       b     = (ud[ys + j][m + 1][0] - rho * ud[ys + j][m][0]) / h;
-      for (PetscInt c = 0; c <= P; c++) b -= ud[ys + j][m][1 + c] * D[c] + ar[(c * NX + m) * gym + jj] * Du[c];
+      const PetscInt  jj   = j + o;
+      const PetscReal D[3] = {s[jj], c1 * (s[jj + 1] - s[jj - 1]), c2 * (s[jj + 1] - 2 * s[jj] + s[jj - 1])};
+      PetscReal       b    = (ud[ys + j][m + 1][0] - rho * ud[ys + j][m][0]) / h - f->g1[j];
+      for (PetscInt c = 0; c <= P; c++) b -= ud[ys + j][m][1 + c] * D[c];
       f->beta[m * ym + j] = b;
       for (PetscInt c = 0; c <= P; c++) fa[ys + j][m][1 + c] = net->kappa[c] > 0 ? ud[ys + j][m][1 + c] / net->kappa[c] - b * D[c] : ud[ys + j][m][1 + c];
     }
@@ -326,17 +346,10 @@ static PetscErrorCode IFunction(TS ts, PetscReal t, Vec U, Vec Udot, Vec F, void
     for (PetscInt c = 0; c <= P; c++) fa[ys + j][M][1 + c] = ud[ys + j][M][1 + c];
   }
   for (PetscInt m = 1; m < M; m++) {
-    const PetscReal *a0 = ar + m * gym, *a1 = ar + (NX + m) * gym, *a2 = ar + (2 * NX + m) * gym, *d1 = D1 + m * gym;
+    const PetscReal *d1 = D1 + m * gym;
     PetscCall(BbdFieldExchangeRow(f, f->beta + m * ym, gb));
-    for (PetscInt jj = 0; jj < gym; jj++) {
-      ga[jj]       = P >= 1 ? a1[jj] * gb[jj] : 0;
-      ga[gym + jj] = P >= 2 ? a2[jj] * gb[jj] : 0;
-    }
-    for (PetscInt j = 0; j < ym; j++) {
-      const PetscInt  jj = j + o;
-      const PetscReal pt = a0[jj] * gb[jj] - c1 * (ga[jj + 1] - ga[jj - 1]) + c2 * (ga[gym + jj + 1] - 2 * ga[gym + jj] + ga[gym + jj - 1]);
-      fa[ys + j][m][0]   = (f->beta[(m - 1) * ym + j] - rho * gb[jj]) / h - d1[jj] * pt;
-    }
+    BbdFieldRowPhiT(f, m, gb, f->g1);
+    for (PetscInt j = 0; j < ym; j++) fa[ys + j][m][0] = (f->beta[(m - 1) * ym + j] - rho * gb[j + o]) / h - d1[j + o] * f->g1[j];
   }
   PetscCall(DMDAVecRestoreArrayDOF(f->da, F, &fa));
   PetscCall(DMDAVecRestoreArrayDOFRead(f->da, f->Udotloc, &ud));
@@ -472,7 +485,7 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
   PetscCall(VecDuplicate(f->U, &f->Ulin));
   PetscCall(DMDACreateNaturalVector(f->da, &f->Unat));
   PetscCall(VecScatterCreateToAll(f->Unat, &f->allscat, &f->Uall));
-  PetscCall(PetscMalloc5((M + 1) * f->ym, &f->beta, 2 * f->gym, &f->ga, f->gym, &f->gb, f->ym, &f->dz, f->ym, &f->dzn));
+  PetscCall(PetscMalloc4((M + 1) * f->ym, &f->beta, f->gym, &f->gb, f->ym, &f->dz, f->ym, &f->dzn));
   PetscCall(PetscMalloc6(N, &f->lam, (M + 1) * f->gym, &f->zr, (net->P + 1) * (M + 1) * f->gym, &f->ar, (M + 1) * f->gym, &f->S, (M + 1) * f->gym, &f->D1, (net->P + 1) * (M + 1) * f->ym, &f->dar));
   PetscCall(PetscMalloc4((M + 1) * f->ym, &f->zdot, f->ym, &f->g1, f->ym, &f->g2, f->ym, &f->pw));
   if (f->continuum) PetscCall(BbdFieldContinuumInit(f));

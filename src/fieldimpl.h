@@ -13,7 +13,7 @@ struct _p_BbdField {
   Vec         U, Uloc, rowg, rowl, Zall, Unat, Uall;
   VecScatter  zscat, allscat;
   PetscInt    dof, ys, ym, gys, gym, sample;
-  PetscReal  *beta, *ga, *gb, *dz, *dzn, *lam;
+  PetscReal  *beta, *gb, *dz, *dzn, *lam;
   PetscReal  *zr, *ar, *S, *D1, *dar; /* the state as width rows (all NX depths), activations, moment rates */
   PetscReal  *zdot, *g1, *g2, *pw;     /* continuum: neuron rates of all depths, stage work */
   PetscBool   continuum, residual; /* continuum mode; lattice: implicit residual formulation */
@@ -28,6 +28,8 @@ struct _p_BbdField {
 PETSC_INTERN PetscErrorCode BbdFieldExchangeRow(BbdField, const PetscReal *own, PetscReal *gh);
 PETSC_INTERN PetscErrorCode BbdFieldOutputGradient(BbdField, const PetscReal *Zown, PetscReal *lam);
 PETSC_INTERN PetscErrorCode BbdFieldTransposeIn(BbdField, Vec U);
+PETSC_INTERN void           BbdFieldRowPhiT(BbdField, PetscInt k, const PetscReal *gv, PetscReal *out);
+PETSC_INTERN void           BbdFieldRowPhi(BbdField, PetscInt k, const PetscReal *gu, PetscReal *out);
 PETSC_INTERN PetscErrorCode BbdFieldGatherAll(BbdField, const PetscScalar **all); /* restore with VecRestoreArrayRead(f->Uall) */
 PETSC_INTERN PetscErrorCode BbdFieldWriteXdmf(BbdField, PetscInt T);
 /* continuum.c */

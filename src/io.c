@@ -1052,15 +1052,6 @@ PetscErrorCode BbdOutputWriteGrid(BbdOutput o, PetscInt nx, const PetscReal *x, 
   PetscFunctionReturn(0);
 }
 
-/*@ BbdOutputGetNames - the final and the temporary file name. @*/
-PetscErrorCode BbdOutputGetNames(BbdOutput o, const char **final, const char **tmp)
-{
-  PetscFunctionBeginUser;
-  if (final) *final = o->file;
-  if (tmp) *tmp = o->tmp;
-  PetscFunctionReturn(0);
-}
-
 /* Plain HDF5 writers for other writers of the library (the field solver's continuum results);
    rank-0 use, errors as PETSc errors naming the file. */
 PetscErrorCode BbdH5WriteArray(hid_t loc, const char *file, const char *name, int rank, const hsize_t *dims, const PetscReal *v)

@@ -48,7 +48,7 @@ PetscErrorCode BbdNetDestroy(BbdNet *net)
   PetscCall(PetscFree(n->thetadot));
   PetscCall(PetscFree(n->state_z));
   PetscCall(PetscFree(n->perm));
-  PetscCall(PetscFree4(n->wz, n->ws, n->wd1, n->wd2));
+  PetscCall(PetscFree3(n->wz, n->ws, n->wd1));
   PetscCall(PetscFree4(n->wlam, n->wdz, n->wtmp, n->wtmp2));
   PetscCall(PetscFree(n));
   *net = NULL;
@@ -271,7 +271,7 @@ PetscErrorCode BbdNetSetLayout(BbdNet net)
   }
   PetscCall(PetscCalloc1(net->nparam, &net->theta));
   PetscCall(PetscCalloc1(net->nparam, &net->thetadot));
-  PetscCall(PetscMalloc4(net->batch * net->nz, &net->wz, net->batch * net->nz, &net->ws, net->batch * net->nz, &net->wd1, net->nz, &net->wd2));
+  PetscCall(PetscMalloc3(net->batch * net->nz, &net->wz, net->batch * net->nz, &net->ws, net->batch * net->nz, &net->wd1));
   PetscCall(PetscMalloc4(net->batch * net->nz, &net->wlam, net->batch * net->nz, &net->wdz, 4 * (net->nzmax + 2) * (net->P + 1), &net->wtmp, 4 * (net->nzmax + 2) * (net->P + 1), &net->wtmp2));
   PetscFunctionReturn(0);
 }

@@ -173,18 +173,6 @@ PetscErrorCode BbdBackwardFull(BbdNet net, const PetscReal *theta, const PetscRe
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode BbdBackward(BbdNet net, const PetscReal *theta, const PetscReal *z, const PetscReal *Y, PetscReal *lam, PetscReal *loss)
-{
-  PetscReal *d1;
-
-  PetscFunctionBeginUser;
-  PetscCall(PetscMalloc1(net->nz, &d1));
-  for (PetscInt m = 0; m < net->M; m++) BbdActivationEval(net->act[m], net->n[m], z + net->zoff[m], NULL, d1 + net->zoff[m], NULL);
-  PetscCall(BbdBackwardFull(net, theta, z, d1, Y, lam, loss));
-  PetscCall(PetscFree(d1));
-  PetscFunctionReturn(0);
-}
-
 PetscErrorCode BbdAddVelocity(BbdNet net, const PetscReal *s, const PetscReal *lam, PetscReal scale, PetscReal *vel)
 {
   /* dl/db^(m) = h w lam^(m+1); metric c = h dy (field), 1 (dense): v_b = -eta (h w / c) lam */
@@ -236,21 +224,6 @@ PetscErrorCode BbdTangent(BbdNet net, const PetscReal *theta, const PetscReal *t
     for (PetscInt i = 0; i < n1; i++) dzn[i] = (rho != 0 ? rho * dzm[i] : 0) + h * (t1[i] + t2[i] + bd[i]);
   }
   PetscCall(PetscFree5(s, d1, u, t1, t2));
-  PetscFunctionReturn(0);
-}
-
-/* vel = -eta metric^-1 grad l_batch at time t (mean over the batch in use) */
-PetscErrorCode BbdFlowVelocity(BbdNet net, PetscReal t, const PetscReal *theta, PetscReal *vel, PetscReal *loss)
-{
-  PetscInt  B = net->batch, idx[1024], *pidx = idx;
-  PetscReal lsum = 0;
-
-  PetscFunctionBeginUser;
-  if (B > 1024) PetscCall(PetscMalloc1(B, &pidx));
-  PetscCall(BbdNetBatchSamples(net, t, pidx));
-  PetscCall(BbdFlowVelocityBatch(net, pidx, theta, vel, &lsum));
-  if (loss) *loss = lsum;
-  if (B > 1024) PetscCall(PetscFree(pidx));
   PetscFunctionReturn(0);
 }
 

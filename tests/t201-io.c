@@ -17,47 +17,12 @@ static const char help[] = "t201: HDF5 output and -bbd_init reading: round trip,
 #define NSNAP 3
 
 
-/* the packed layout of src/bbdimpl.h */
-static PetscErrorCode TestSetLayout(BbdNet net)
-{
-  PetscInt off = 0;
-
-  PetscFunctionBeginUser;
-  PetscCall(PetscMalloc3(net->M, &net->woff, net->M, &net->boff, net->M + 1, &net->zoff));
-  for (PetscInt m = 0; m < net->M; m++) {
-    net->woff[m] = off;
-    off += net->family == BBD_FAMILY_FIELD ? (net->P + 1) * net->n[0] : net->n[m + 1] * net->n[m];
-    net->boff[m] = off;
-    off += net->n[m + 1];
-  }
-  net->nparam = off;
-  for (PetscInt m = 0, z = 0; m <= net->M; z += net->n[m], m++) net->zoff[m] = z, net->nz = z + net->n[m];
-  PetscCall(PetscCalloc1(net->nparam, &net->theta));
-  PetscCall(PetscCalloc1(net->nparam, &net->thetadot));
-  PetscFunctionReturn(0);
-}
-
-static PetscErrorCode TestNetDestroy(BbdNet *net)
-{
-  PetscFunctionBeginUser;
-  PetscCall(PetscFree((*net)->n));
-  PetscCall(PetscFree((*net)->act));
-  PetscCall(PetscFree3((*net)->woff, (*net)->boff, (*net)->zoff));
-  PetscCall(PetscFree((*net)->theta));
-  PetscCall(PetscFree((*net)->thetadot));
-  PetscCall(PetscFree((*net)->X));
-  PetscCall(PetscFree((*net)->Y));
-  PetscCall(PetscFree(*net));
-  PetscFunctionReturn(0);
-}
-
 static PetscErrorCode IoNetCreate(BbdFamily family, BbdNet *net)
 {
   BbdNet n;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscNew(&n));
-  n->comm   = PETSC_COMM_WORLD;
+  PetscCall(BbdNetCreate(PETSC_COMM_WORLD, &n));
   n->family = family;
   n->M      = family == BBD_FAMILY_FIELD ? 3 : 2;
   PetscCall(PetscMalloc1(n->M + 1, &n->n));
@@ -76,7 +41,7 @@ static PetscErrorCode IoNetCreate(BbdFamily family, BbdNet *net)
   n->eta = 0.125, n->gamma = 3, n->tfinal = 2, n->output_dt = 1, n->sample_dt = 0.5, n->batch = 1, n->seed = 12345;
   n->order = BBD_ORDER_RANDOM;
   n->S     = 2;
-  PetscCall(TestSetLayout(n));
+  PetscCall(BbdNetSetLayout(n));
   PetscCall(PetscMalloc1(n->S * n->n[0], &n->X));
   PetscCall(PetscMalloc1(n->S * n->n[n->M], &n->Y));
   for (PetscInt k = 0; k < n->S * n->n[0]; k++) n->X[k] = 0.1 * k - 0.3;
@@ -128,8 +93,7 @@ static PetscErrorCode ReadAndCompare(BbdNet ref, const char *file)
   PetscBool damped = (PetscBool)(ref->dyn == BBD_DYN_DAMPED);
 
   PetscFunctionBeginUser;
-  PetscCall(PetscNew(&net));
-  net->comm = PETSC_COMM_WORLD;
+  PetscCall(BbdNetCreate(PETSC_COMM_WORLD, &net));
   PetscCall(BbdStateReadDefinition(net, file));
   CHECK(net->family == ref->family && net->M == ref->M && net->loss == ref->loss && net->dyn == ref->dyn && net->periodic == ref->periodic, "%s: family/depth/loss/dynamics/periodic differ", file);
   CHECK(net->rho == ref->rho && net->h == ref->h && net->eta == ref->eta && net->gamma == ref->gamma && net->dy == ref->dy, "%s: rho/h/eta/gamma/dy differ", file);
@@ -139,7 +103,7 @@ static PetscErrorCode ReadAndCompare(BbdNet ref, const char *file)
   for (PetscInt m = 0; m <= ref->M && m <= net->M; m++) CHECK(net->n[m] == ref->n[m], "%s: widths[%d] differs", file, (int)m);
   for (PetscInt m = 0; m < ref->M && m < net->M; m++) CHECK(net->act[m] == ref->act[m], "%s: activation of layer %d differs", file, (int)m);
   net->dyn = BBD_DYN_DAMPED; /* dense (flow) file: the velocity must read as 0 */
-  PetscCall(TestSetLayout(net));
+  PetscCall(BbdNetSetLayout(net));
   for (PetscInt k = 0; k < net->nparam; k++) net->thetadot[k] = 7;
   PetscCall(BbdStateReadState(net, file));
   CHECK(net->t0 == 2.5 && net->S == ref->S, "%s: time %g or S differ", file, (double)net->t0);
@@ -149,7 +113,7 @@ static PetscErrorCode ReadAndCompare(BbdNet ref, const char *file)
   }
   for (PetscInt k = 0; k < ref->S * ref->n[0]; k++) CHECK(net->X[k] == ref->X[k], "%s: X[%d] differs", file, (int)k);
   for (PetscInt k = 0; k < ref->S * ref->n[ref->M]; k++) CHECK(net->Y[k] == ref->Y[k], "%s: Y[%d] differs", file, (int)k);
-  PetscCall(TestNetDestroy(&net));
+  PetscCall(BbdNetDestroy(&net));
   PetscFunctionReturn(0);
 }
 
@@ -287,19 +251,18 @@ static PetscErrorCode ExpectRefused(const char *file, PetscBool state, PetscErro
   PetscErrorCode ierr;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscNew(&net));
-  net->comm = PETSC_COMM_WORLD;
+  PetscCall(BbdNetCreate(PETSC_COMM_WORLD, &net));
   PetscCall(PetscPushErrorHandler(CatchError, msg));
   ierr = BbdStateReadDefinition(net, file);
   if (state && !ierr) {
-    PetscCall(TestSetLayout(net));
+    PetscCall(BbdNetSetLayout(net));
     ierr = BbdStateReadState(net, file);
   }
   PetscCall(PetscPopErrorHandler());
   PetscCall(PetscStrstr(msg, w1, &h1));
   PetscCall(PetscStrstr(msg, w2, &h2));
   CHECK(ierr == code && h1 && h2, "%s: expected error %d naming \"%s\" and \"%s\", got %d: \"%s\"", file, (int)code, w1, w2, (int)ierr, msg);
-  PetscCall(TestNetDestroy(&net));
+  PetscCall(BbdNetDestroy(&net));
   PetscFunctionReturn(0);
 }
 
@@ -372,8 +335,8 @@ int main(int argc, char **argv)
   PetscCallMPI(MPI_Barrier(PETSC_COMM_WORLD));
   if (!rank && !nfail)
     for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++) unlink(files[k]);
-  PetscCall(TestNetDestroy(&field));
-  PetscCall(TestNetDestroy(&dense));
+  PetscCall(BbdNetDestroy(&field));
+  PetscCall(BbdNetDestroy(&dense));
   if (nfail) printf("t201: %d check(s) failed\n", nfail);
   PetscCall(PetscFinalize());
   return nfail ? 1 : 0;
