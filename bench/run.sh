@@ -33,6 +33,8 @@ CASES=("$@")
 [ ${#CASES[@]} -gt 0 ] || CASES=(field64 field256 dense)
 
 mkdir -p "$OUT"
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
 if [ ! -x "$BIN" ]; then
   echo "== building the project ($BIN missing)"
   (cd "$ROOT" && cmake -S . -B build > "$OUT/cmake.log" && cmake --build build -j2 >> "$OUT/cmake.log") ||
@@ -45,25 +47,7 @@ BIN_ORIG=$BIN BIN=$OUT/bbd-net.bench
 "$PY" -c "import numpy, h5py" || { echo "$PY lacks numpy or h5py (Debian: python3-numpy python3-h5py)"; exit 1; }
 
 # ---------------------------------------------------------------- machine and STREAM
-CC=${CC:-gcc}
-STREAM_FLAGS="-O3 -march=native"
-$CC $STREAM_FLAGS -o "$OUT/stream" "$ROOT/bench/stream.c"
-"$OUT/stream" 80 10 > "$OUT/stream_dram.txt"
-"$OUT/stream" 8 10 > "$OUT/stream_l3.txt"
-"$OUT/stream" 0.25 10 > "$OUT/stream_l2.txt"
-triad() { awk '/^stream_triad_GBs/ {print $3}' "$1"; }
-BW_DRAM=$(triad "$OUT/stream_dram.txt")
-BW_L3=$(triad "$OUT/stream_l3.txt")
-BW_L2=$(triad "$OUT/stream_l2.txt")
-
-echo "== machine"
-echo "cpu:      $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1), $(nproc --all) cores" \
-  "(L2 $(lscpu | sed -n 's/^L2 cache:[[:space:]]*//p'), L3 $(lscpu | sed -n 's/^L3 cache:[[:space:]]*//p'))"
-echo "memory:   $(free -g | awk '/^Mem:/ {print $2}') GiB"
-echo "compiler: $($CC --version | head -1)"
-if [ -f "$ROOT/build/CMakeFiles/bbd.dir/flags.make" ]; then
-  echo "bbd-net:  built with $(sed -n 's/^C_FLAGS = //p' "$ROOT/build/CMakeFiles/bbd.dir/flags.make")"
-fi
+machine_report
 echo "bbd-net:  $BIN_ORIG, $(date -u -r "$BIN_ORIG" '+built %F %T UTC'), md5 $(md5sum < "$BIN" | cut -c1-8)"
 echo "petsc:    $(pkg-config --modversion PETSc 2> /dev/null || echo '?')"
 echo "numpy:    $("$PY" -c 'import numpy, sys; print(numpy.__version__, "python", sys.version.split()[0])')," \
@@ -76,46 +60,6 @@ if awk -v l="$LOAD" 'BEGIN {exit !(l > 0.5)}'; then
   echo "WARNING: other processes share the cores: wall times will be disturbed (CPU times less so)"
 fi
 
-# ---------------------------------------------------------------- helpers
-logev() { # logev FILE EVENT FIELD: a -log_view column (2 = count, 4 = max time)
-  if [ -f "$1" ]; then awk -v e="$2" -v f="$3" '$1 == e {print $f; exit}' "$1"; fi
-}
-internal() { # bbd-net's own clock: the "wall" column of its progress table, last row - first row
-  awk '/ wall$/ {h = 1; next}
-       h && $(NF - 1) ~ /%$/ && $NF ~ /s$/ {v = $NF; sub(/s$/, "", v); if (n++ == 0) f = v; l = v}
-       END {if (n > 1) printf "%.6g\n", l - f}' "$1"
-}
-timed() { # one run of a command (output to $LOG; -log_view to $LV if set):
-  # "wall cpu internal TSStep TSFunctionEval-time TSFunctionEval-count", "-" where absent
-  local TIMEFORMAT='%R %U %S' tt it ts fe nf
-  [ -z "${LV:-}" ] || rm -f "$LV"
-  { time "$@" > "$LOG" 2>&1; } 2> "$LOG.time" ||
-    { echo "FAILED: $* (see $LOG)" >&2; grep -m3 "ERROR: [a-z-]" "$LOG" >&2; return 1; }
-  tt=$(tail -1 "$LOG.time")
-  it=$(internal "$LOG")
-  ts=$(logev "${LV:-}" TSStep 4)
-  fe=$(logev "${LV:-}" TSFunctionEval 4)
-  nf=$(logev "${LV:-}" TSFunctionEval 2)
-  awk -v t="$tt" -v r="${it:--} ${ts:--} ${fe:--} ${nf:--}" 'BEGIN {split(t, a, " "); printf "%.4f %.4f %s\n", a[1], a[2] + a[3], r}'
-}
-best_of() { # the best of $REPS runs, each figure minimised separately (the count: the last)
-  local best="" t
-  for _ in $(seq "$REPS"); do
-    t=$(timed "$@") || return 1
-    best=$(awk -v b="$best" -v t="$t" 'BEGIN {
-      n = split(t, c, " "); if (b == "") {print t; exit}
-      split(b, d, " "); o = ""
-      for (i = 1; i <= n; i++) {
-        v = d[i]
-        if (i == n || (c[i] != "-" && (d[i] == "-" || c[i] + 0 < d[i] + 0))) v = c[i]
-        o = o (i > 1 ? " " : "") v
-      }
-      print o}')
-  done
-  echo "$best"
-}
-kv() { awk -v k="$2" '$1 == k {print $3; exit}' "$1"; }
-calc() { awk "BEGIN {printf \"$1\", $2}"; }
 
 ROWS=()
 AGREE_ALL=1
@@ -171,24 +115,7 @@ run_case() {
   LOG="$OUT/$name-init.log" LV=""
   timed "$BIN" "${init_opts[@]}" -bbd_tfinal 0 -bbd_output "$init" > /dev/null || return 1
   if [ -n "$bytes" ]; then
-    # The forward map is stable only if s = h max(a_2) max(sigma') / dy^2 <= 1/2 (docs/theory.md,
-    # section 7). Should the built-in fields break that (their a_2 does not scale with N), scale
-    # a_2 down to s = 0.48 in the initial state both codes start from, and say so.
-    "$PY" - "$init" << 'PYEOF'
-import sys, h5py
-with h5py.File(sys.argv[1], "r+") as f:
-    a = f["state/a"]
-    M, N = a.shape[1:]
-    x = a[...]
-    s = float(f.attrs["h"]) * max(x[2].max(), 0.0) * N * N if x.shape[0] > 2 else 0.0
-    if s > 0.5:
-        x[2] *= 0.48 / s
-        a[...] = x
-        print(f"note: the built-in a_2 gives the forward-map stability number {s:.3g} > 1/2 at M = {M},"
-              f" N = {N}: a_2 scaled by {0.48 / s:.4g} (stability number 0.48) in {sys.argv[1]}")
-    else:
-        print(f"forward-map stability number h max(a_2) / dy^2 = {s:.3g}")
-PYEOF
+    scale_a2 "$init"
   fi
   # bbd-net: the trajectory from the saved initial state, and the same start with tfinal 0
   LOG="$OUT/$name-bbd.log"

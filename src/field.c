@@ -49,6 +49,7 @@ PetscErrorCode BbdFieldDestroy(BbdField *field)
   PetscCall(PetscFree4(f->beta, f->gb, f->dz, f->dzn));
   PetscCall(PetscFree6(f->lam, f->zr, f->ar, f->S, f->D1, f->dar));
   PetscCall(PetscFree4(f->zdot, f->g1, f->g2, f->pw));
+  if (f->residual) PetscCall(BbdFieldResidualDestroy(f));
   PetscCall(BbdNetDestroy(&f->net));
   PetscCall(PetscFree(f));
   *field = NULL;
@@ -298,64 +299,6 @@ static PetscErrorCode RHSFunction(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
   PetscFunctionReturn(0);
 }
 
-/* Residual form (shared theory section 4): F(U, U') = G(U) U' + (0, ..., eta lam at the output),
-     R_z^(0) = z'^(0),  R_z^(m) = (beta^(m-1) - rho beta^(m))/h - sigma' .* sum_j D_j^T (a_j beta^(m)),
-     R_z^(M) = beta^(M-1) + eta lam^(M),  R_a^(m) = a_j'/kappa_j - beta^(m) .* D_j sigma(z^(m))
-   (R_a = a_j' for a frozen moment and on the unused row k = M), with beta^(m) the local
-   bias velocity of (z, z', a, a') (docs/theory.md section 5). */
-static PetscErrorCode IFunction(TS ts, PetscReal t, Vec U, Vec Udot, Vec F, void *ctx)
-{
-  BbdField          f   = (BbdField)ctx;
-  BbdNet            net = f->net;
-  const PetscInt    M = net->M, P = net->P, ys = f->ys, ym = f->ym, gys = f->gys, gym = f->gym, o = ys - gys;
-  const PetscReal   rho = net->rho, h = net->h, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
-  const PetscScalar ***ud;
-  PetscScalar     ***fa;
-  PetscReal        *gb = f->gb, *S = f->S, *D1 = f->D1, *lam = f->dzn;
-
-  PetscFunctionBeginUser;
-  (void)ts;
-  (void)t;
-  PetscCall(BbdFieldTransposeIn(f, U));
-  PetscCall(DMGlobalToLocalBegin(f->da, Udot, INSERT_VALUES, f->Udotloc));
-  PetscCall(DMGlobalToLocalEnd(f->da, Udot, INSERT_VALUES, f->Udotloc));
-  PetscCall(DMDAVecGetArrayDOFRead(f->da, f->Udotloc, &ud));
-  PetscCall(DMDAVecGetArrayDOF(f->da, F, &fa));
-  /* beta^(m) from the neuron form */
-  for (PetscInt m = 0; m < M; m++) {
-    const PetscReal *s = S + m * gym, *d1 = D1 + m * gym;
-    for (PetscInt jj = 0; jj < gym; jj++) gb[jj] = d1[jj] * ud[gys + jj][m][0]; /* sigma' z' (ghosted) */
-    if (!net->periodic) {
-      if (gys < 0) gb[0] = 0;
-      if (gys + gym > net->n[0]) gb[gym - 1] = 0;
-    }
-    BbdFieldRowPhi(f, m, gb, f->g1); /* Phi'(z) z'^(m) */
-    for (PetscInt j = 0; j < ym; j++) {
-      const PetscInt  jj   = j + o;
-      const PetscReal D[3] = {s[jj], c1 * (s[jj + 1] - s[jj - 1]), c2 * (s[jj + 1] - 2 * s[jj] + s[jj - 1])};
-      PetscReal       b    = (ud[ys + j][m + 1][0] - rho * ud[ys + j][m][0]) / h - f->g1[j];
-      for (PetscInt c = 0; c <= P; c++) b -= ud[ys + j][m][1 + c] * D[c];
-      f->beta[m * ym + j] = b;
-      for (PetscInt c = 0; c <= P; c++) fa[ys + j][m][1 + c] = net->kappa[c] > 0 ? ud[ys + j][m][1 + c] / net->kappa[c] - b * D[c] : ud[ys + j][m][1 + c];
-    }
-  }
-  PetscCall(BbdFieldOutputGradient(f, f->zr + M * gym + o, lam));
-  for (PetscInt j = 0; j < ym; j++) {
-    fa[ys + j][0][0] = ud[ys + j][0][0];
-    fa[ys + j][M][0] = f->beta[(M - 1) * ym + j] + net->eta * lam[j];
-    for (PetscInt c = 0; c <= P; c++) fa[ys + j][M][1 + c] = ud[ys + j][M][1 + c];
-  }
-  for (PetscInt m = 1; m < M; m++) {
-    const PetscReal *d1 = D1 + m * gym;
-    PetscCall(BbdFieldExchangeRow(f, f->beta + m * ym, gb));
-    BbdFieldRowPhiT(f, m, gb, f->g1);
-    for (PetscInt j = 0; j < ym; j++) fa[ys + j][m][0] = (f->beta[(m - 1) * ym + j] - rho * gb[j + o]) / h - d1[j + o] * f->g1[j];
-  }
-  PetscCall(DMDAVecRestoreArrayDOF(f->da, F, &fa));
-  PetscCall(DMDAVecRestoreArrayDOFRead(f->da, f->Udotloc, &ud));
-  PetscFunctionReturn(0);
-}
-
 /* The structure-aware preconditioner of the implicit step: the Jacobian is shift G(U) + dF/dU;
    its dominant part shift G(U) is inverted exactly by one sweep at the linearisation point. */
 static PetscErrorCode IJacobian(TS ts, PetscReal t, Vec U, Vec Udot, PetscReal shift, Mat A, Mat B, void *ctx)
@@ -488,6 +431,7 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
   PetscCall(PetscMalloc4((M + 1) * f->ym, &f->beta, f->gym, &f->gb, f->ym, &f->dz, f->ym, &f->dzn));
   PetscCall(PetscMalloc6(N, &f->lam, (M + 1) * f->gym, &f->zr, (net->P + 1) * (M + 1) * f->gym, &f->ar, (M + 1) * f->gym, &f->S, (M + 1) * f->gym, &f->D1, (net->P + 1) * (M + 1) * f->ym, &f->dar));
   PetscCall(PetscMalloc4((M + 1) * f->ym, &f->zdot, f->ym, &f->g1, f->ym, &f->g2, f->ym, &f->pw));
+  if (f->residual) PetscCall(BbdFieldResidualSetUp(f));
   if (f->continuum) PetscCall(BbdFieldContinuumInit(f));
   else {
     PetscCall(BbdNetBatchSamples(net, net->t0, idx));
@@ -625,7 +569,7 @@ PetscErrorCode BbdFieldRun(BbdField f)
     KSP  ksp;
     PC   pc;
     Mat  J;
-    PetscCall(TSSetIFunction(ts, NULL, IFunction, f));
+    PetscCall(TSSetIFunction(ts, NULL, BbdFieldIFunction, f)); /* src/residual.c */
     PetscCall(TSGetSNES(ts, &snes));
     PetscCall(MatCreateSNESMF(snes, &J)); /* Newton-Krylov on the residual, the sweep as preconditioner */
     PetscCall(TSSetIJacobian(ts, J, J, IJacobian, f));

@@ -19,6 +19,12 @@ struct _p_BbdField {
   PetscBool   continuum, residual; /* continuum mode; lattice: implicit residual formulation */
   Vec         Udotloc, Ulin;       /* residual formulation: ghosted rates, linearisation point */
   PetscReal   shift;
+  /* residual.c: the one-pass residual (window of columns; two ghost columns on several ranks) */
+  DM          da2;
+  Vec         U2loc, Ud2loc;
+  PetscInt    gys2;
+  PetscReal  *wS, *wD, *wQ, *wB, *zcol, *zerocol;
+  PetscBool   oneact;
   /* continuum results, kept on rank 0 until the run ends */
   PetscInt    T, Tmax;
   PetscReal  *rt, *rloss, *rz, *ra, *rflux;
@@ -32,6 +38,10 @@ PETSC_INTERN void           BbdFieldRowPhiT(BbdField, PetscInt k, const PetscRea
 PETSC_INTERN void           BbdFieldRowPhi(BbdField, PetscInt k, const PetscReal *gu, PetscReal *out);
 PETSC_INTERN PetscErrorCode BbdFieldGatherAll(BbdField, const PetscScalar **all); /* restore with VecRestoreArrayRead(f->Uall) */
 PETSC_INTERN PetscErrorCode BbdFieldWriteXdmf(BbdField, PetscInt T);
+/* residual.c */
+PETSC_INTERN PetscErrorCode BbdFieldResidualSetUp(BbdField);
+PETSC_INTERN PetscErrorCode BbdFieldResidualDestroy(BbdField);
+PETSC_INTERN PetscErrorCode BbdFieldIFunction(TS, PetscReal, Vec, Vec, Vec, void *);
 /* continuum.c */
 PETSC_INTERN PetscErrorCode BbdFieldRHSContinuum(TS, PetscReal, Vec, Vec, void *);
 PETSC_INTERN PetscErrorCode BbdFieldContinuumInit(BbdField);

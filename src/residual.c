@@ -1,0 +1,189 @@
+/* The residual of the implicit (residual) formulation of bbd-field's lattice mode, in one pass
+   over the grid in storage order (docs/theory.md section 14; shared theory section 4):
+     R_z^(0) = z'^(0),  R_z^(m) = (beta^(m-1) - rho beta^(m))/h - sigma'(z^(m)) .* sum_j D_j^T (a_j^(m) beta^(m)),
+     R_z^(M) = beta^(M-1) + eta lam^(M),  R_a^(m) = a_j'^(m)/kappa_j - beta^(m) .* D_j sigma(z^(m))
+     (R_a = a_j' for a frozen moment and on the unused row k = M), with the local bias velocity
+     beta^(m) = (z'^(m+1) - rho z'^(m))/h - sum_j a_j'^(m) D_j sigma(z^(m)) - sum_j a_j^(m) D_j (sigma'(z^(m)) z'^(m)).
+   The grid stores depth fastest: a width column (all depths of one width point) is contiguous.
+   R at column i needs beta at columns i-1..i+1, and beta at column c needs sigma(z), sigma'(z) z'
+   at columns c-1..c+1: one pass over the columns with a window of five columns of sigma, sigma',
+   sigma' z' and three of beta computes R while reading U and U' and writing F once, the
+   minimal memory traffic. On one rank the columns are read from the global arrays (periodic wrap
+   or zero padding by index); on several ranks from local arrays with two ghost columns. */
+#include "fieldimpl.h"
+
+PetscErrorCode BbdFieldResidualSetUp(BbdField f)
+{
+  BbdNet          net = f->net;
+  const PetscInt  NX  = net->M + 1;
+  const PetscInt *ly;
+  PetscInt        ny;
+
+  PetscFunctionBeginUser;
+  f->oneact = PETSC_TRUE;
+  for (PetscInt m = 0; m < net->M; m++) f->oneact = (PetscBool)(f->oneact && net->act[m] == net->act[0]);
+  PetscCall(PetscMalloc5(5 * NX, &f->wS, 5 * NX, &f->wD, 5 * NX, &f->wQ, 3 * NX, &f->wB, NX, &f->zcol));
+  PetscCall(PetscCalloc1(NX * f->dof, &f->zerocol));
+  if (f->size > 1) {
+    PetscCall(DMDAGetInfo(f->da, NULL, NULL, &ny, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL));
+    PetscCall(DMDAGetOwnershipRanges(f->da, NULL, &ly, NULL));
+    for (PetscInt r = 0; r < f->size; r++) PetscCheck(ly[r] >= 2, f->comm, PETSC_ERR_USER_INPUT, "-bbd_formulation residual: every rank needs at least 2 width points (rank %" PetscInt_FMT " has %" PetscInt_FMT "); use fewer ranks or a wider grid", r, ly[r]);
+    PetscCall(DMDACreate2d(f->comm, DM_BOUNDARY_NONE, net->periodic ? DM_BOUNDARY_PERIODIC : DM_BOUNDARY_GHOSTED, DMDA_STENCIL_BOX, NX, ny, 1, f->size, f->dof, 2, NULL, ly, &f->da2));
+    PetscCall(DMSetUp(f->da2));
+    PetscCall(DMCreateLocalVector(f->da2, &f->U2loc));
+    PetscCall(VecDuplicate(f->U2loc, &f->Ud2loc));
+    PetscCall(VecSet(f->U2loc, 0)); /* zero padding outside a non-periodic width stays zero */
+    PetscCall(VecSet(f->Ud2loc, 0));
+    PetscCall(DMDAGetGhostCorners(f->da2, NULL, &f->gys2, NULL, NULL, NULL, NULL));
+  }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdFieldResidualDestroy(BbdField f)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree5(f->wS, f->wD, f->wQ, f->wB, f->zcol));
+  PetscCall(PetscFree(f->zerocol));
+  PetscCall(VecDestroy(&f->U2loc));
+  PetscCall(VecDestroy(&f->Ud2loc));
+  PetscCall(DMDestroy(&f->da2));
+  PetscFunctionReturn(0);
+}
+
+static inline PetscBool Inside(BbdField f, PetscInt i)
+{
+  return (PetscBool)(f->net->periodic || (i >= 0 && i < f->net->n[0]));
+}
+
+/* the column of width index i (owned or ghost) */
+static inline const PetscScalar *Col(BbdField f, const PetscScalar *base, PetscInt i)
+{
+  const PetscInt N = f->net->n[0], stride = (f->net->M + 1) * f->dof;
+
+  if (f->size > 1) return base + (i - f->gys2) * stride;
+  if (!Inside(f, i)) return f->zerocol;
+  return base + ((i + N) % N) * stride;
+}
+
+static inline PetscInt Slot(PetscInt i, PetscInt n)
+{
+  return ((i % n) + n) % n;
+}
+
+/* sigma, sigma' and sigma' z' of column i into its window slot (zero outside a non-periodic width) */
+static void ColumnActivation(BbdField f, const PetscScalar *u, const PetscScalar *ud, PetscInt i)
+{
+  BbdNet             net = f->net;
+  const PetscInt     NX = net->M + 1, dof = f->dof, s = Slot(i, 5) * NX;
+  PetscReal         *S = f->wS + s, *D = f->wD + s, *Q = f->wQ + s;
+  const PetscScalar *c, *cd;
+
+  if (!Inside(f, i)) {
+    for (PetscInt k = 0; k < NX; k++) S[k] = D[k] = Q[k] = 0;
+    return;
+  }
+  c  = Col(f, u, i);
+  cd = Col(f, ud, i);
+  for (PetscInt k = 0; k < NX; k++) f->zcol[k] = c[k * dof];
+  if (f->oneact) BbdActivationEval(net->act[0], NX, f->zcol, S, D, NULL);
+  else
+    for (PetscInt k = 0; k < NX; k++) BbdActivationEval(net->act[PetscMin(k, net->M - 1)], 1, f->zcol + k, S + k, D + k, NULL);
+  for (PetscInt k = 0; k < NX; k++) Q[k] = D[k] * cd[k * dof];
+}
+
+/* beta of column i into its window slot; with fo (the owned column's F), also R_a and R_z^(0) */
+static void ColumnBeta(BbdField f, const PetscScalar *u, const PetscScalar *ud, PetscInt i, PetscScalar *fo)
+{
+  BbdNet             net = f->net;
+  const PetscInt     M = net->M, NX = M + 1, dof = f->dof, P = net->P;
+  const PetscReal    rho = net->rho, ih = 1.0 / net->h, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
+  const PetscReal   *Sl = f->wS + Slot(i - 1, 5) * NX, *S = f->wS + Slot(i, 5) * NX, *Sr = f->wS + Slot(i + 1, 5) * NX;
+  const PetscReal   *Ql = f->wQ + Slot(i - 1, 5) * NX, *Q = f->wQ + Slot(i, 5) * NX, *Qr = f->wQ + Slot(i + 1, 5) * NX;
+  PetscReal         *B = f->wB + Slot(i, 3) * NX;
+  const PetscScalar *c, *cd;
+
+  if (!Inside(f, i)) {
+    for (PetscInt m = 0; m < M; m++) B[m] = 0;
+    return;
+  }
+  c  = Col(f, u, i);
+  cd = Col(f, ud, i);
+  for (PetscInt m = 0; m < M; m++) {
+    const PetscScalar *a = c + m * dof + 1, *ad = cd + m * dof + 1;
+    const PetscReal    D[3] = {S[m], c1 * (Sr[m] - Sl[m]), c2 * (Sr[m] - 2 * S[m] + Sl[m])};
+    PetscReal          b    = (cd[(m + 1) * dof] - rho * cd[m * dof]) * ih - a[0] * Q[m];
+    if (P >= 1) b -= a[1] * c1 * (Qr[m] - Ql[m]);
+    if (P >= 2) b -= a[2] * c2 * (Qr[m] - 2 * Q[m] + Ql[m]);
+    for (PetscInt j = 0; j <= P; j++) b -= ad[j] * D[j];
+    B[m] = b;
+    if (fo)
+      for (PetscInt j = 0; j <= P; j++) fo[m * dof + 1 + j] = net->kappa[j] > 0 ? ad[j] / net->kappa[j] - b * D[j] : ad[j];
+  }
+  if (fo) {
+    fo[0] = cd[0];
+    for (PetscInt j = 0; j <= P; j++) fo[M * dof + 1 + j] = cd[M * dof + 1 + j];
+  }
+}
+
+/* R_z^(1..M) of the owned column i */
+static void ColumnRz(BbdField f, const PetscScalar *u, PetscInt i, PetscReal lam, PetscScalar *fo)
+{
+  BbdNet             net = f->net;
+  const PetscInt     M = net->M, NX = M + 1, dof = f->dof, P = net->P;
+  const PetscReal    rho = net->rho, ih = 1.0 / net->h, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
+  const PetscReal   *Bl = f->wB + Slot(i - 1, 3) * NX, *B = f->wB + Slot(i, 3) * NX, *Br = f->wB + Slot(i + 1, 3) * NX;
+  const PetscReal   *D  = f->wD + Slot(i, 5) * NX;
+  const PetscScalar *cl = Col(f, u, i - 1), *c = Col(f, u, i), *cr = Col(f, u, i + 1);
+
+  for (PetscInt m = 1; m < M; m++) {
+    const PetscInt o = m * dof + 1;
+    PetscReal      g = c[o] * B[m];
+    if (P >= 1) g -= c1 * (cr[o + 1] * Br[m] - cl[o + 1] * Bl[m]);
+    if (P >= 2) g += c2 * (cr[o + 2] * Br[m] - 2 * c[o + 2] * B[m] + cl[o + 2] * Bl[m]);
+    fo[m * dof] = (B[m - 1] - rho * B[m]) * ih - D[m] * g;
+  }
+  fo[M * dof] = B[M - 1] + net->eta * lam;
+}
+
+PetscErrorCode BbdFieldIFunction(TS ts, PetscReal t, Vec U, Vec Udot, Vec F, void *ctx)
+{
+  BbdField           f   = (BbdField)ctx;
+  BbdNet             net = f->net;
+  const PetscInt     M = net->M, dof = f->dof, ys = f->ys, ym = f->ym, stride = (M + 1) * dof;
+  const PetscScalar *u, *ud;
+  PetscScalar       *fa;
+  PetscReal         *Z = f->g2, *lam = f->pw;
+
+  PetscFunctionBeginUser;
+  (void)ts;
+  (void)t;
+  if (f->size > 1) {
+    PetscCall(DMGlobalToLocalBegin(f->da2, U, INSERT_VALUES, f->U2loc));
+    PetscCall(DMGlobalToLocalEnd(f->da2, U, INSERT_VALUES, f->U2loc));
+    PetscCall(DMGlobalToLocalBegin(f->da2, Udot, INSERT_VALUES, f->Ud2loc));
+    PetscCall(DMGlobalToLocalEnd(f->da2, Udot, INSERT_VALUES, f->Ud2loc));
+    PetscCall(VecGetArrayRead(f->U2loc, &u));
+    PetscCall(VecGetArrayRead(f->Ud2loc, &ud));
+  } else {
+    PetscCall(VecGetArrayRead(U, &u));
+    PetscCall(VecGetArrayRead(Udot, &ud));
+  }
+  /* the loss gradient at the output needs the whole output row (softmax couples all widths) */
+  for (PetscInt j = 0; j < ym; j++) Z[j] = Col(f, u, ys + j)[M * dof];
+  PetscCall(BbdFieldOutputGradient(f, Z, lam));
+  PetscCall(VecGetArray(F, &fa));
+  for (PetscInt i = ys - 2; i <= ys + ym + 1; i++) {
+    ColumnActivation(f, u, ud, i);
+    if (i >= ys) ColumnBeta(f, u, ud, i - 1, i - 1 >= ys && i - 1 < ys + ym ? fa + (i - 1 - ys) * stride : NULL);
+    if (i >= ys + 2) ColumnRz(f, u, i - 2, lam[i - 2 - ys], fa + (i - 2 - ys) * stride);
+  }
+  PetscCall(VecRestoreArray(F, &fa));
+  if (f->size > 1) {
+    PetscCall(VecRestoreArrayRead(f->U2loc, &u));
+    PetscCall(VecRestoreArrayRead(f->Ud2loc, &ud));
+  } else {
+    PetscCall(VecRestoreArrayRead(U, &u));
+    PetscCall(VecRestoreArrayRead(Udot, &ud));
+  }
+  PetscFunctionReturn(0);
+}
