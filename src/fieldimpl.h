@@ -23,7 +23,7 @@ struct _p_BbdField {
   DM          da2;
   Vec         U2loc, Ud2loc;
   PetscInt    gys2;
-  PetscReal  *wS, *wD, *wQ, *wB, *zcol, *zerocol;
+  PetscReal  *wS, *wD, *wQ, *wB, *zcol, *zerocol, ik[3], fr[3];
   PetscBool   oneact;
   /* continuum results, kept on rank 0 until the run ends */
   PetscInt    T, Tmax;

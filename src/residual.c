@@ -20,6 +20,11 @@ PetscErrorCode BbdFieldResidualSetUp(BbdField f)
   PetscInt        ny;
 
   PetscFunctionBeginUser;
+  PetscCheck(net->P <= 2, f->comm, PETSC_ERR_SUP, "the residual formulation handles moments a_0..a_2");
+  for (PetscInt j = 0; j <= net->P; j++) { /* R_a = a_j'/kappa_j - beta D_j sigma, or a_j' for a frozen moment */
+    f->ik[j] = net->kappa[j] > 0 ? 1.0 / net->kappa[j] : 1.0;
+    f->fr[j] = net->kappa[j] > 0 ? 1.0 : 0.0;
+  }
   f->oneact = PETSC_TRUE;
   for (PetscInt m = 0; m < net->M; m++) f->oneact = (PetscBool)(f->oneact && net->act[m] == net->act[0]);
   PetscCall(PetscMalloc5(5 * NX, &f->wS, 5 * NX, &f->wD, 5 * NX, &f->wQ, 3 * NX, &f->wB, NX, &f->zcol));
@@ -108,16 +113,29 @@ static void ColumnBeta(BbdField f, const PetscScalar *u, const PetscScalar *ud, 
   }
   c  = Col(f, u, i);
   cd = Col(f, ud, i);
-  for (PetscInt m = 0; m < M; m++) {
-    const PetscScalar *a = c + m * dof + 1, *ad = cd + m * dof + 1;
-    const PetscReal    D[3] = {S[m], c1 * (Sr[m] - Sl[m]), c2 * (Sr[m] - 2 * S[m] + Sl[m])};
-    PetscReal          b    = (cd[(m + 1) * dof] - rho * cd[m * dof]) * ih - a[0] * Q[m];
-    if (P >= 1) b -= a[1] * c1 * (Qr[m] - Ql[m]);
-    if (P >= 2) b -= a[2] * c2 * (Qr[m] - 2 * Q[m] + Ql[m]);
-    for (PetscInt j = 0; j <= P; j++) b -= ad[j] * D[j];
-    B[m] = b;
-    if (fo)
-      for (PetscInt j = 0; j <= P; j++) fo[m * dof + 1 + j] = net->kappa[j] > 0 ? ad[j] / net->kappa[j] - b * D[j] : ad[j];
+  if (P == 2) { /* the default, without branches in the loop */
+    for (PetscInt m = 0; m < M; m++) {
+      const PetscScalar *a = c + m * dof + 1, *ad = cd + m * dof + 1;
+      const PetscReal    D0 = S[m], D1 = c1 * (Sr[m] - Sl[m]), D2 = c2 * (Sr[m] - 2 * S[m] + Sl[m]);
+      const PetscReal    b  = (cd[(m + 1) * dof] - rho * cd[m * dof]) * ih - a[0] * Q[m] - a[1] * c1 * (Qr[m] - Ql[m]) - a[2] * c2 * (Qr[m] - 2 * Q[m] + Ql[m]) - ad[0] * D0 - ad[1] * D1 - ad[2] * D2;
+      B[m] = b;
+      if (fo) {
+        fo[m * dof + 1] = ad[0] * f->ik[0] - f->fr[0] * b * D0;
+        fo[m * dof + 2] = ad[1] * f->ik[1] - f->fr[1] * b * D1;
+        fo[m * dof + 3] = ad[2] * f->ik[2] - f->fr[2] * b * D2;
+      }
+    }
+  } else {
+    for (PetscInt m = 0; m < M; m++) {
+      const PetscScalar *a = c + m * dof + 1, *ad = cd + m * dof + 1;
+      const PetscReal    D[3] = {S[m], c1 * (Sr[m] - Sl[m]), c2 * (Sr[m] - 2 * S[m] + Sl[m])};
+      PetscReal          b    = (cd[(m + 1) * dof] - rho * cd[m * dof]) * ih - a[0] * Q[m];
+      if (P >= 1) b -= a[1] * c1 * (Qr[m] - Ql[m]);
+      for (PetscInt j = 0; j <= P; j++) b -= ad[j] * D[j];
+      B[m] = b;
+      if (fo)
+        for (PetscInt j = 0; j <= P; j++) fo[m * dof + 1 + j] = ad[j] * f->ik[j] - f->fr[j] * b * D[j];
+    }
   }
   if (fo) {
     fo[0] = cd[0];
@@ -135,13 +153,19 @@ static void ColumnRz(BbdField f, const PetscScalar *u, PetscInt i, PetscReal lam
   const PetscReal   *D  = f->wD + Slot(i, 5) * NX;
   const PetscScalar *cl = Col(f, u, i - 1), *c = Col(f, u, i), *cr = Col(f, u, i + 1);
 
-  for (PetscInt m = 1; m < M; m++) {
-    const PetscInt o = m * dof + 1;
-    PetscReal      g = c[o] * B[m];
-    if (P >= 1) g -= c1 * (cr[o + 1] * Br[m] - cl[o + 1] * Bl[m]);
-    if (P >= 2) g += c2 * (cr[o + 2] * Br[m] - 2 * c[o + 2] * B[m] + cl[o + 2] * Bl[m]);
-    fo[m * dof] = (B[m - 1] - rho * B[m]) * ih - D[m] * g;
-  }
+  if (P == 2)
+    for (PetscInt m = 1; m < M; m++) {
+      const PetscInt  o = m * dof + 1;
+      const PetscReal g = c[o] * B[m] - c1 * (cr[o + 1] * Br[m] - cl[o + 1] * Bl[m]) + c2 * (cr[o + 2] * Br[m] - 2 * c[o + 2] * B[m] + cl[o + 2] * Bl[m]);
+      fo[m * dof]       = (B[m - 1] - rho * B[m]) * ih - D[m] * g;
+    }
+  else
+    for (PetscInt m = 1; m < M; m++) {
+      const PetscInt o = m * dof + 1;
+      PetscReal      g = c[o] * B[m];
+      if (P >= 1) g -= c1 * (cr[o + 1] * Br[m] - cl[o + 1] * Bl[m]);
+      fo[m * dof] = (B[m - 1] - rho * B[m]) * ih - D[m] * g;
+    }
   fo[M * dof] = B[M - 1] + net->eta * lam;
 }
 
