@@ -357,6 +357,10 @@ def case_field_lattice(b):
                     err = np.abs(got - ref).max() / np.abs(ref).max()
                     check(err <= 1e-8, "field %s on %d ranks: /trajectory/%s differs from bbd-net by %.2e" % (extra, p, q, err))
                 check(list(g["grid/x"].shape) == [7] and list(g["grid/y"].shape) == [12], "field: /grid shapes")
+                # energy continuity on the grid (docs/theory.md section 7): J_(m+1) - J_m = 2 d_m, to rounding
+                J, d = g["trajectory/flux"][()], g["trajectory/dissipation"][()]
+                law = np.abs(J[:, 1:] - J[:, :-1] - 2 * d).max() / np.abs(J).max()
+                check(law <= 1e-12, "field %s on %d ranks: energy continuity violated by %.2e" % (extra, p, law))
 
 
 def case_field_restart(b):
