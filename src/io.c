@@ -944,7 +944,7 @@ static PetscErrorCode ReadState_Private(BbdNet net, hid_t fid, const char *file)
     PetscCall(ReadAttrString(fid, file, "", "mode", PETSC_FALSE, &mode));
     grid = (PetscBool)(mode && !strcmp(mode, "continuum"));
     PetscCall(PetscFree(mode));
-    PetscCheck(!grid, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s holds continuum fields on a grid (attribute mode = continuum, /state/a [P+1, nx, ny]), not a network's lattice: start bbd-field -bbd_mode continuum or bbd-compare from it", file);
+    PetscCheck(!grid, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s holds continuum fields on a grid (attribute mode = continuum, /state/a [P+1, nx, ny]), not a network's lattice: only bbd-field -bbd_mode continuum starts from it", file);
   }
   PetscCheck(PathExists(fid, "/state"), PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: group /state is missing", file);
   PetscCheck((g = H5Gopen2(fid, "/state", H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: /state is not a group", file);
