@@ -212,32 +212,76 @@ static PetscErrorCode WriteCompare(MPI_Comm comm, Compare *c, PetscInt P, PetscR
   PetscFunctionReturn(0);
 }
 
-/* A field-family -bbd_init state, read once: its definition (src), a [P+1][Ms][Ns], b [Ms][Ns]
-   at x_m = m/Ms, y_i = i/Ns, and its samples (S = 0: none, the built-in data serve) */
+/* A field-family -bbd_init state, read once: its definition (net), the fields a [P+1][ns][N] and
+   b [ns][N] on the depth nodes x_m = m hs, m < ns, and widths y_i = i/N (a lattice state: its
+   layers, hs = 1/M; a continuum result: its grid, hs = 1/(nx-1), x = 1 included, with z [ns][N]
+   and b derived from z, see FieldSourceBias), and its samples (S = 0: none, the built-in data
+   serve) */
 typedef struct {
   BbdNet     net;
-  PetscReal *a, *b, *X, *Y;
-  PetscInt   S;
+  PetscBool  cont;
+  PetscInt   ns, S;
+  PetscReal  hs;
+  PetscReal *a, *b, *z, *X, *Y;
 } FieldSource;
+
+/* A continuum result holds z and a but not b: b = d_x z - sum_j a_j D_j sigma(z), the forward
+   map solved for b, with fourth-order differences in depth (five points, one-sided at the ends)
+   and the field stencils in width (docs/theory.md section 15). */
+static PetscErrorCode FieldSourceBias(FieldSource *src)
+{
+  BbdNet          net = src->net;
+  const PetscInt  n = src->ns, N = net->n[0], P = net->P;
+  const PetscReal c = 1.0 / (12 * src->hs);
+  PetscReal      *ak, *s, *phi;
+
+  PetscFunctionBeginUser;
+  PetscCheck(n >= 5, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "-bbd_init %s: a continuum result needs at least 5 depth points (nx = %" PetscInt_FMT ") to recover the bias field b from z", net->init_file, n);
+  PetscCall(BbdNetSetLayout(net)); /* work arrays of BbdFieldPhi */
+  PetscCall(PetscMalloc1(n * N, &src->b));
+  PetscCall(PetscMalloc3((P + 1) * N, &ak, N, &s, N, &phi));
+  for (PetscInt k = 0; k < n; k++) {
+    const PetscReal *z = src->z;
+    for (PetscInt i = 0; i < N; i++) {
+      PetscReal d;
+#define Z(q) z[(q) * N + i]
+      if (k == 0) d = -25 * Z(0) + 48 * Z(1) - 36 * Z(2) + 16 * Z(3) - 3 * Z(4);
+      else if (k == 1) d = -3 * Z(0) - 10 * Z(1) + 18 * Z(2) - 6 * Z(3) + Z(4);
+      else if (k == n - 2) d = -Z(n - 5) + 6 * Z(n - 4) - 18 * Z(n - 3) + 10 * Z(n - 2) + 3 * Z(n - 1);
+      else if (k == n - 1) d = 3 * Z(n - 5) - 16 * Z(n - 4) + 36 * Z(n - 3) - 48 * Z(n - 2) + 25 * Z(n - 1);
+      else d = Z(k - 2) - 8 * Z(k - 1) + 8 * Z(k + 1) - Z(k + 2);
+#undef Z
+      src->b[k * N + i] = c * d;
+    }
+    for (PetscInt j = 0; j <= P; j++) PetscCall(PetscArraycpy(ak + j * N, src->a + (j * n + k) * N, N));
+    BbdActivationEval(net->act[0], N, src->z + k * N, s, NULL, NULL);
+    PetscCall(BbdFieldPhi(net, ak, s, phi));
+    for (PetscInt i = 0; i < N; i++) src->b[k * N + i] -= phi[i];
+  }
+  PetscCall(PetscFree3(ak, s, phi));
+  PetscFunctionReturn(0);
+}
 
 static PetscErrorCode FieldSourceRead(MPI_Comm comm, BbdNet net, FieldSource *src)
 {
   const char *file = net->init_file;
-  PetscBool   cont;
-  PetscInt    nx, ny;
+  PetscInt    nx = 0, ny = 0;
   PetscReal   t;
   hsize_t     d[3];
 
   PetscFunctionBeginUser;
   src->net = net;
-  PetscCall(BbdStateReadGridInfo(file, &cont, &nx, &ny, &t));
-  PetscCheck(!cont, comm, PETSC_ERR_SUP, "-bbd_init %s: a continuum result holds z(x, y) and a(x, y) but not the bias field b that the networks need; give a lattice state (bbd-net or bbd-field lattice output)", file);
+  PetscCall(BbdStateReadGridInfo(file, &src->cont, &nx, &ny, &t));
   for (PetscInt m = 1; m < net->M; m++) PetscCheck(net->act[m] == net->act[0], comm, PETSC_ERR_USER_INPUT, "-bbd_init %s: the continuum needs one activation for all depths (the file's vary by layer)", file);
-  d[0] = (hsize_t)net->P + 1;
-  d[1] = (hsize_t)net->M;
-  d[2] = (hsize_t)net->n[0];
+  if (src->cont) PetscCheck(nx == net->M + 1 && ny == net->n[0], comm, PETSC_ERR_USER_INPUT, "-bbd_init %s: the attributes nx = %" PetscInt_FMT ", ny = %" PetscInt_FMT " of the continuum result disagree with depth = %" PetscInt_FMT " and widths = %" PetscInt_FMT, file, nx, ny, net->M, net->n[0]);
+  src->ns = src->cont ? net->M + 1 : net->M;
+  src->hs = 1.0 / net->M; /* lattice: M layers; continuum: nx - 1 = M cells */
+  d[0]    = (hsize_t)net->P + 1;
+  d[1]    = (hsize_t)src->ns;
+  d[2]    = (hsize_t)net->n[0];
   PetscCall(BbdStateReadArray(file, "/state/a", 3, d, &src->a));
-  PetscCall(BbdStateReadArray(file, "/state/b", 2, d + 1, &src->b));
+  PetscCall(BbdStateReadArray(file, src->cont ? "/state/z" : "/state/b", 2, d + 1, src->cont ? &src->z : &src->b));
+  if (src->cont) PetscCall(FieldSourceBias(src));
   src->S = 0;
   if (net->data_in_init && !net->data_source[0]) {
     d[0] = 0;
@@ -255,19 +299,20 @@ static PetscErrorCode FieldSourceDestroy(FieldSource *src)
   PetscFunctionBeginUser;
   PetscCall(PetscFree(src->a));
   PetscCall(PetscFree(src->b));
+  PetscCall(PetscFree(src->z));
   PetscCall(PetscFree(src->X));
   PetscCall(PetscFree(src->Y));
   PetscCall(BbdNetDestroy(&src->net));
   PetscFunctionReturn(0);
 }
 
-/* The source's fields and samples on a network's lattice (M layers at x_m = m/M, width N),
-   written by rank 0 as a lattice state at t = 0 with the source's definition: a valid -bbd_init
-   of bbd-net and bbd-field. (M, N) = the source's own copies it (injection everywhere). */
-static PetscErrorCode FieldSourceWrite(MPI_Comm comm, const FieldSource *src, PetscInt M, PetscInt N, const char *out)
+/* Rank 0 writes a state at t = 0 with the source's definition: a lattice state of M layers at
+   x_m = m/M and width N (the source's fields and samples interpolated onto it: a valid -bbd_init
+   of bbd-net), or (copy) the source itself as read, for the continuum run. */
+static PetscErrorCode FieldSourceWrite(MPI_Comm comm, const FieldSource *src, PetscBool copy, PetscInt M, PetscInt N, const char *out)
 {
   BbdNet         net = src->net;
-  const PetscInt P = net->P, Ms = net->M, Ns = net->n[0];
+  const PetscInt P = net->P, Ns = net->n[0];
   PetscMPIInt    rank;
 
   PetscFunctionBeginUser;
@@ -277,16 +322,26 @@ static PetscErrorCode FieldSourceWrite(MPI_Comm comm, const FieldSource *src, Pe
     hid_t      fid, g;
     hsize_t    d[3];
     PetscReal *xt, *a, *b, *X = NULL, *Y = NULL, kap[BBD_MAX_MOMENTS];
-    PetscInt  *w;
+    PetscInt  *w, nd; /* depth points of the file written */
 
-    PetscCall(PetscMalloc4(M, &xt, (P + 1) * M * N, &a, M * N, &b, M + 1, &w));
-    for (PetscInt m = 0; m < M; m++) xt[m] = (PetscReal)m / M;
+    if (copy) {
+      M = net->M;
+      N = Ns;
+    }
+    nd = copy ? src->ns : M;
+    PetscCall(PetscMalloc4(nd, &xt, (P + 1) * nd * N, &a, nd * N, &b, M + 1, &w));
+    for (PetscInt m = 0; m < nd; m++) xt[m] = (PetscReal)m / M;
     for (PetscInt m = 0; m <= M; m++) w[m] = N;
     for (PetscInt c = 0; c <= P; c++) kap[c] = net->kappa[c];
-    PetscCall(BbdInterpGrid(P + 1, Ms, 1.0 / Ms, Ns, src->a, M, xt, N, net->periodic, a));
-    PetscCall(BbdInterpGrid(1, Ms, 1.0 / Ms, Ns, src->b, M, xt, N, net->periodic, b));
-    if (src->S) {
-      PetscCall(PetscMalloc2(src->S * N, &X, src->S * N, &Y));
+    if (src->S) PetscCall(PetscMalloc2(src->S * N, &X, src->S * N, &Y));
+    if (copy) {
+      PetscCall(PetscArraycpy(a, src->a, (P + 1) * nd * N));
+      PetscCall(PetscArraycpy(b, src->cont ? src->z : src->b, nd * N));
+      if (src->S) PetscCall(PetscArraycpy(X, src->X, src->S * N));
+      if (src->S) PetscCall(PetscArraycpy(Y, src->Y, src->S * N));
+    } else {
+      PetscCall(BbdInterpGrid(P + 1, src->ns, src->hs, Ns, src->a, M, xt, N, net->periodic, a));
+      PetscCall(BbdInterpGrid(1, src->ns, src->hs, Ns, src->b, M, xt, N, net->periodic, b));
       for (PetscInt s = 0; s < src->S; s++) {
         PetscCall(BbdInterpY(Ns, src->X + s * Ns, N, net->periodic, X + s * N));
         PetscCall(BbdInterpTargets(net->loss, Ns, src->Y + s * Ns, N, net->periodic, Y + s * N));
@@ -295,6 +350,11 @@ static PetscErrorCode FieldSourceWrite(MPI_Comm comm, const FieldSource *src, Pe
     PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp.%d", out, (int)getpid()));
     PetscCheck((fid = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot create %s", tmp);
     PetscCall(BbdH5WriteAttrString(fid, tmp, "family", "field"));
+    if (copy && src->cont) {
+      PetscCall(BbdH5WriteAttrString(fid, tmp, "mode", "continuum"));
+      PetscCall(BbdH5WriteAttrInt(fid, tmp, "nx", nd));
+      PetscCall(BbdH5WriteAttrInt(fid, tmp, "ny", N));
+    }
     PetscCall(BbdH5WriteAttrString(fid, tmp, "activation", BbdActivations[net->act[0]]));
     PetscCall(BbdH5WriteAttrString(fid, tmp, "loss", BbdLosses[net->loss]));
     PetscCall(BbdH5WriteAttrString(fid, tmp, "dynamics", "flow"));
@@ -319,10 +379,10 @@ static PetscErrorCode FieldSourceWrite(MPI_Comm comm, const FieldSource *src, Pe
     PetscCheck((g = H5Gcreate2(fid, "state", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: /state", tmp);
     PetscCall(BbdH5WriteAttrReal(g, tmp, "time", 0));
     d[0] = (hsize_t)P + 1;
-    d[1] = (hsize_t)M;
+    d[1] = (hsize_t)nd;
     d[2] = (hsize_t)N;
     PetscCall(BbdH5WriteArray(g, tmp, "a", 3, d, a));
-    PetscCall(BbdH5WriteArray(g, tmp, "b", 2, d + 1, b));
+    PetscCall(BbdH5WriteArray(g, tmp, copy && src->cont ? "z" : "b", 2, d + 1, b));
     H5Gclose(g);
     PetscCheck(H5Fclose(fid) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot close %s", tmp);
     PetscCheck(rename(tmp, out) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot rename %s to %s", tmp, out);
@@ -447,7 +507,7 @@ PetscErrorCode BbdCompareRun(MPI_Comm comm)
       PetscCall(PetscStrncpy(actname, BbdActivations[net->act[0]], sizeof(actname)));
       amax = 0;
       if (net->P >= 2)
-        for (PetscInt k = 0; k < net->M * net->n[0]; k++) amax = PetscMax(amax, PetscAbsReal(src.a[2 * net->M * net->n[0] + k]));
+        for (PetscInt k = 0; k < src.ns * net->n[0]; k++) amax = PetscMax(amax, PetscAbsReal(src.a[2 * src.ns * net->n[0] + k]));
     } else {
       PetscCall(BbdNetSetUp(net));
       PetscCall(CoarseGrainDense(comm, net, c.out, threshold));
@@ -516,7 +576,7 @@ PetscErrorCode BbdCompareRun(MPI_Comm comm)
     if (src.net) { /* the source's fields on this lattice */
       char f0[PETSC_MAX_PATH_LEN + 32];
       PetscCall(PetscSNPrintf(f0, sizeof(f0), "%s/init-N%" PetscInt_FMT ".h5", c.dir, c.N[r]));
-      PetscCall(FieldSourceWrite(comm, &src, c.M[r], c.N[r], f0));
+      PetscCall(FieldSourceWrite(comm, &src, PETSC_FALSE, c.M[r], c.N[r], f0));
       PetscCall(PetscOptionsSetValue(NULL, "-bbd_init", f0));
     }
     if (!quiet) PetscCall(PetscPrintf(comm, "  network N = %" PetscInt_FMT ", M = %" PetscInt_FMT "%s -> %s\n", c.N[r], c.M[r], c.M[r] > c.N[r] ? " (depth raised for the forward map's stability)" : "", c.files[r]));
@@ -538,7 +598,7 @@ PetscErrorCode BbdCompareRun(MPI_Comm comm)
     if (src.net) { /* the source itself at t = 0; the grid comes from -da_grid_x, -da_grid_y */
       char f0[PETSC_MAX_PATH_LEN + 32];
       PetscCall(PetscSNPrintf(f0, sizeof(f0), "%s/init-source.h5", c.dir));
-      PetscCall(FieldSourceWrite(comm, &src, src.net->M, src.net->n[0], f0));
+      PetscCall(FieldSourceWrite(comm, &src, PETSC_TRUE, 0, 0, f0));
       PetscCall(PetscOptionsSetValue(NULL, "-bbd_init", f0));
       PetscCall(PetscOptionsClearValue(NULL, "-bbd_depth"));
       PetscCall(PetscOptionsClearValue(NULL, "-bbd_width"));

@@ -520,13 +520,14 @@ def case_field_continuum_init(b):
 
 
 def case_compare_init(b):
-    """bbd-compare -bbd_init with a field-family lattice state of another resolution (the built-in
+    """bbd-compare -bbd_init with a field-family state. A lattice state of another resolution (the built-in
     fields on 48 x 40, data included): every network starts from the file's fields on its lattice,
     written to FILE.d/init-N*.h5 (spectral in width: exact here, so a_2, which does not depend on
     x, is the built-in a_2 on each lattice to rounding; cubic in depth), the continuum from the
     file itself; the distances fall monotonically with observed orders in [0.8, 2.5] and agree
     with the built-in comparison's to 1e-3 relative (the depth interpolation error of the fields,
-    <= 0.1 (2 pi)^4 / 48^4 = 3e-5, is far below the distances, 1e-2 and more)."""
+    <= 0.1 (2 pi)^4 / 48^4 = 3e-5, is far below the distances, 1e-2 and more). A continuum
+    result (33 x 48, 65 x 48): the same monotone fall and orders, and b recovered from z."""
     run([b, "-bbd_quiet", "-bbd_depth", "48", "-bbd_width", "40", "-bbd_tfinal", "0", "-bbd_output", "src.h5"])
     common = ["-bbd_resolutions", "8,16,32", "-bbd_tfinal", "0.5", "-bbd_plot", "0"]
     run([compare_bin(b), "-bbd_init", "src.h5", "-bbd_output", "ci.h5"] + common)
@@ -546,6 +547,24 @@ def case_compare_init(b):
             y = np.arange(N) / N
             a2 = 0.005 * (1 + 0.5 * np.cos(2 * np.pi * y))
             check(np.abs(f["state/a"][2] - a2).max() < 1e-15, "compare -bbd_init: %s: a_2 is not the source's on the lattice" % path)
+    # a continuum result as the source: b is recovered from z (b = d_x z - sum_j a_j D_j sigma(z),
+    # fourth-order differences in depth); z came from Heun's method (second order), so the
+    # recovered b on the lattice approaches the built-in b at least at second order in the
+    # source's depth spacing (sources 33 x 48 and 65 x 48)
+    f = field_bin(b)
+    berr = []
+    for n in (33, 65):
+        run([f, "-bbd_quiet", "-bbd_mode", "continuum", "-da_grid_x", str(n), "-da_grid_y", "48", "-bbd_tfinal", "0",
+             "-bbd_output", "cs%d.h5" % n])
+        run([compare_bin(b), "-bbd_init", "cs%d.h5" % n, "-bbd_output", "cc%d.h5" % n] + common)
+        with h5py.File("cc%d.h5" % n, "r") as g:
+            ez, order = g["convergence/error_z"][()], g["convergence/order"][()]
+        check(all(np.diff(ez) < 0), "compare -bbd_init continuum %d: distances of Z do not fall: %s" % (n, ez))
+        check(all(0.8 <= o <= 2.5 for o in order), "compare -bbd_init continuum %d: observed orders %s outside [0.8, 2.5]" % (n, order))
+        with h5py.File("cc%d.h5.d/init-N16.h5" % n, "r") as g:
+            x = np.arange(16) / 16
+            berr.append(np.abs(g["state/b"][()] - 0.1 * np.cos(2 * np.pi * (x[:, None] - x[None, :]))).max())
+    check(np.log2(berr[0] / berr[1]) >= 1.8, "compare -bbd_init continuum: b recovered from z converges at order %.2f (errors %s), expected >= 2" % (np.log2(berr[0] / berr[1]), berr))
     p = run([compare_bin(b), "-bbd_init", "nothere.h5", "-bbd_output", "x.h5"], expect_ok=False)
     check(p.returncode > 0 and "nothere.h5" in p.stdout + p.stderr, "compare -bbd_init of a missing file: no clear error")
 
