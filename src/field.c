@@ -88,6 +88,16 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
       } else f->src_nx = net->M;
       f->src_ny      = net->n[0];
       net->init_grid = PETSC_TRUE;
+      { /* run settings the file stores as defaults that continuum mode cannot use: unless given
+           as options, one sample (no switching, batch 1) and gradient flow */
+        PetscBool given;
+        PetscCall(PetscOptionsHasName(NULL, NULL, "-bbd_sample_dt", &given));
+        if (!given) net->sample_dt = 0;
+        PetscCall(PetscOptionsHasName(NULL, NULL, "-bbd_batch", &given));
+        if (!given) net->batch = 1;
+        PetscCall(PetscOptionsHasName(NULL, NULL, "-bbd_dynamics", &given));
+        if (!given) net->dyn = BBD_DYN_FLOW;
+      }
     }
     PetscCheck(net->sample_dt == 0, f->comm, PETSC_ERR_SUP, "-bbd_sample_dt with -bbd_mode continuum: sample switching is not implemented in continuum mode yet");
     for (PetscInt m = 0; m < net->M; m++) PetscCheck(net->act[m] == net->act[0], f->comm, PETSC_ERR_USER_INPUT, "-bbd_activation: continuum mode needs one activation for all depths");
