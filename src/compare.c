@@ -4,7 +4,9 @@
    reference module from the built-in smooth fields; the continuum equations are integrated from
    the same fields on a fine grid whose points contain every network's lattice (injection);
    relative L2 distances of the output field Z(y), of z(x, y), of each a_j and of the loss at
-   tfinal give the observed order log2(e(N)/e(2N)). */
+   tfinal give the observed order log2(e(N)/e(2N)). With -bbd_init of a field-family state the
+   file's fields replace the built-in ones: interpolated onto every lattice (src/coarsen.c) and,
+   for the continuum, onto the reference grid. */
 #include "fieldimpl.h"
 #include <stdlib.h>
 #include <sys/stat.h>
