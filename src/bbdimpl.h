@@ -68,6 +68,7 @@ struct _p_BbdNet {
   PetscBool  lam_partial; /* backprop may stop at lam^(1) (training steps; the diagnostics need lam^(0)) */
   PetscBool  fromfile; /* definition came from -bbd_init */
   PetscBool  data_in_init; /* -bbd_init file holds /data */
+  PetscBool  init_grid;    /* bbd-field continuum mode interpolates -bbd_init onto its grid itself: BbdNetSetUp reads neither /state nor /data */
   PetscInt   progress; /* print a progress line every this many saved times (0: never) */
   /* work (batch of up to `batch` samples) */
   PetscReal *wz, *ws, *wd1, *wlam, *wdz, *wtmp, *wtmp2;
@@ -144,6 +145,22 @@ PETSC_INTERN PetscErrorCode BbdH5WriteArray(hid_t, const char *file, const char 
 PETSC_INTERN PetscErrorCode BbdH5WriteAttrString(hid_t, const char *file, const char *name, const char *str);
 PETSC_INTERN PetscErrorCode BbdH5WriteAttrReal(hid_t, const char *file, const char *name, PetscReal v);
 PETSC_INTERN PetscErrorCode BbdH5WriteAttrInt(hid_t, const char *file, const char *name, long long v);
+PETSC_INTERN PetscErrorCode BbdH5WriteAttrReals(hid_t, const char *file, const char *name, PetscInt n, const PetscReal *v);
+PETSC_INTERN PetscErrorCode BbdH5WriteAttrInts(hid_t, const char *file, const char *name, PetscInt n, const PetscInt *v);
+PETSC_INTERN PetscErrorCode BbdStateReadGridInfo(const char *file, PetscBool *continuum, PetscInt *nx, PetscInt *ny, PetscReal *t);
+PETSC_INTERN PetscErrorCode BbdStateReadArray(const char *file, const char *path, int rank, hsize_t *dims, PetscReal **v); /* PetscMalloc'd; dims[k] = 0: any */
+
+/* coarsen.c: interpolation of fields between grids (docs/theory.md section 15). Source nodes
+   x_m = m hs (m < ns) in depth, y_i = i/N in width; every target that is a source node gets
+   that node's value exactly (injection). Weights are dense [nt][ns] matrices. */
+PETSC_INTERN PetscErrorCode BbdInterpWeightsCubic(PetscInt ns, PetscReal hs, PetscInt nt, const PetscReal *xt, PetscReal *W); /* cubic Lagrange, one-sided at the ends (extrapolates) */
+PETSC_INTERN PetscErrorCode BbdInterpWeightsPeriodic(PetscInt N, PetscInt NY, PetscReal *W); /* trigonometric, y_j = j/NY */
+PETSC_INTERN PetscErrorCode BbdInterpWeightsY(PetscInt N, PetscInt NY, PetscBool periodic, PetscReal *W); /* periodic: trigonometric; else cubic */
+PETSC_INTERN void           BbdInterpApply(PetscInt nt, PetscInt ns, const PetscReal *W, PetscInt outer, PetscInt inner, const PetscReal *src, PetscReal *dst); /* [outer][ns][inner] -> [outer][nt][inner] */
+PETSC_INTERN PetscErrorCode BbdInterpY(PetscInt N, const PetscReal *src, PetscInt NY, PetscBool periodic, PetscReal *dst); /* one row */
+PETSC_INTERN PetscErrorCode BbdInterpX(PetscInt ns, PetscReal hs, const PetscReal *src, PetscInt nt, const PetscReal *xt, PetscReal *dst); /* one column */
+PETSC_INTERN PetscErrorCode BbdInterpGrid(PetscInt nf, PetscInt ns, PetscReal hs, PetscInt N, const PetscReal *src, PetscInt nt, const PetscReal *xt, PetscInt NY, PetscBool periodic, PetscReal *dst); /* [nf][ns][N] -> [nf][nt][NY] */
+PETSC_INTERN PetscErrorCode BbdInterpTargets(BbdLoss, PetscInt N, const PetscReal *src, PetscInt NY, PetscBool periodic, PetscReal *dst); /* a target row, kept a valid target of the loss */
 
 /* net.c: the built-in smooth fields a_j(x, y), b(x, y) of the field family (x, y in [0, 1]) */
 PETSC_INTERN void BbdFieldAnalytic(PetscInt P, PetscReal x, PetscReal y, PetscReal *a, PetscReal *b);

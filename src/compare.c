@@ -4,7 +4,9 @@
    reference module from the built-in smooth fields; the continuum equations are integrated from
    the same fields on a fine grid whose points contain every network's lattice (injection);
    relative L2 distances of the output field Z(y), of z(x, y), of each a_j and of the loss at
-   tfinal give the observed order log2(e(N)/e(2N)). */
+   tfinal give the observed order log2(e(N)/e(2N)). With -bbd_init of a field-family state the
+   file's fields replace the built-in ones: interpolated onto every lattice (src/coarsen.c) and,
+   for the continuum, onto the reference grid. */
 #include "fieldimpl.h"
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -31,16 +33,17 @@ static PetscErrorCode SetOpt(const char *name, const char *fmt, PetscReal v, Pet
   PetscFunctionReturn(0);
 }
 
-/* largest |a_2| of the built-in fields and largest sigma' of the activation */
-static PetscReal StabilityFactor(BbdActivation act)
+/* largest |a_2| of the initial fields (amax < 0: the built-in ones) times the largest sigma' */
+static PetscReal StabilityFactor(BbdActivation act, PetscReal amax)
 {
-  PetscReal amax = 0, smax = 0, zs[401], d1[401], a[BBD_MAX_MOMENTS], b;
+  PetscReal smax = 0, zs[401], d1[401], a[BBD_MAX_MOMENTS], b;
 
-  for (PetscInt k = 0; k <= 64; k++)
-    for (PetscInt i = 0; i < 64; i++) {
-      BbdFieldAnalytic(2, k / 64.0, i / 64.0, a, &b);
-      amax = PetscMax(amax, PetscAbsReal(a[2]));
-    }
+  if (amax < 0)
+    for (PetscInt k = 0; k <= 64; k++)
+      for (PetscInt i = 0; i < 64; i++) {
+        BbdFieldAnalytic(2, k / 64.0, i / 64.0, a, &b);
+        amax = PetscMax(amax, PetscAbsReal(a[2]));
+      }
   for (PetscInt k = 0; k <= 400; k++) zs[k] = -10 + 0.05 * k;
   BbdActivationEval(act, 401, zs, NULL, d1, NULL);
   for (PetscInt k = 0; k <= 400; k++) smax = PetscMax(smax, PetscAbsReal(d1[k]));
@@ -211,6 +214,187 @@ static PetscErrorCode WriteCompare(MPI_Comm comm, Compare *c, PetscInt P, PetscR
   PetscFunctionReturn(0);
 }
 
+/* A field-family -bbd_init state, read once: its definition (net), the fields a [P+1][ns][N] and
+   b [ns][N] on the depth nodes x_m = m hs, m < ns, and widths y_i = i/N (a lattice state: its
+   layers, hs = 1/M; a continuum result: its grid, hs = 1/(nx-1), x = 1 included, with z [ns][N]
+   and b derived from z, see FieldSourceBias), and its samples (S = 0: none, the built-in data
+   serve) */
+typedef struct {
+  BbdNet     net;
+  PetscBool  cont;
+  PetscInt   ns, S;
+  PetscReal  hs;
+  PetscReal *a, *b, *z, *X, *Y;
+} FieldSource;
+
+/* A continuum result holds z and a but not b: b = d_x z - sum_j a_j D_j sigma(z), the forward
+   map solved for b, with fourth-order differences in depth (five points, one-sided at the ends)
+   and the field stencils in width (docs/theory.md section 15). */
+static PetscErrorCode FieldSourceBias(FieldSource *src)
+{
+  BbdNet          net = src->net;
+  const PetscInt  n = src->ns, N = net->n[0], P = net->P;
+  const PetscReal c = 1.0 / (12 * src->hs);
+  PetscReal      *ak, *s, *phi;
+
+  PetscFunctionBeginUser;
+  PetscCheck(n >= 5, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "-bbd_init %s: a continuum result needs at least 5 depth points (nx = %" PetscInt_FMT ") to recover the bias field b from z", net->init_file, n);
+  PetscCall(BbdNetSetLayout(net)); /* work arrays of BbdFieldPhi */
+  PetscCall(PetscMalloc1(n * N, &src->b));
+  PetscCall(PetscMalloc3((P + 1) * N, &ak, N, &s, N, &phi));
+  for (PetscInt k = 0; k < n; k++) {
+    const PetscReal *z = src->z;
+    for (PetscInt i = 0; i < N; i++) {
+      PetscReal d;
+#define Z(q) z[(q) * N + i]
+      if (k == 0) d = -25 * Z(0) + 48 * Z(1) - 36 * Z(2) + 16 * Z(3) - 3 * Z(4);
+      else if (k == 1) d = -3 * Z(0) - 10 * Z(1) + 18 * Z(2) - 6 * Z(3) + Z(4);
+      else if (k == n - 2) d = -Z(n - 5) + 6 * Z(n - 4) - 18 * Z(n - 3) + 10 * Z(n - 2) + 3 * Z(n - 1);
+      else if (k == n - 1) d = 3 * Z(n - 5) - 16 * Z(n - 4) + 36 * Z(n - 3) - 48 * Z(n - 2) + 25 * Z(n - 1);
+      else d = Z(k - 2) - 8 * Z(k - 1) + 8 * Z(k + 1) - Z(k + 2);
+#undef Z
+      src->b[k * N + i] = c * d;
+    }
+    for (PetscInt j = 0; j <= P; j++) PetscCall(PetscArraycpy(ak + j * N, src->a + (j * n + k) * N, N));
+    BbdActivationEval(net->act[0], N, src->z + k * N, s, NULL, NULL);
+    PetscCall(BbdFieldPhi(net, ak, s, phi));
+    for (PetscInt i = 0; i < N; i++) src->b[k * N + i] -= phi[i];
+  }
+  PetscCall(PetscFree3(ak, s, phi));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode FieldSourceRead(MPI_Comm comm, BbdNet net, FieldSource *src)
+{
+  const char *file = net->init_file;
+  PetscInt    nx = 0, ny = 0;
+  PetscReal   t;
+  hsize_t     d[3];
+
+  PetscFunctionBeginUser;
+  src->net = net;
+  PetscCall(BbdStateReadGridInfo(file, &src->cont, &nx, &ny, &t));
+  for (PetscInt m = 1; m < net->M; m++) PetscCheck(net->act[m] == net->act[0], comm, PETSC_ERR_USER_INPUT, "-bbd_init %s: the continuum needs one activation for all depths (the file's vary by layer)", file);
+  if (src->cont) PetscCheck(nx == net->M + 1 && ny == net->n[0], comm, PETSC_ERR_USER_INPUT, "-bbd_init %s: the attributes nx = %" PetscInt_FMT ", ny = %" PetscInt_FMT " of the continuum result disagree with depth = %" PetscInt_FMT " and widths = %" PetscInt_FMT, file, nx, ny, net->M, net->n[0]);
+  src->ns = src->cont ? net->M + 1 : net->M;
+  src->hs = 1.0 / net->M; /* lattice: M layers; continuum: nx - 1 = M cells */
+  d[0]    = (hsize_t)net->P + 1;
+  d[1]    = (hsize_t)src->ns;
+  d[2]    = (hsize_t)net->n[0];
+  PetscCall(BbdStateReadArray(file, "/state/a", 3, d, &src->a));
+  PetscCall(BbdStateReadArray(file, src->cont ? "/state/z" : "/state/b", 2, d + 1, src->cont ? &src->z : &src->b));
+  if (src->cont) PetscCall(FieldSourceBias(src));
+  src->S = 0;
+  if (net->data_in_init && !net->data_source[0]) {
+    d[0] = 0;
+    d[1] = (hsize_t)net->n[0];
+    PetscCall(BbdStateReadArray(file, "/data/X", 2, d, &src->X));
+    d[0] = 0;
+    PetscCall(BbdStateReadArray(file, "/data/Y", 2, d, &src->Y));
+    src->S = (PetscInt)d[0];
+  }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode FieldSourceDestroy(FieldSource *src)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree(src->a));
+  PetscCall(PetscFree(src->b));
+  PetscCall(PetscFree(src->z));
+  PetscCall(PetscFree(src->X));
+  PetscCall(PetscFree(src->Y));
+  PetscCall(BbdNetDestroy(&src->net));
+  PetscFunctionReturn(0);
+}
+
+/* Rank 0 writes a state at t = 0 with the source's definition: a lattice state of M layers at
+   x_m = m/M and width N (the source's fields and samples interpolated onto it: a valid -bbd_init
+   of bbd-net), or (copy) the source itself as read, for the continuum run. */
+static PetscErrorCode FieldSourceWrite(MPI_Comm comm, const FieldSource *src, PetscBool copy, PetscInt M, PetscInt N, const char *out)
+{
+  BbdNet         net = src->net;
+  const PetscInt P = net->P, Ns = net->n[0];
+  PetscMPIInt    rank;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (!rank) {
+    char       tmp[PETSC_MAX_PATH_LEN + 64];
+    hid_t      fid, g;
+    hsize_t    d[3];
+    PetscReal *xt, *a, *b, *X = NULL, *Y = NULL, kap[BBD_MAX_MOMENTS];
+    PetscInt  *w, nd; /* depth points of the file written */
+
+    if (copy) {
+      M = net->M;
+      N = Ns;
+    }
+    nd = copy ? src->ns : M;
+    PetscCall(PetscMalloc4(nd, &xt, (P + 1) * nd * N, &a, nd * N, &b, M + 1, &w));
+    for (PetscInt m = 0; m < nd; m++) xt[m] = (PetscReal)m / M;
+    for (PetscInt m = 0; m <= M; m++) w[m] = N;
+    for (PetscInt c = 0; c <= P; c++) kap[c] = net->kappa[c];
+    if (src->S) PetscCall(PetscMalloc2(src->S * N, &X, src->S * N, &Y));
+    if (copy) {
+      PetscCall(PetscArraycpy(a, src->a, (P + 1) * nd * N));
+      PetscCall(PetscArraycpy(b, src->cont ? src->z : src->b, nd * N));
+      if (src->S) PetscCall(PetscArraycpy(X, src->X, src->S * N));
+      if (src->S) PetscCall(PetscArraycpy(Y, src->Y, src->S * N));
+    } else {
+      PetscCall(BbdInterpGrid(P + 1, src->ns, src->hs, Ns, src->a, M, xt, N, net->periodic, a));
+      PetscCall(BbdInterpGrid(1, src->ns, src->hs, Ns, src->b, M, xt, N, net->periodic, b));
+      for (PetscInt s = 0; s < src->S; s++) {
+        PetscCall(BbdInterpY(Ns, src->X + s * Ns, N, net->periodic, X + s * N));
+        PetscCall(BbdInterpTargets(net->loss, Ns, src->Y + s * Ns, N, net->periodic, Y + s * N));
+      }
+    }
+    PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp.%d", out, (int)getpid()));
+    PetscCheck((fid = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot create %s", tmp);
+    PetscCall(BbdH5WriteAttrString(fid, tmp, "family", "field"));
+    if (copy && src->cont) {
+      PetscCall(BbdH5WriteAttrString(fid, tmp, "mode", "continuum"));
+      PetscCall(BbdH5WriteAttrInt(fid, tmp, "nx", nd));
+      PetscCall(BbdH5WriteAttrInt(fid, tmp, "ny", N));
+    }
+    PetscCall(BbdH5WriteAttrString(fid, tmp, "activation", BbdActivations[net->act[0]]));
+    PetscCall(BbdH5WriteAttrString(fid, tmp, "loss", BbdLosses[net->loss]));
+    PetscCall(BbdH5WriteAttrString(fid, tmp, "dynamics", "flow"));
+    PetscCall(BbdH5WriteAttrString(fid, tmp, "source", net->init_file));
+    PetscCall(BbdH5WriteAttrInt(fid, tmp, "depth", M));
+    PetscCall(BbdH5WriteAttrInts(fid, tmp, "widths", M + 1, w));
+    PetscCall(BbdH5WriteAttrReal(fid, tmp, "rho", 1));
+    PetscCall(BbdH5WriteAttrReal(fid, tmp, "h", 1.0 / M));
+    PetscCall(BbdH5WriteAttrReal(fid, tmp, "eta", net->eta));
+    PetscCall(BbdH5WriteAttrReal(fid, tmp, "gamma", net->gamma));
+    PetscCall(BbdH5WriteAttrReals(fid, tmp, "kappa", P + 1, kap));
+    PetscCall(BbdH5WriteAttrInt(fid, tmp, "periodic", net->periodic ? 1 : 0));
+    PetscCall(BbdH5WriteAttrInt(fid, tmp, "version", BBD_VERSION));
+    if (src->S) {
+      PetscCheck((g = H5Gcreate2(fid, "data", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: /data", tmp);
+      d[0] = (hsize_t)src->S;
+      d[1] = (hsize_t)N;
+      PetscCall(BbdH5WriteArray(g, tmp, "X", 2, d, X));
+      PetscCall(BbdH5WriteArray(g, tmp, "Y", 2, d, Y));
+      H5Gclose(g);
+    }
+    PetscCheck((g = H5Gcreate2(fid, "state", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: /state", tmp);
+    PetscCall(BbdH5WriteAttrReal(g, tmp, "time", 0));
+    d[0] = (hsize_t)P + 1;
+    d[1] = (hsize_t)nd;
+    d[2] = (hsize_t)N;
+    PetscCall(BbdH5WriteArray(g, tmp, "a", 3, d, a));
+    PetscCall(BbdH5WriteArray(g, tmp, copy && src->cont ? "z" : "b", 2, d + 1, b));
+    H5Gclose(g);
+    PetscCheck(H5Fclose(fid) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot close %s", tmp);
+    PetscCheck(rename(tmp, out) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot rename %s to %s", tmp, out);
+    PetscCall(PetscFree4(xt, a, b, w));
+    PetscCall(PetscFree2(X, Y));
+  }
+  PetscCallMPI(MPI_Barrier(comm));
+  PetscFunctionReturn(0);
+}
+
 /* Coarse-graining a dense network of uniform width N onto the (depth, width) grid (docs/theory.md
    section 7): row i of W^(m) read as a kernel w_k = W[i][i+k] (k taken periodically in
    (-N/2, N/2]) has moments a_0 = sum_k w_k, a_1 = dy sum_k k w_k, a_2 = dy^2/2 sum_k k^2 w_k,
@@ -289,6 +473,8 @@ PetscErrorCode BbdCompareRun(MPI_Comm comm)
   PetscInt      nres = BBD_MAX_RES, ref[2] = {0, 0}, nref = 2, P = 2;
   PetscReal     tfinal = 1, factor, threshold = 0.1;
   char          init[PETSC_MAX_PATH_LEN] = "";
+  FieldSource   src = {0};
+  PetscReal     amax = -1;
   PetscBool     set, quiet = PETSC_FALSE, plot = PETSC_TRUE;
   char          actname[64] = "tanh", script[PETSC_MAX_PATH_LEN] = BBD_PLOT_SCRIPT_SRC; /* the source tree's, else the installed one */
   BbdActivation act;
@@ -312,22 +498,32 @@ PetscErrorCode BbdCompareRun(MPI_Comm comm)
   PetscCall(PetscOptionsBool("-bbd_plot", "Draw the PNG figures (Debian's python3-matplotlib)", "BbdCompareRun", plot, &plot, NULL));
   PetscCall(PetscOptionsString("-bbd_plot_script", "The plotting script", "BbdCompareRun", script, script, sizeof(script), NULL));
   PetscCall(PetscOptionsReal("-bbd_locality_threshold", "Dense -bbd_init: the locality remainder below which a continuum description applies", "BbdCompareRun", threshold, &threshold, NULL));
-  PetscCall(PetscOptionsString("-bbd_init", "A dense state to coarse-grain onto the grid (field-family states as initial fields: not yet)", "BbdCompareRun", init, init, sizeof(init), &set));
+  PetscCall(PetscOptionsString("-bbd_init", "A dense state to coarse-grain onto the grid, or a field-family lattice state of any resolution: the initial fields of every network and of the continuum", "BbdCompareRun", init, init, sizeof(init), &set));
   PetscOptionsEnd();
   if (init[0]) {
     BbdNet net;
     PetscCall(BbdNetCreate(comm, &net));
     PetscCall(BbdNetSetFromOptions(net));
-    PetscCheck(net->family == BBD_FAMILY_DENSE, comm, PETSC_ERR_SUP, "-bbd_init %s: bbd-compare coarse-grains dense networks; starting the comparison from a field-family state is not implemented yet (the built-in fields are used without -bbd_init)", init);
-    PetscCall(BbdNetSetUp(net));
-    PetscCall(CoarseGrainDense(comm, net, c.out, threshold));
-    PetscCall(BbdNetDestroy(&net));
-    PetscFunctionReturn(0);
+    if (net->family == BBD_FAMILY_FIELD) { /* the initial fields of every run */
+      PetscCall(FieldSourceRead(comm, net, &src));
+      PetscCall(PetscStrncpy(actname, BbdActivations[net->act[0]], sizeof(actname)));
+      amax = 0;
+      if (net->P >= 2)
+        for (PetscInt k = 0; k < src.ns * net->n[0]; k++) amax = PetscMax(amax, PetscAbsReal(src.a[2 * src.ns * net->n[0] + k]));
+    } else {
+      PetscCall(BbdNetSetUp(net));
+      PetscCall(CoarseGrainDense(comm, net, c.out, threshold));
+      PetscCall(BbdNetDestroy(&net));
+      PetscFunctionReturn(0);
+    }
   }
   {
     PetscBool hashelp;
     PetscCall(PetscOptionsHasHelp(NULL, &hashelp));
-    if (hashelp) PetscFunctionReturn(0);
+    if (hashelp) {
+      PetscCall(FieldSourceDestroy(&src));
+      PetscFunctionReturn(0);
+    }
   }
   if (access(script, R_OK)) PetscCall(PetscStrcpy(script, BBD_PLOT_SCRIPT));
   PetscCheck(c.K >= 2 && c.K <= BBD_MAX_RES, comm, PETSC_ERR_USER_INPUT, "-bbd_resolutions: give 2 to %d widths", BBD_MAX_RES);
@@ -338,7 +534,7 @@ PetscErrorCode BbdCompareRun(MPI_Comm comm)
   PetscCheck(tfinal > 0 && PetscIsNormalReal(tfinal), comm, PETSC_ERR_USER_INPUT, "-bbd_tfinal %g: must be positive", (double)tfinal);
   PetscCall(BbdActivationFromString(comm, "-bbd_activation", actname, &act));
   PetscCheck(act != BBD_ACT_RELU, comm, PETSC_ERR_USER_INPUT, "-bbd_activation relu: not C^2, the continuum equations are not defined for it");
-  factor = StabilityFactor(act);
+  factor = StabilityFactor(act, amax);
   /* depths: M = N unless h max|a_2| max sigma' / dy^2 <= 1/2 needs more */
   for (PetscInt r = 0; r < c.K; r++) {
     PetscInt Mmin = (PetscInt)PetscCeilReal(2 * factor * c.N[r] * c.N[r] - 1e-9);
@@ -379,6 +575,12 @@ PetscErrorCode BbdCompareRun(MPI_Comm comm)
     PetscCall(SetOpt("-bbd_depth", NULL, c.M[r], PETSC_TRUE));
     PetscCall(SetOpt("-bbd_width", NULL, c.N[r], PETSC_TRUE));
     PetscCall(PetscOptionsSetValue(NULL, "-bbd_output", c.files[r]));
+    if (src.net) { /* the source's fields on this lattice */
+      char f0[PETSC_MAX_PATH_LEN + 32];
+      PetscCall(PetscSNPrintf(f0, sizeof(f0), "%s/init-N%" PetscInt_FMT ".h5", c.dir, c.N[r]));
+      PetscCall(FieldSourceWrite(comm, &src, PETSC_FALSE, c.M[r], c.N[r], f0));
+      PetscCall(PetscOptionsSetValue(NULL, "-bbd_init", f0));
+    }
     if (!quiet) PetscCall(PetscPrintf(comm, "  network N = %" PetscInt_FMT ", M = %" PetscInt_FMT "%s -> %s\n", c.N[r], c.M[r], c.M[r] > c.N[r] ? " (depth raised for the forward map's stability)" : "", c.files[r]));
     PetscCall(BbdNetCreate(comm, &net));
     PetscCall(BbdNetSetFromOptions(net));
@@ -395,6 +597,14 @@ PetscErrorCode BbdCompareRun(MPI_Comm comm)
     PetscCall(SetOpt("-da_grid_x", NULL, c.NX, PETSC_TRUE));
     PetscCall(SetOpt("-da_grid_y", NULL, c.NY, PETSC_TRUE));
     PetscCall(PetscOptionsSetValue(NULL, "-bbd_output", c.files[c.K]));
+    if (src.net) { /* the source itself at t = 0; the grid comes from -da_grid_x, -da_grid_y */
+      char f0[PETSC_MAX_PATH_LEN + 32];
+      PetscCall(PetscSNPrintf(f0, sizeof(f0), "%s/init-source.h5", c.dir));
+      PetscCall(FieldSourceWrite(comm, &src, PETSC_TRUE, 0, 0, f0));
+      PetscCall(PetscOptionsSetValue(NULL, "-bbd_init", f0));
+      PetscCall(PetscOptionsClearValue(NULL, "-bbd_depth"));
+      PetscCall(PetscOptionsClearValue(NULL, "-bbd_width"));
+    }
     if (!quiet) PetscCall(PetscPrintf(comm, "  continuum %" PetscInt_FMT " x %" PetscInt_FMT " -> %s\n", c.NX, c.NY, c.files[c.K]));
     PetscCall(BbdFieldCreate(comm, &field));
     PetscCall(BbdFieldSetFromOptions(field));
@@ -402,6 +612,7 @@ PetscErrorCode BbdCompareRun(MPI_Comm comm)
     PetscCall(BbdFieldRun(field));
     PetscCall(BbdFieldDestroy(&field));
   }
+  PetscCall(FieldSourceDestroy(&src));
   for (PetscInt r = 0; r < c.K; r++) {
     PetscCall(Distances(&c, r, P));
     PetscCall(ZDistanceAt(&c, r, tfinal, &c.ez[r]));

@@ -92,30 +92,99 @@ PetscErrorCode BbdFieldRHSContinuum(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
   PetscFunctionReturn(0);
 }
 
-/* Built-in fields on the grid and z(x, y) of the sample in use by Heun steps of the forward map
-   (every rank computes the full width: it is done once). */
+/* -bbd_init onto the continuum grid (docs/theory.md section 15), before BbdNetSetUp: the state
+   time into net->t0, the samples (when the file holds them and no -bbd_data is given) into
+   net->X, net->Y, and the fields into f->ia, f->ib (a lattice state: a, b at x_m = m/M, cubic
+   in depth, extrapolated to x = 1) or f->iz, f->ia (a continuum result: copied when the grid is
+   the file's, else interpolated). Every rank reads the whole file. */
+PetscErrorCode BbdFieldContinuumRead(BbdField f)
+{
+  BbdNet          net = f->net;
+  const PetscInt  NX = net->M + 1, NY = net->n[0], P = net->P, sx = f->src_nx, sy = f->src_ny;
+  const char     *file = net->init_file;
+  const PetscReal hs   = f->src_continuum ? 1.0 / (sx - 1) : 1.0 / sx;
+  PetscBool       cont;
+  PetscInt        nx, ny;
+  PetscReal      *xt, *a = NULL, *v = NULL, *tmp;
+  hsize_t         d[3];
+
+  PetscFunctionBeginUser;
+  PetscCall(BbdStateReadGridInfo(file, &cont, &nx, &ny, &net->t0));
+  PetscCall(PetscMalloc1(NX, &xt));
+  for (PetscInt k = 0; k < NX; k++) xt[k] = (PetscReal)k / (NX - 1);
+  PetscCall(PetscMalloc3(NX * NY, &f->iz, NX * (P + 1) * NY, &f->ia, NX * NY, &f->ib));
+  PetscCall(PetscMalloc1((size_t)(P + 1) * NX * NY, &tmp));
+  d[0] = (hsize_t)P + 1;
+  d[1] = (hsize_t)sx;
+  d[2] = (hsize_t)sy;
+  PetscCall(BbdStateReadArray(file, "/state/a", 3, d, &a));
+  PetscCall(BbdInterpGrid(P + 1, sx, hs, sy, a, NX, xt, NY, net->periodic, tmp)); /* [P+1][NX][NY] */
+  for (PetscInt c = 0; c <= P; c++)
+    for (PetscInt k = 0; k < NX; k++) PetscCall(PetscArraycpy(f->ia + (k * (P + 1) + c) * NY, tmp + (c * NX + k) * NY, NY));
+  d[0] = (hsize_t)sx;
+  d[1] = (hsize_t)sy;
+  PetscCall(BbdStateReadArray(file, f->src_continuum ? "/state/z" : "/state/b", 2, d, &v));
+  PetscCall(BbdInterpGrid(1, sx, hs, sy, v, NX, xt, NY, net->periodic, f->src_continuum ? f->iz : f->ib));
+  PetscCall(PetscFree(a));
+  PetscCall(PetscFree(v));
+  PetscCall(PetscFree(tmp));
+  PetscCall(PetscFree(xt));
+  if (net->data_in_init && !net->data_source[0]) { /* the samples at y_j = j/NY */
+    PetscReal *X, *Y;
+    char       what[PETSC_MAX_PATH_LEN + 64];
+    d[0] = 0;
+    d[1] = (hsize_t)sy;
+    PetscCall(BbdStateReadArray(file, "/data/X", 2, d, &X));
+    d[0] = 0;
+    d[1] = (hsize_t)sy;
+    PetscCall(BbdStateReadArray(file, "/data/Y", 2, d, &Y));
+    PetscCheck(d[0] >= 1, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s: dataset /data/Y holds no samples", file);
+    PetscCall(PetscFree(net->X));
+    PetscCall(PetscFree(net->Y));
+    net->S = (PetscInt)d[0];
+    PetscCall(PetscMalloc1(net->S * NY, &net->X));
+    PetscCall(PetscMalloc1(net->S * NY, &net->Y));
+    for (PetscInt s = 0; s < net->S; s++) {
+      PetscCall(BbdInterpY(sy, X + s * sy, NY, net->periodic, net->X + s * NY));
+      PetscCall(BbdInterpTargets(net->loss, sy, Y + s * sy, NY, net->periodic, net->Y + s * NY));
+      PetscCall(PetscSNPrintf(what, sizeof(what), "%s: /data/Y row %" PetscInt_FMT " on the %" PetscInt_FMT "-point grid", file, s, NY));
+      PetscCall(BbdLossCheckTarget(PETSC_COMM_SELF, net->loss, what, NY, net->dy, net->Y + s * NY));
+    }
+    PetscCall(PetscFree(X));
+    PetscCall(PetscFree(Y));
+  }
+  PetscFunctionReturn(0);
+}
+
+/* The initial fields on the grid (built-in, or from -bbd_init by BbdFieldContinuumRead) and
+   z(x, y) of the sample in use by Heun steps of the forward map (every rank computes the full
+   width: it is done once); a continuum result gives z itself. */
 PetscErrorCode BbdFieldContinuumInit(BbdField f)
 {
   BbdNet          net = f->net;
   const PetscInt  M = net->M, N = net->n[0], P = net->P, NX = M + 1;
   const PetscReal h = net->h;
-  PetscReal      *a, *b, *z, *s, *k1, *k2, *zp;
+  PetscReal      *a, *b, *z, *s, *k1, *k2, *zp, *ab = NULL, *bb = NULL;
   PetscInt        idx[1];
   PetscScalar  ***u;
 
   PetscFunctionBeginUser;
   PetscCall(BbdNetBatchSamples(net, net->t0, idx));
   f->sample = idx[0];
-  PetscCall(PetscMalloc5((P + 1) * N * NX, &a, N * NX, &b, N * NX, &z, N, &s, N, &k1));
+  PetscCall(PetscMalloc5((P + 1) * N * NX, &ab, N * NX, &bb, N * NX, &z, N, &s, N, &k1));
   PetscCall(PetscMalloc2(N, &k2, N, &zp));
-  for (PetscInt k = 0; k < NX; k++)
-    for (PetscInt i = 0; i < N; i++) {
-      PetscReal aj[BBD_MAX_MOMENTS];
-      BbdFieldAnalytic(P, (PetscReal)k / M, (PetscReal)i / N, aj, &b[k * N + i]);
-      for (PetscInt c = 0; c <= P; c++) a[(k * (P + 1) + c) * N + i] = aj[c];
-    }
+  a = f->ia ? f->ia : ab;
+  b = f->ib ? f->ib : bb;
+  if (!net->init_file[0])
+    for (PetscInt k = 0; k < NX; k++)
+      for (PetscInt i = 0; i < N; i++) {
+        PetscReal aj[BBD_MAX_MOMENTS];
+        BbdFieldAnalytic(P, (PetscReal)k / M, (PetscReal)i / N, aj, &b[k * N + i]);
+        for (PetscInt c = 0; c <= P; c++) a[(k * (P + 1) + c) * N + i] = aj[c];
+      }
   PetscCall(PetscArraycpy(z, net->X + f->sample * N, N));
-  for (PetscInt k = 0; k < M; k++) { /* d_x z = Phi(a, sigma(z)) + b */
+  if (f->src_continuum) PetscCall(PetscArraycpy(z, f->iz, NX * N)); /* the file's own z(x, y) */
+  else for (PetscInt k = 0; k < M; k++) { /* d_x z = Phi(a, sigma(z)) + b */
     BbdActivationEval(net->act[0], N, z + k * N, s, NULL, NULL);
     PetscCall(BbdFieldPhi(net, a + k * (P + 1) * N, s, k1));
     for (PetscInt i = 0; i < N; i++) {
@@ -126,6 +195,11 @@ PetscErrorCode BbdFieldContinuumInit(BbdField f)
     PetscCall(BbdFieldPhi(net, a + (k + 1) * (P + 1) * N, s, k2));
     for (PetscInt i = 0; i < N; i++) z[(k + 1) * N + i] = z[k * N + i] + 0.5 * h * (k1[i] + k2[i] + b[(k + 1) * N + i]);
   }
+  for (PetscInt k = 0; k < M; k++) /* the net's parameters: the fields at the grid's layers x_k, k < M (b: continuum results hold none) */
+    for (PetscInt i = 0; i < N; i++) {
+      for (PetscInt c = 0; c <= P; c++) net->theta[net->woff[k] + c * N + i] = a[(k * (P + 1) + c) * N + i];
+      net->theta[net->boff[k] + i] = f->src_continuum ? 0 : b[k * N + i];
+    }
   PetscCall(DMDAVecGetArrayDOF(f->da, f->U, &u));
   for (PetscInt j = f->ys; j < f->ys + f->ym; j++)
     for (PetscInt k = 0; k < NX; k++) {
@@ -133,7 +207,7 @@ PetscErrorCode BbdFieldContinuumInit(BbdField f)
       for (PetscInt c = 0; c <= P; c++) u[j][k][1 + c] = a[(k * (P + 1) + c) * N + j];
     }
   PetscCall(DMDAVecRestoreArrayDOF(f->da, f->U, &u));
-  PetscCall(PetscFree5(a, b, z, s, k1));
+  PetscCall(PetscFree5(ab, bb, z, s, k1));
   PetscCall(PetscFree2(k2, zp));
   PetscFunctionReturn(0);
 }
@@ -206,7 +280,26 @@ static PetscErrorCode ContinuumWrite(BbdField f)
   PetscCall(BbdH5WriteAttrInt(fid, tmp, "version", BBD_VERSION));
   for (PetscInt c = 0; c <= P; c++) kap[c] = net->kappa[c];
   d[0] = (hsize_t)P + 1;
-  PetscCall(BbdH5WriteArray(fid, tmp, "kappa_values", 1, d, kap)); /* as a dataset: attributes hold the lattice definition */
+  PetscCall(BbdH5WriteArray(fid, tmp, "kappa_values", 1, d, kap)); /* kept for older readers */
+  { /* the definition in the attributes every -bbd_init reads (depth = NX - 1 cells, NX widths
+       of NY, h = 1/(NX-1)) and the run settings, so the file restarts a continuum run */
+    PetscInt *w;
+    PetscCall(PetscMalloc1(NX, &w));
+    for (PetscInt k = 0; k < NX; k++) w[k] = N;
+    PetscCall(BbdH5WriteAttrInt(fid, tmp, "depth", M));
+    PetscCall(BbdH5WriteAttrInts(fid, tmp, "widths", NX, w));
+    PetscCall(PetscFree(w));
+    PetscCall(BbdH5WriteAttrReals(fid, tmp, "kappa", P + 1, kap));
+    PetscCall(BbdH5WriteAttrReal(fid, tmp, "rho", net->rho));
+    PetscCall(BbdH5WriteAttrReal(fid, tmp, "h", net->h));
+    PetscCall(BbdH5WriteAttrReal(fid, tmp, "gamma", net->gamma));
+    PetscCall(BbdH5WriteAttrString(fid, tmp, "sample_order", BbdSampleOrders[net->order]));
+    PetscCall(BbdH5WriteAttrInt(fid, tmp, "seed", (long long)net->seed));
+    PetscCall(BbdH5WriteAttrReal(fid, tmp, "sample_dt", net->sample_dt));
+    PetscCall(BbdH5WriteAttrReal(fid, tmp, "tfinal", net->tfinal));
+    PetscCall(BbdH5WriteAttrReal(fid, tmp, "output_dt", net->output_dt));
+    PetscCall(BbdH5WriteAttrInt(fid, tmp, "batch", net->batch));
+  }
   PetscCall(PetscMalloc2(NX, &x, N, &y));
   for (PetscInt k = 0; k < NX; k++) x[k] = (PetscReal)k / M;
   for (PetscInt i = 0; i < N; i++) y[i] = (PetscReal)i / N;

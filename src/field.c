@@ -50,6 +50,7 @@ PetscErrorCode BbdFieldDestroy(BbdField *field)
   PetscCall(PetscFree6(f->lam, f->zr, f->ar, f->S, f->D1, f->dar));
   PetscCall(PetscFree4(f->zdot, f->g1, f->g2, f->pw));
   if (f->residual) PetscCall(BbdFieldResidualDestroy(f));
+  PetscCall(PetscFree3(f->iz, f->ia, f->ib));
   PetscCall(BbdNetDestroy(&f->net));
   PetscCall(PetscFree(f));
   *field = NULL;
@@ -75,10 +76,30 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
   PetscCheck(!strcmp(f->mode, "lattice") || !strcmp(f->mode, "continuum"), f->comm, PETSC_ERR_USER_INPUT, "-bbd_mode %s: use lattice or continuum", f->mode);
   f->continuum = (PetscBool)!strcmp(f->mode, "continuum");
   PetscCheck(!(f->continuum && f->residual), f->comm, PETSC_ERR_SUP, "-bbd_formulation residual: only in lattice mode so far");
-  PetscCheck(net->family == BBD_FAMILY_FIELD, f->comm, PETSC_ERR_USER_INPUT, "bbd-field integrates field-family networks (-bbd_family field); a dense network has no (depth, width) grid");
+  PetscCheck(net->family == BBD_FAMILY_FIELD, f->comm, PETSC_ERR_USER_INPUT, "bbd-field integrates field-family networks (-bbd_family field); a dense network has no (depth, width) grid%s%s%s", net->init_file[0] ? " (-bbd_init " : "", net->init_file, net->init_file[0] ? " holds a dense state: bbd-compare -bbd_init coarse-grains it)" : "");
   if (f->continuum) {
     PetscInt NX = net->M + 1, NY = net->n[0];
-    PetscCheck(!net->init_file[0], f->comm, PETSC_ERR_SUP, "-bbd_init with -bbd_mode continuum: coarse-graining a state file onto a grid is not implemented yet; continuum mode starts from the built-in smooth fields");
+    if (net->init_file[0]) { /* the file's fields are interpolated onto the grid (BbdFieldContinuumRead) */
+      PetscInt  nx = 0, ny = 0;
+      PetscReal t;
+      PetscCall(BbdStateReadGridInfo(net->init_file, &f->src_continuum, &nx, &ny, &t));
+      if (f->src_continuum) {
+        PetscCheck(nx == net->M + 1 && ny == net->n[0], f->comm, PETSC_ERR_USER_INPUT, "-bbd_init %s: the attributes nx = %" PetscInt_FMT ", ny = %" PetscInt_FMT " of the continuum result disagree with depth = %" PetscInt_FMT " and widths = %" PetscInt_FMT " (expected nx = depth + 1, ny = width)", net->init_file, nx, ny, net->M, net->n[0]);
+        f->src_nx = nx;
+      } else f->src_nx = net->M;
+      f->src_ny      = net->n[0];
+      net->init_grid = PETSC_TRUE;
+      { /* run settings the file stores as defaults that continuum mode cannot use: unless given
+           as options, one sample (no switching, batch 1) and gradient flow */
+        PetscBool given;
+        PetscCall(PetscOptionsHasName(NULL, NULL, "-bbd_sample_dt", &given));
+        if (!given) net->sample_dt = 0;
+        PetscCall(PetscOptionsHasName(NULL, NULL, "-bbd_batch", &given));
+        if (!given) net->batch = 1;
+        PetscCall(PetscOptionsHasName(NULL, NULL, "-bbd_dynamics", &given));
+        if (!given) net->dyn = BBD_DYN_FLOW;
+      }
+    }
     PetscCheck(net->sample_dt == 0, f->comm, PETSC_ERR_SUP, "-bbd_sample_dt with -bbd_mode continuum: sample switching is not implemented in continuum mode yet");
     for (PetscInt m = 0; m < net->M; m++) PetscCheck(net->act[m] == net->act[0], f->comm, PETSC_ERR_USER_INPUT, "-bbd_activation: continuum mode needs one activation for all depths");
     PetscCheck(net->act[0] != BBD_ACT_RELU, f->comm, PETSC_ERR_USER_INPUT, "-bbd_activation relu: relu is not C^2, so the continuum field equations (which need sigma'') are not defined for it; use it with -bbd_mode lattice or bbd-net");
@@ -396,6 +417,7 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
   char            name[16];
 
   PetscFunctionBeginUser;
+  if (f->continuum && net->init_file[0]) PetscCall(BbdFieldContinuumRead(f));
   PetscCall(BbdNetSetUp(net));
   f->dof = net->P + 2;
   PetscCall(DMDACreate2d(f->comm, DM_BOUNDARY_NONE, by, DMDA_STENCIL_BOX, M + 1, N, 1, PETSC_DECIDE, f->dof, 1, NULL, NULL, &f->da));

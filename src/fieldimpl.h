@@ -28,6 +28,10 @@ struct _p_BbdField {
   /* continuum results, kept on rank 0 until the run ends */
   PetscInt    T, Tmax;
   PetscReal  *rt, *rloss, *rz, *ra, *rflux;
+  /* continuum mode from -bbd_init: the file's kind and grid, its fields on this grid */
+  PetscBool   src_continuum; /* a continuum result (z, a on nx x ny points); else a lattice state (a, b on M x N) */
+  PetscInt    src_nx, src_ny; /* continuum: the file's grid; lattice: its M layers and width N */
+  PetscReal  *iz, *ia, *ib;   /* [NX][NY], [NX][P+1][NY], [NX][NY] */
 };
 
 /* field.c */
@@ -45,5 +49,6 @@ PETSC_INTERN PetscErrorCode BbdFieldIFunction(TS, PetscReal, Vec, Vec, Vec, void
 /* continuum.c */
 PETSC_INTERN PetscErrorCode BbdFieldRHSContinuum(TS, PetscReal, Vec, Vec, void *);
 PETSC_INTERN PetscErrorCode BbdFieldContinuumInit(BbdField);
+PETSC_INTERN PetscErrorCode BbdFieldContinuumRead(BbdField); /* -bbd_init onto the grid (before BbdNetSetUp) */
 PETSC_INTERN PetscErrorCode BbdFieldContinuumRun(BbdField);
 #endif

@@ -938,6 +938,14 @@ static PetscErrorCode ReadState_Private(BbdNet net, hid_t fid, const char *file)
 
   PetscFunctionBeginUser;
   PetscCheck(net->theta && (nv == 1 || net->thetadot) && net->woff && net->boff, PETSC_COMM_SELF, PETSC_ERR_ORDER, "BbdStateReadState needs the layout (BbdNetSetLayout) and theta allocated");
+  { /* a continuum result holds fields on a grid, not a network's lattice */
+    char     *mode = NULL;
+    PetscBool grid;
+    PetscCall(ReadAttrString(fid, file, "", "mode", PETSC_FALSE, &mode));
+    grid = (PetscBool)(mode && !strcmp(mode, "continuum"));
+    PetscCall(PetscFree(mode));
+    PetscCheck(!grid, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s holds continuum fields on a grid (attribute mode = continuum, /state/a [P+1, nx, ny]), not a network's lattice: only bbd-field -bbd_mode continuum starts from it", file);
+  }
   PetscCheck(PathExists(fid, "/state"), PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: group /state is missing", file);
   PetscCheck((g = H5Gopen2(fid, "/state", H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: /state is not a group", file);
   net->t0 = 0;
@@ -1079,5 +1087,86 @@ PetscErrorCode BbdH5WriteAttrInt(hid_t loc, const char *file, const char *name, 
 {
   PetscFunctionBeginUser;
   PetscCall(WriteAttrInt(loc, file, name, v));
+  PetscFunctionReturn(0);
+}
+
+/*@ BbdStateReadGridInfo - what kind of state file is this: *continuum true when the root
+  attribute mode is "continuum" (a bbd-field continuum result: fields on a grid, /state/z and
+  /state/a [P+1, NX, NY]); then *nx, *ny from the attributes nx, ny. *t is the /state time
+  (0 when absent). Every rank reads. @*/
+PetscErrorCode BbdStateReadGridInfo(const char *file, PetscBool *continuum, PetscInt *nx, PetscInt *ny, PetscReal *t)
+{
+  hid_t          fid, g;
+  char          *s = NULL;
+  PetscBool      found;
+  PetscErrorCode ierr;
+
+  PetscFunctionBeginUser;
+  PetscCall(StateOpen(file, &fid));
+  *continuum = PETSC_FALSE;
+  *t         = 0;
+  ierr       = ReadAttrString(fid, file, "", "mode", PETSC_FALSE, &s);
+  if (!ierr && s) *continuum = (PetscBool)!strcmp(s, "continuum");
+  if (s) (void)PetscFree(s);
+  if (!ierr && *continuum) ierr = ReadAttrInt(fid, file, "nx", PETSC_TRUE, nx, NULL);
+  if (!ierr && *continuum) ierr = ReadAttrInt(fid, file, "ny", PETSC_TRUE, ny, NULL);
+  if (!ierr && !PathExists(fid, "/state")) {
+    H5Fclose(fid);
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: group /state is missing", file);
+  }
+  if (!ierr) {
+    if ((g = H5Gopen2(fid, "/state", H5P_DEFAULT)) < 0) {
+      H5Fclose(fid);
+      SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: /state is not a group", file);
+    }
+    ierr = ReadAttrReal(g, file, "/state:", "time", PETSC_FALSE, t, &found);
+    H5Gclose(g);
+  }
+  H5Fclose(fid);
+  PetscCall(ierr);
+  PetscFunctionReturn(0);
+}
+
+/*@ BbdStateReadArray - dataset path of file into *v (PetscMalloc'd): rank and dims as
+  expected (dims[k] = 0: any length, the file's comes back in dims). Missing dataset, wrong
+  shape, unreadable (truncated) data or non-finite values are errors naming the dataset.
+  Every rank reads. @*/
+PetscErrorCode BbdStateReadArray(const char *file, const char *path, int rank, hsize_t *dims, PetscReal **v)
+{
+  hid_t          fid;
+  hsize_t        n = 1;
+  PetscErrorCode ierr;
+
+  PetscFunctionBeginUser;
+  *v = NULL;
+  PetscCall(StateOpen(file, &fid));
+  ierr = ReadDatasetShape(fid, file, path, rank, dims);
+  if (!ierr) {
+    for (int k = 0; k < rank; k++) n *= dims[k];
+    ierr = PetscMalloc1((size_t)n, v);
+  }
+  if (!ierr) ierr = ReadDataset(fid, file, path, rank, dims, *v);
+  H5Fclose(fid);
+  if (ierr) (void)PetscFree(*v);
+  PetscCall(ierr);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdH5WriteAttrReals(hid_t loc, const char *file, const char *name, PetscInt n, const PetscReal *v)
+{
+  PetscFunctionBeginUser;
+  PetscCall(WriteAttr(loc, file, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, PETSC_FALSE, (hsize_t)n, v));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdH5WriteAttrInts(hid_t loc, const char *file, const char *name, PetscInt n, const PetscInt *v)
+{
+  long long *w;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc1(n, &w));
+  for (PetscInt k = 0; k < n; k++) w[k] = v[k];
+  PetscCall(WriteAttr(loc, file, name, H5T_STD_I32LE, H5T_NATIVE_LLONG, PETSC_FALSE, (hsize_t)n, w));
+  PetscCall(PetscFree(w));
   PetscFunctionReturn(0);
 }

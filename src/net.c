@@ -326,8 +326,8 @@ PetscErrorCode BbdNetSetUp(BbdNet net)
 {
   PetscFunctionBeginUser;
   PetscCall(BbdNetSetLayout(net));
-  if (net->init_file[0]) PetscCall(BbdStateReadState(net, net->init_file));
-  else PetscCall(BbdNetInitBuiltin(net));
+  if (net->init_file[0] && !net->init_grid) PetscCall(BbdStateReadState(net, net->init_file));
+  else if (!net->init_file[0]) PetscCall(BbdNetInitBuiltin(net));
   if (!net->for_field) PetscCall(PetscFree(net->state_z)); /* bbd-net's neurons come from its forward pass */
   PetscCall(BbdNetFreezeVelocity(net, net->thetadot));
   if (!net->X) PetscCall(BbdDataBuild(net));

@@ -433,6 +433,146 @@ def case_field_continuum(b):
     check(rel < 1e-3, "continuum: J(1) differs from -eta dl/dt by %.2e (relative)" % rel)
 
 
+def case_field_continuum_init(b):
+    """Continuum mode from -bbd_init (docs/theory.md section 15).
+    (1) From a high-resolution lattice state of the built-in fields (M = 60 layers at x_m = m/60,
+    width 50) onto the 17 x 16 grid: in width the fields are trigonometric of degree 1 and the
+    samples Fourier series below Nyquist, so the spectral interpolation is exact (rounding); in
+    depth cubic interpolation errs by |f4| h^4 |(u+1)u(u-1)(u-2)|/24 <= |f4| h^4 (9/16)/24
+    inside and by |f4| h^4 (4!/4!) = |f4| h^4 when extrapolated one spacing to x = 1 (h = 1/60,
+    f4 the fourth x-derivative). The largest f4 of the built-in fields are 0.2 pi^4 (a_0),
+    0.1 (2 pi)^4 (a_1, b), 0 (a_2), so every a_j agrees with the built-in start to
+    tol_a = 1.1 * 0.1 (2 pi)^4 h^4 = 1.3e-5 (1.1: rounding and the variation of f4 over the stencil).
+    z comes from the forward map d_x z = sum_j a_j D_j sigma(z) + b, Lipschitz in z with a
+    constant L <= max a_0 max sigma' + max|a_1| (max|D_1 sigma'| ...) ~ 2: an error e(x) in (a, b)
+    moves z by at most int_0^1 e^{L(1-x)} |e| (1 + max|D_1 sigma|) dx; with |e| <= tol_a only in
+    the last cell (Heun weight h_grid/2 = 1/32) and <= tol_a (9/16)/24 elsewhere,
+    tol_z = e^2 (1 + 2 pi) tol_a (1/32 + 9/384) = 4e-5 (max|D_1 sigma| <= max|d_y z| <= 2 pi).
+    (2) A continuum run to T and a run to T/2 restarted from its own file to T agree bitwise
+    (the state is read as saved; every saved segment starts from the same initial step); the
+    restart on 2 ranks agrees to 1e-12 (the adaptive step uses global norms).
+    (3) A continuum result onto a finer grid (17 x 16 -> 33 x 32): the common points (x_k = k/16,
+    y_i = i/16) keep z and a_j bit for bit (injection), the run continues from the file's time,
+    and the result is itself a valid -bbd_init (restarts exactly).
+    (4) Bad input: a dense state, a truncated file, a file without /state/a, a continuum result
+    given to bbd-net and to lattice mode, attributes nx contradicting depth, options contradicting
+    the file: errors naming the problem, no output left behind."""
+    f = field_bin(b)
+    cont = ["-bbd_quiet", "-bbd_mode", "continuum"]
+    run([b, "-bbd_quiet", "-bbd_depth", "60", "-bbd_width", "50", "-bbd_tfinal", "0", "-bbd_output", "lat.h5"])
+    run([f] + cont + ["-bbd_init", "lat.h5", "-da_grid_x", "17", "-da_grid_y", "16", "-bbd_tfinal", "0", "-bbd_output", "fromlat.h5"])
+    run([f] + cont + ["-da_grid_x", "17", "-da_grid_y", "16", "-bbd_tfinal", "0", "-bbd_output", "builtin.h5"])
+    h = 1 / 60
+    tol_a = 1.1 * 0.1 * (2 * np.pi) ** 4 * h ** 4
+    tol_z = np.e ** 2 * (1 + 2 * np.pi) * tol_a * (1 / 32 + 9 / 384)
+    da = np.abs(traj("fromlat.h5", "a")[0] - traj("builtin.h5", "a")[0]).max()
+    dz = np.abs(traj("fromlat.h5", "z")[0] - traj("builtin.h5", "z")[0]).max()
+    check(da <= tol_a, "continuum from a lattice state: a differs from the built-in start by %.2e > %.2e" % (da, tol_a))
+    check(dz <= tol_z, "continuum from a lattice state: z differs from the built-in start by %.2e > %.2e" % (dz, tol_z))
+    with h5py.File("fromlat.h5", "r") as g, h5py.File("builtin.h5", "r") as r:
+        dx = np.abs(g["data/X"][()] - r["data/X"][()]).max()
+        check(dx <= 1e-13, "continuum from a lattice state: the samples differ by %.2e (spectral interpolation is exact)" % dx)
+
+    grid = ["-da_grid_x", "17", "-da_grid_y", "16", "-bbd_output_dt", "0.1"]
+    run([f] + cont + grid + ["-bbd_tfinal", "0.4", "-bbd_output", "full.h5"])
+    run([f] + cont + grid + ["-bbd_tfinal", "0.2", "-bbd_output", "half.h5"])
+    run([f] + cont + ["-bbd_init", "half.h5", "-bbd_tfinal", "0.4", "-bbd_output", "rest.h5"])
+    for q in ["time", "z", "a", "loss", "flux"]:
+        check(np.array_equal(traj("full.h5", q)[2:], traj("rest.h5", q)),
+              "continuum restart: /trajectory/%s differs from the uninterrupted run" % q)
+    run([f] + cont + ["-bbd_init", "half.h5", "-bbd_tfinal", "0.4", "-bbd_output", "rest2.h5"], nproc=2)
+    for q in ["z", "a", "loss"]:
+        d = np.abs(traj("rest2.h5", q) - traj("rest.h5", q)).max() / np.abs(traj("rest.h5", q)).max()
+        check(d < 1e-12, "continuum restart on 2 ranks: %s differs by %.2e" % (q, d))
+
+    run([f] + cont + ["-bbd_init", "half.h5", "-da_grid_x", "33", "-da_grid_y", "32", "-bbd_tfinal", "0.3",
+                      "-bbd_output", "fine.h5"])
+    with h5py.File("half.h5", "r") as c, h5py.File("fine.h5", "r") as g:
+        check(np.allclose(g["trajectory/time"][()], [0.2, 0.3], rtol=0, atol=1e-12), "continuum onto a finer grid: saved times %s" % g["trajectory/time"][()])
+        check(np.array_equal(g["trajectory/z"][0][::2, ::2], c["state/z"][()]), "continuum onto a finer grid: z changed at common points")
+        check(np.array_equal(g["trajectory/a"][0][:, ::2, ::2], c["state/a"][()]), "continuum onto a finer grid: a changed at common points")
+        check(g.attrs["nx"] == 33 and g.attrs["depth"] == 32 and list(g.attrs["widths"]) == [32] * 33, "continuum result: definition attributes")
+        check(np.isfinite(g["trajectory/loss"][()]).all() and g["trajectory/loss"][-1] < g["trajectory/loss"][0], "continuum onto a finer grid: the loss does not fall")
+    run([f] + cont + ["-bbd_init", "fine.h5", "-bbd_tfinal", "0.4", "-bbd_output", "fine2.h5"])
+    check(np.array_equal(traj("fine2.h5", "z")[0], traj("fine.h5", "z")[-1]), "continuum: the finer result does not restart exactly")
+
+    run([b, "-bbd_quiet", "-bbd_family", "dense", "-bbd_widths", "8,8,8", "-bbd_tfinal", "0", "-bbd_output", "dense.h5"])
+    with open("half.h5", "rb") as src, open("trunc.h5", "wb") as dst:
+        data = src.read()
+        dst.write(data[:len(data) * 3 // 4])
+    with h5py.File("half.h5", "r") as c, h5py.File("noa.h5", "w") as g, h5py.File("badnx.h5", "w") as g2:
+        for k, v in c.attrs.items():
+            g.attrs[k] = v
+            g2.attrs[k] = v
+        g2.attrs["nx"] = 9
+        for dst in (g, g2):
+            dst["data/X"], dst["data/Y"], dst["state/z"] = c["data/X"][()], c["data/Y"][()], c["state/z"][()]
+            dst["state"].attrs["time"] = 0.2
+        g2["state/a"] = c["state/a"][()]
+    for prog, extra, word in [(f, cont + ["-bbd_init", "dense.h5"], "dense"),
+                              (f, cont + ["-bbd_init", "trunc.h5"], "trunc.h5"),
+                              (f, cont + ["-bbd_init", "noa.h5"], "/state/a"),
+                              (f, cont + ["-bbd_init", "badnx.h5"], "nx = 9"),
+                              (f, ["-bbd_quiet", "-bbd_init", "half.h5"], "mode = continuum"),
+                              (b, ["-bbd_quiet", "-bbd_init", "half.h5"], "mode = continuum"),
+                              (f, cont + ["-bbd_init", "half.h5", "-bbd_kappa", "1,0.2,0"], "-bbd_kappa"),
+                              (f, cont + ["-bbd_init", "lat.h5", "-bbd_periodic", "0"], "-bbd_periodic")]:
+        p = run([prog] + extra + ["-bbd_tfinal", "0.5", "-bbd_output", "out.h5"], expect_ok=False)
+        text = p.stdout + p.stderr
+        check(p.returncode > 0 and word in text, "%s: exit %d, message does not name %r:\n%s" % (extra, p.returncode, word, text[:1500]))
+        check(not os.path.exists("out.h5"), "%s: left output behind" % extra)
+
+
+def case_compare_init(b):
+    """bbd-compare -bbd_init with a field-family state. A lattice state of another resolution (the built-in
+    fields on 48 x 40, data included): every network starts from the file's fields on its lattice,
+    written to FILE.d/init-N*.h5 (spectral in width: exact here, so a_2, which does not depend on
+    x, is the built-in a_2 on each lattice to rounding; cubic in depth), the continuum from the
+    file itself; the distances fall monotonically with observed orders in [0.8, 2.5] and agree
+    with the built-in comparison's to 1e-3 relative (the depth interpolation error of the fields,
+    <= 0.1 (2 pi)^4 / 48^4 = 3e-5, is far below the distances, 1e-2 and more). A continuum
+    result (33 x 48, 65 x 48): the same monotone fall and orders, and b recovered from z."""
+    run([b, "-bbd_quiet", "-bbd_depth", "48", "-bbd_width", "40", "-bbd_tfinal", "0", "-bbd_output", "src.h5"])
+    common = ["-bbd_resolutions", "8,16,32", "-bbd_tfinal", "0.5", "-bbd_plot", "0"]
+    run([compare_bin(b), "-bbd_init", "src.h5", "-bbd_output", "ci.h5"] + common)
+    run([compare_bin(b), "-bbd_output", "cb.h5"] + common)
+    with h5py.File("ci.h5", "r") as f, h5py.File("cb.h5", "r") as g:
+        ez, order, ezb = f["convergence/error_z"][()], f["convergence/order"][()], g["convergence/error_z"][()]
+    check(all(np.diff(ez) < 0), "compare -bbd_init: distances of Z do not fall: %s" % ez)
+    check(all(0.8 <= o <= 2.5 for o in order), "compare -bbd_init: observed orders %s outside [0.8, 2.5]" % order)
+    check(np.allclose(ez, ezb, rtol=1e-3), "compare -bbd_init: distances %s differ from the built-in start's %s" % (ez, ezb))
+    for N in (8, 16, 32):
+        path = "ci.h5.d/init-N%d.h5" % N
+        check(os.path.exists(path), "compare -bbd_init: %s missing" % path)
+        if not os.path.exists(path):
+            continue
+        with h5py.File(path, "r") as f:
+            check(f["state/a"].shape == (3, N, N) and f["data/X"].shape[1] == N, "compare -bbd_init: %s has shapes %s" % (path, f["state/a"].shape))
+            y = np.arange(N) / N
+            a2 = 0.005 * (1 + 0.5 * np.cos(2 * np.pi * y))
+            check(np.abs(f["state/a"][2] - a2).max() < 1e-15, "compare -bbd_init: %s: a_2 is not the source's on the lattice" % path)
+    # a continuum result as the source: b is recovered from z (b = d_x z - sum_j a_j D_j sigma(z),
+    # fourth-order differences in depth); z came from Heun's method (second order), so the
+    # recovered b on the lattice approaches the built-in b at least at second order in the
+    # source's depth spacing (sources 33 x 48 and 65 x 48)
+    f = field_bin(b)
+    berr = []
+    for n in (33, 65):
+        run([f, "-bbd_quiet", "-bbd_mode", "continuum", "-da_grid_x", str(n), "-da_grid_y", "48", "-bbd_tfinal", "0",
+             "-bbd_output", "cs%d.h5" % n])
+        run([compare_bin(b), "-bbd_init", "cs%d.h5" % n, "-bbd_output", "cc%d.h5" % n] + common)
+        with h5py.File("cc%d.h5" % n, "r") as g:
+            ez, order = g["convergence/error_z"][()], g["convergence/order"][()]
+        check(all(np.diff(ez) < 0), "compare -bbd_init continuum %d: distances of Z do not fall: %s" % (n, ez))
+        check(all(0.8 <= o <= 2.5 for o in order), "compare -bbd_init continuum %d: observed orders %s outside [0.8, 2.5]" % (n, order))
+        with h5py.File("cc%d.h5.d/init-N16.h5" % n, "r") as g:
+            x = np.arange(16) / 16
+            berr.append(np.abs(g["state/b"][()] - 0.1 * np.cos(2 * np.pi * (x[:, None] - x[None, :]))).max())
+    check(np.log2(berr[0] / berr[1]) >= 1.8, "compare -bbd_init continuum: b recovered from z converges at order %.2f (errors %s), expected >= 2" % (np.log2(berr[0] / berr[1]), berr))
+    p = run([compare_bin(b), "-bbd_init", "nothere.h5", "-bbd_output", "x.h5"], expect_ok=False)
+    check(p.returncode > 0 and "nothere.h5" in p.stdout + p.stderr, "compare -bbd_init of a missing file: no clear error")
+
+
 def compare_bin(b):
     return os.path.join(os.path.dirname(b), "bbd-compare")
 
