@@ -19,7 +19,7 @@ typedef struct {
   PetscReal ez[BBD_MAX_RES], ezf[BBD_MAX_RES], ea[BBD_MAX_RES][BBD_MAX_MOMENTS], el[BBD_MAX_RES], order[BBD_MAX_RES];
   char      out[PETSC_MAX_PATH_LEN], dir[PETSC_MAX_PATH_LEN], files[BBD_MAX_RES + 1][PETSC_MAX_PATH_LEN + 32];
   PetscInt  nt;                           /* chosen times of the second table */
-  PetscReal times[16], ezt[BBD_MAX_RES][16];
+  PetscReal times[16], ezt[BBD_MAX_RES][16], ezft[BBD_MAX_RES][16], eat[BBD_MAX_RES][16][BBD_MAX_MOMENTS], elt[BBD_MAX_RES][16];
 } Compare;
 
 static PetscErrorCode SetOpt(const char *name, const char *fmt, PetscReal v, PetscBool isint)
@@ -88,75 +88,73 @@ static PetscErrorCode TimeIndex(const char *file, PetscReal t, PetscInt *k)
   PetscFunctionReturn(0);
 }
 
-/* relative L2 distance of Z(1, y) of network r to the continuum at time t */
-static PetscErrorCode ZDistanceAt(Compare *c, PetscInt r, PetscReal t, PetscReal *e)
+/* one saved time of a trajectory dataset [T, ...]: the slice at time index k (hyperslab) */
+static PetscErrorCode ReadAt(const char *file, const char *path, PetscInt k, PetscInt n, PetscReal *v)
 {
-  PetscReal *zn, *zc, num = 0, den = 0;
-  hsize_t    dn[4], dc[4];
-  int        rn, rc;
-  PetscInt   N = c->N[r], M = c->M[r], sy = c->NY / N, kn, kc;
+  hid_t   fid, d, sp, mem;
+  hsize_t dims[5], start[5] = {0}, count[5];
+  int     rank;
+  hsize_t m = 1;
+
+  PetscFunctionBeginUser;
+  PetscCheck((fid = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot open %s", file);
+  PetscCheck((d = H5Dopen2(fid, path, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: no dataset %s", file, path);
+  sp   = H5Dget_space(d);
+  rank = H5Sget_simple_extent_ndims(sp);
+  PetscCheck(rank >= 1 && rank <= 5, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: %s has rank %d", file, path, rank);
+  H5Sget_simple_extent_dims(sp, dims, NULL);
+  for (int r = 1; r < rank; r++) m *= dims[r];
+  PetscCheck((PetscInt)m == n && k < (PetscInt)dims[0], PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: %s has %llu values per time (%" PetscInt_FMT " expected) or fewer than %" PetscInt_FMT " times", file, path, (unsigned long long)m, n, k + 1);
+  start[0] = (hsize_t)k;
+  count[0] = 1;
+  for (int r = 1; r < rank; r++) count[r] = dims[r];
+  H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, count, NULL);
+  mem = H5Screate_simple(1, &m, NULL);
+  PetscCheck(H5Dread(d, H5T_NATIVE_DOUBLE, mem, sp, H5P_DEFAULT, v) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: cannot read %s", file, path);
+  H5Sclose(mem);
+  H5Sclose(sp);
+  H5Dclose(d);
+  H5Fclose(fid);
+  PetscFunctionReturn(0);
+}
+
+/* relative L2 distance of u (network lattice, M+1 or M rows of N) to the continuum v (every sx-th
+   row and sy-th column of NX x NY); den = 0 (a field that stays 0): the absolute distance */
+static PetscReal LatticeDistance(PetscInt rows, PetscInt N, const PetscReal *u, const PetscReal *v, PetscInt sx, PetscInt sy, PetscInt NYc)
+{
+  PetscReal num = 0, den = 0;
+
+  for (PetscInt k = 0; k < rows; k++)
+    for (PetscInt i = 0; i < N; i++) {
+      PetscReal w = v[k * sx * NYc + i * sy], d = u[k * N + i] - w;
+      num += d * d;
+      den += w * w;
+    }
+  return den > 0 ? PetscSqrtReal(num / den) : PetscSqrtReal(num);
+}
+
+/* distances of network r to the continuum at saved time t: Z(1, y), z(x, y), each a_j, loss */
+static PetscErrorCode DistancesAt(Compare *c, PetscInt r, PetscInt P, PetscReal t, PetscReal *ez, PetscReal *ezf, PetscReal *ea, PetscReal *el)
+{
+  const PetscInt N = c->N[r], M = c->M[r], sx = (c->NX - 1) / M, sy = c->NY / N, NXc = c->NX, NYc = c->NY;
+  PetscReal     *un, *uc, ln, lc;
+  PetscInt       kn, kc;
 
   PetscFunctionBeginUser;
   PetscCall(TimeIndex(c->files[r], t, &kn));
   PetscCall(TimeIndex(c->files[c->K], t, &kc));
-  PetscCall(ReadAll(c->files[r], "/trajectory/z", &zn, dn, &rn));
-  PetscCall(ReadAll(c->files[c->K], "/trajectory/z", &zc, dc, &rc));
-  for (PetscInt i = 0; i < N; i++) {
-    PetscReal v = zc[(kc * c->NX + c->NX - 1) * c->NY + i * sy], d = zn[(kn * (M + 1) + M) * N + i] - v;
-    num += d * d;
-    den += v * v;
-  }
-  *e = PetscSqrtReal(num / den);
-  PetscCall(PetscFree(zn));
-  PetscCall(PetscFree(zc));
-  PetscFunctionReturn(0);
-}
-
-static PetscErrorCode Distances(Compare *c, PetscInt r, PetscInt P)
-{
-  PetscReal *zn0, *zc0, *zn, *an, *ln, *zc, *ac, *lc, num, den;
-  hsize_t    dn[4], dc[4];
-  int        rn, rc;
-  PetscInt   N = c->N[r], M = c->M[r], sx = (c->NX - 1) / M, sy = c->NY / N, Tn, Tc, NXc = c->NX, NYc = c->NY;
-
-  PetscFunctionBeginUser;
-  PetscCall(ReadAll(c->files[r], "/trajectory/z", &zn0, dn, &rn));
-  PetscCall(ReadAll(c->files[c->K], "/trajectory/z", &zc0, dc, &rc));
-  Tn = (PetscInt)dn[0];
-  Tc = (PetscInt)dc[0];
-  zn = zn0 + (Tn - 1) * (M + 1) * N; /* tfinal */
-  zc = zc0 + (Tc - 1) * NXc * NYc;
-  /* the whole z(x, y) at tfinal, on the network's lattice (Z(1, y): ZDistanceAt) */
-  num = den = 0;
-  for (PetscInt k = 0; k <= M; k++)
-    for (PetscInt i = 0; i < N; i++) {
-      PetscReal v = zc[k * sx * NYc + i * sy], d = zn[k * N + i] - v;
-      num += d * d;
-      den += v * v;
-    }
-  c->ezf[r] = PetscSqrtReal(num / den);
-  PetscCall(PetscFree(zn0));
-  PetscCall(PetscFree(zc0));
-  PetscCall(ReadAll(c->files[r], "/trajectory/a", &an, dn, &rn));
-  PetscCall(ReadAll(c->files[c->K], "/trajectory/a", &ac, dc, &rc));
-  for (PetscInt j = 0; j <= P; j++) {
-    const PetscReal *a1 = an + ((Tn - 1) * (P + 1) + j) * M * N, *a2 = ac + ((Tc - 1) * (P + 1) + j) * NXc * NYc;
-    num = den = 0;
-    for (PetscInt k = 0; k < M; k++)
-      for (PetscInt i = 0; i < N; i++) {
-        PetscReal v = a2[k * sx * NYc + i * sy], d = a1[k * N + i] - v;
-        num += d * d;
-        den += v * v;
-      }
-    c->ea[r][j] = den > 0 ? PetscSqrtReal(num / den) : PetscSqrtReal(num);
-  }
-  PetscCall(PetscFree(an));
-  PetscCall(PetscFree(ac));
-  PetscCall(ReadAll(c->files[r], "/trajectory/loss", &ln, dn, &rn));
-  PetscCall(ReadAll(c->files[c->K], "/trajectory/loss", &lc, dc, &rc));
-  c->el[r] = PetscAbsReal(ln[dn[0] - 1] - lc[dc[0] - 1]) / PetscAbsReal(lc[dc[0] - 1]);
-  PetscCall(PetscFree(ln));
-  PetscCall(PetscFree(lc));
+  PetscCall(PetscMalloc2((P + 1) * M * N, &un, (P + 1) * NXc * NYc, &uc));
+  PetscCall(ReadAt(c->files[r], "/trajectory/z", kn, (M + 1) * N, un));
+  PetscCall(ReadAt(c->files[c->K], "/trajectory/z", kc, NXc * NYc, uc));
+  *ezf = LatticeDistance(M + 1, N, un, uc, sx, sy, NYc);
+  *ez  = LatticeDistance(1, N, un + M * N, uc + (NXc - 1) * NYc, sx, sy, NYc);
+  PetscCall(ReadAt(c->files[r], "/trajectory/a", kn, (P + 1) * M * N, un));
+  PetscCall(ReadAt(c->files[c->K], "/trajectory/a", kc, (P + 1) * NXc * NYc, uc));
+  for (PetscInt j = 0; j <= P; j++) ea[j] = LatticeDistance(M, N, un + j * M * N, uc + j * NXc * NYc, sx, sy, NYc);
+  PetscCall(ReadAt(c->files[r], "/trajectory/loss", kn, 1, &ln));
+  PetscCall(ReadAt(c->files[c->K], "/trajectory/loss", kc, 1, &lc));
+  *el = PetscAbsReal(ln - lc) / PetscAbsReal(lc);
+  PetscCall(PetscFree2(un, uc));
   PetscFunctionReturn(0);
 }
 
@@ -207,6 +205,20 @@ static PetscErrorCode WriteCompare(MPI_Comm comm, Compare *c, PetscInt P, PetscR
     d[0] = (hsize_t)c->K;
     d[1] = (hsize_t)c->nt;
     PetscCall(BbdH5WriteArray(g, tmp, "error_z_at_times", 2, d, ezt));
+    for (PetscInt r = 0; r < c->K; r++)
+      for (PetscInt q = 0; q < c->nt; q++) ezt[r * c->nt + q] = c->ezft[r][q];
+    PetscCall(BbdH5WriteArray(g, tmp, "error_z_field_at_times", 2, d, ezt));
+    for (PetscInt r = 0; r < c->K; r++)
+      for (PetscInt q = 0; q < c->nt; q++) ezt[r * c->nt + q] = c->elt[r][q];
+    PetscCall(BbdH5WriteArray(g, tmp, "error_loss_at_times", 2, d, ezt));
+  }
+  {
+    PetscReal eat[BBD_MAX_RES * 16 * BBD_MAX_MOMENTS];
+    hsize_t   d3[3] = {(hsize_t)c->K, (hsize_t)c->nt, (hsize_t)P + 1};
+    for (PetscInt r = 0; r < c->K; r++)
+      for (PetscInt q = 0; q < c->nt; q++)
+        for (PetscInt j = 0; j <= P; j++) eat[(r * c->nt + q) * (P + 1) + j] = c->eat[r][q][j];
+    PetscCall(BbdH5WriteArray(g, tmp, "error_a_at_times", 3, d3, eat));
   }
   H5Gclose(g);
   PetscCheck(H5Fclose(fid) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot close %s", tmp);
@@ -467,6 +479,24 @@ static PetscErrorCode CoarseGrainDense(MPI_Comm comm, BbdNet net, const char *ou
   PetscFunctionReturn(0);
 }
 
+/* the table of distances at time t, with the observed order of the Z(1, y) distances */
+static PetscErrorCode PrintTable(MPI_Comm comm, Compare *c, PetscInt P, PetscReal t, const PetscReal *ez, const PetscReal *ezf, PetscReal ea[][BBD_MAX_MOMENTS], const PetscReal *el)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscPrintf(comm, "\nrelative L2 distance to the continuum solution at t = %g (reference grid %" PetscInt_FMT " x %" PetscInt_FMT ")\n", (double)t, c->NX, c->NY));
+  PetscCall(PetscPrintf(comm, "%6s %6s %12s %12s", "N", "M", "Z(1,y)", "z(x,y)"));
+  for (PetscInt j = 0; j <= P; j++) PetscCall(PetscPrintf(comm, "      a_%" PetscInt_FMT "   ", j));
+  PetscCall(PetscPrintf(comm, "%12s %8s\n", "loss", "order"));
+  for (PetscInt r = 0; r < c->K; r++) {
+    PetscCall(PetscPrintf(comm, "%6" PetscInt_FMT " %6" PetscInt_FMT " %12.4e %12.4e", c->N[r], c->M[r], (double)ez[r], (double)ezf[r]));
+    for (PetscInt j = 0; j <= P; j++) PetscCall(PetscPrintf(comm, " %12.4e", (double)ea[r][j]));
+    PetscCall(PetscPrintf(comm, " %12.4e", (double)el[r]));
+    if (r) PetscCall(PetscPrintf(comm, " %8.3f\n", (double)(PetscLog2Real(ez[r - 1] / ez[r]) / PetscLog2Real((PetscReal)c->N[r] / c->N[r - 1]))));
+    else PetscCall(PetscPrintf(comm, " %8s\n", "-"));
+  }
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode BbdCompareRun(MPI_Comm comm)
 {
   Compare       c;
@@ -614,8 +644,7 @@ PetscErrorCode BbdCompareRun(MPI_Comm comm)
   }
   PetscCall(FieldSourceDestroy(&src));
   for (PetscInt r = 0; r < c.K; r++) {
-    PetscCall(Distances(&c, r, P));
-    PetscCall(ZDistanceAt(&c, r, tfinal, &c.ez[r]));
+    PetscCall(DistancesAt(&c, r, P, tfinal, &c.ez[r], &c.ezf[r], c.ea[r], &c.el[r]));
   }
   if (!c.nt) {
     c.nt       = 2;
@@ -625,29 +654,22 @@ PetscErrorCode BbdCompareRun(MPI_Comm comm)
   for (PetscInt q = 0; q < c.nt; q++) {
     PetscCheck(c.times[q] >= 0 && c.times[q] <= tfinal * (1 + 1e-12), comm, PETSC_ERR_USER_INPUT, "-bbd_compare_times: %g is outside [0, tfinal]", (double)c.times[q]);
     c.times[q] = PetscFloorReal(c.times[q] / (tfinal / 10) + 0.5) * (tfinal / 10); /* the saved time it names */
-    for (PetscInt r = 0; r < c.K; r++) PetscCall(ZDistanceAt(&c, r, c.times[q], &c.ezt[r][q]));
+    for (PetscInt r = 0; r < c.K; r++) PetscCall(DistancesAt(&c, r, P, c.times[q], &c.ezt[r][q], &c.ezft[r][q], c.eat[r][q], &c.elt[r][q]));
   }
   for (PetscInt r = 0; r + 1 < c.K; r++) c.order[r] = PetscLog2Real(c.ez[r] / c.ez[r + 1]) / PetscLog2Real((PetscReal)c.N[r + 1] / c.N[r]);
   PetscCall(WriteCompare(comm, &c, P, tfinal));
 
-  PetscCall(PetscPrintf(comm, "\nrelative L2 distance to the continuum solution at t = %g (reference grid %" PetscInt_FMT " x %" PetscInt_FMT ")\n", (double)tfinal, c.NX, c.NY));
-  PetscCall(PetscPrintf(comm, "%6s %6s %12s %12s", "N", "M", "Z(1,y)", "z(x,y)"));
-  for (PetscInt j = 0; j <= P; j++) PetscCall(PetscPrintf(comm, "      a_%" PetscInt_FMT "   ", j));
-  PetscCall(PetscPrintf(comm, "%12s %8s\n", "loss", "order"));
-  for (PetscInt r = 0; r < c.K; r++) {
-    PetscCall(PetscPrintf(comm, "%6" PetscInt_FMT " %6" PetscInt_FMT " %12.4e %12.4e", c.N[r], c.M[r], (double)c.ez[r], (double)c.ezf[r]));
-    for (PetscInt j = 0; j <= P; j++) PetscCall(PetscPrintf(comm, " %12.4e", (double)c.ea[r][j]));
-    PetscCall(PetscPrintf(comm, " %12.4e", (double)c.el[r]));
-    if (r) PetscCall(PetscPrintf(comm, " %8.3f\n", (double)c.order[r - 1]));
-    else PetscCall(PetscPrintf(comm, " %8s\n", "-"));
-  }
-  PetscCall(PetscPrintf(comm, "\nZ(1,y) distance over training\n%6s", "N"));
-  for (PetscInt q = 0; q < c.nt; q++) PetscCall(PetscPrintf(comm, "   t = %-8.4g", (double)c.times[q]));
-  PetscCall(PetscPrintf(comm, "\n"));
-  for (PetscInt r = 0; r < c.K; r++) {
-    PetscCall(PetscPrintf(comm, "%6" PetscInt_FMT, c.N[r]));
-    for (PetscInt q = 0; q < c.nt; q++) PetscCall(PetscPrintf(comm, " %12.4e", (double)c.ezt[r][q]));
-    PetscCall(PetscPrintf(comm, "\n"));
+  PetscCall(PrintTable(comm, &c, P, tfinal, c.ez, c.ezf, c.ea, c.el));
+  for (PetscInt q = 0; q < c.nt; q++) {
+    PetscReal ez[BBD_MAX_RES], ezf[BBD_MAX_RES], ea[BBD_MAX_RES][BBD_MAX_MOMENTS], el[BBD_MAX_RES];
+    if (PetscAbsReal(c.times[q] - tfinal) <= 1e-9 * tfinal) continue; /* the table above */
+    for (PetscInt r = 0; r < c.K; r++) {
+      ez[r]  = c.ezt[r][q];
+      ezf[r] = c.ezft[r][q];
+      el[r]  = c.elt[r][q];
+      for (PetscInt j = 0; j <= P; j++) ea[r][j] = c.eat[r][q][j];
+    }
+    PetscCall(PrintTable(comm, &c, P, c.times[q], ez, ezf, ea, el));
   }
   PetscCall(PetscPrintf(comm, "(order: log2 of successive Z(1,y) distances; lattice networks approach the continuum at about first order in depth and second in width)\nwrote %s and the runs in %s/\n", c.out, c.dir));
   if (plot) {

@@ -591,19 +591,24 @@ def case_compare(b):
     check(all(np.diff(ez) < 0), "compare: distances of Z do not fall: %s" % ez)
     check(all(0.8 <= o <= 2.5 for o in order), "compare: observed orders %s outside [0.8, 2.5]" % order)
     rows = [l.split() for l in p.stdout.splitlines() if l.split() and l.split()[0] in ("8", "16", "32", "64")]
-    check(len(rows) == 8, "compare: the two tables have %d rows:\n%s" % (len(rows), p.stdout))
-    later, rows = rows[4:], rows[:4]
+    check(len(rows) == 8, "compare: the two tables (t = 1 and t = 0.5) have %d rows:\n%s" % (len(rows), p.stdout))
     with h5py.File("compare.h5", "r") as f:
-        times, ezt = f["convergence/times"][()], f["convergence/error_z_at_times"][()]
+        c = f["convergence"]
+        times, ezt, ezft = c["times"][()], c["error_z_at_times"][()], c["error_z_field_at_times"][()]
+        eat, elt, ezf = c["error_a_at_times"][()], c["error_loss_at_times"][()], c["error_z_field"][()]
     check(list(times) == [0.5, 1.0], "compare: chosen times %s" % times)
-    check(np.allclose(ezt[:, -1], ez, rtol=1e-14), "compare: Z distance at tfinal differs between the tables")
-    check(np.allclose([[float(v) for v in r[1:]] for r in later], ezt, rtol=1e-4), "compare: second table != compare.h5")
-    for r, row in enumerate(rows):
-        printed = [float(v) for v in row[2:3] + row[4:4 + ea.shape[1]] + row[4 + ea.shape[1]:5 + ea.shape[1]]]
-        stored = [ez[r]] + list(ea[r]) + [el[r]]
-        check(np.allclose(printed, stored, rtol=1e-4, atol=1e-300), "compare: row %d printed %s, stored %s" % (r, printed, stored))
-        if r:
-            check(abs(float(row[-1]) - order[r - 1]) < 1e-3, "compare: printed order %s, stored %s" % (row[-1], order[r - 1]))
+    check(np.array_equal(ezt[:, -1], ez) and np.array_equal(ezft[:, -1], ezf) and np.array_equal(eat[:, -1], ea)
+          and np.array_equal(elt[:, -1], el), "compare: the distances at tfinal differ between /convergence/*_at_times and the rest")
+    for q, table in enumerate([(ez, ezf, ea, el), (ezt[:, 0], ezft[:, 0], eat[:, 0], elt[:, 0])]):
+        for r, row in enumerate(rows[4 * q:4 * q + 4]):
+            printed = [float(v) for v in row[2:5 + ea.shape[1]]]
+            stored = [table[0][r], table[1][r]] + list(table[2][r]) + [table[3][r]]
+            check(np.allclose(printed, stored, rtol=1e-4, atol=1e-300), "compare: table %d row %d printed %s, stored %s" % (q, r, printed, stored))
+            if r:
+                o = np.log2(table[0][r - 1] / table[0][r])
+                check(abs(float(row[-1]) - o) < 1e-3, "compare: table %d printed order %s, from the file %s" % (q, row[-1], o))
+                if q == 0:
+                    check(abs(o - order[r - 1]) < 1e-12, "compare: /convergence/order %s, from error_z %s" % (order[r - 1], o))
     for fig in ("compare-convergence.png", "compare-fields.png", "compare-flux.png"):
         check(os.path.exists(fig) and os.path.getsize(fig) > 1000, "compare: figure %s missing" % fig)
     p = run([compare_bin(b), "-bbd_resolutions", "8,16", "-bbd_output", "np.h5", "-bbd_plot_script", "/nonexistent.py"])
