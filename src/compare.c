@@ -16,6 +16,7 @@
 
 typedef struct {
   PetscInt  K, N[BBD_MAX_RES], M[BBD_MAX_RES], NX, NY;
+  PetscBool periodic; /* width boundary of every run */
   PetscReal ez[BBD_MAX_RES], ezf[BBD_MAX_RES], ea[BBD_MAX_RES][BBD_MAX_MOMENTS], el[BBD_MAX_RES], order[BBD_MAX_RES];
   char      out[PETSC_MAX_PATH_LEN], dir[PETSC_MAX_PATH_LEN], files[BBD_MAX_RES + 1][PETSC_MAX_PATH_LEN + 32];
   PetscInt  nt;                           /* chosen times of the second table */
@@ -118,43 +119,46 @@ static PetscErrorCode ReadAt(const char *file, const char *path, PetscInt k, Pet
   PetscFunctionReturn(0);
 }
 
-/* relative L2 distance of u (network lattice, M+1 or M rows of N) to the continuum v (every sx-th
-   row and sy-th column of NX x NY); den = 0 (a field that stays 0): the absolute distance */
-static PetscReal LatticeDistance(PetscInt rows, PetscInt N, const PetscReal *u, const PetscReal *v, PetscInt sx, PetscInt sy, PetscInt NYc)
+/* relative L2 distance of u to v (rows x N each); den = 0 (a field that stays 0): the absolute distance */
+static PetscReal RelDistance(PetscInt n, const PetscReal *u, const PetscReal *v)
 {
   PetscReal num = 0, den = 0;
 
-  for (PetscInt k = 0; k < rows; k++)
-    for (PetscInt i = 0; i < N; i++) {
-      PetscReal w = v[k * sx * NYc + i * sy], d = u[k * N + i] - w;
-      num += d * d;
-      den += w * w;
-    }
+  for (PetscInt i = 0; i < n; i++) {
+    num += (u[i] - v[i]) * (u[i] - v[i]);
+    den += v[i] * v[i];
+  }
   return den > 0 ? PetscSqrtReal(num / den) : PetscSqrtReal(num);
 }
 
-/* distances of network r to the continuum at saved time t: Z(1, y), z(x, y), each a_j, loss */
+/* distances of network r to the continuum at saved time t: Z(1, y), z(x, y), each a_j, loss, on
+   the network's lattice. The continuum fields are brought there by BbdInterpGrid: injection when
+   the reference grid contains the lattice (the default grid does), otherwise interpolation (cubic
+   in depth, spectral in periodic width; docs/theory.md section 15). */
 static PetscErrorCode DistancesAt(Compare *c, PetscInt r, PetscInt P, PetscReal t, PetscReal *ez, PetscReal *ezf, PetscReal *ea, PetscReal *el)
 {
-  const PetscInt N = c->N[r], M = c->M[r], sx = (c->NX - 1) / M, sy = c->NY / N, NXc = c->NX, NYc = c->NY;
-  PetscReal     *un, *uc, ln, lc;
+  const PetscInt N = c->N[r], M = c->M[r], NXc = c->NX, NYc = c->NY;
+  PetscReal     *un, *uc, *ui, *xt, ln, lc;
   PetscInt       kn, kc;
 
   PetscFunctionBeginUser;
   PetscCall(TimeIndex(c->files[r], t, &kn));
   PetscCall(TimeIndex(c->files[c->K], t, &kc));
-  PetscCall(PetscMalloc2((P + 1) * M * N, &un, (P + 1) * NXc * NYc, &uc));
+  PetscCall(PetscMalloc4((P + 1) * (M + 1) * N, &un, (P + 1) * NXc * NYc, &uc, (P + 1) * (M + 1) * N, &ui, M + 1, &xt));
+  for (PetscInt k = 0; k <= M; k++) xt[k] = (PetscReal)k / M;
   PetscCall(ReadAt(c->files[r], "/trajectory/z", kn, (M + 1) * N, un));
   PetscCall(ReadAt(c->files[c->K], "/trajectory/z", kc, NXc * NYc, uc));
-  *ezf = LatticeDistance(M + 1, N, un, uc, sx, sy, NYc);
-  *ez  = LatticeDistance(1, N, un + M * N, uc + (NXc - 1) * NYc, sx, sy, NYc);
+  PetscCall(BbdInterpGrid(1, NXc, 1.0 / (NXc - 1), NYc, uc, M + 1, xt, N, c->periodic, ui));
+  *ezf = RelDistance((M + 1) * N, un, ui);
+  *ez  = RelDistance(N, un + M * N, ui + M * N);
   PetscCall(ReadAt(c->files[r], "/trajectory/a", kn, (P + 1) * M * N, un));
   PetscCall(ReadAt(c->files[c->K], "/trajectory/a", kc, (P + 1) * NXc * NYc, uc));
-  for (PetscInt j = 0; j <= P; j++) ea[j] = LatticeDistance(M, N, un + j * M * N, uc + j * NXc * NYc, sx, sy, NYc);
+  PetscCall(BbdInterpGrid(P + 1, NXc, 1.0 / (NXc - 1), NYc, uc, M, xt, N, c->periodic, ui));
+  for (PetscInt j = 0; j <= P; j++) ea[j] = RelDistance(M * N, un + j * M * N, ui + j * M * N);
   PetscCall(ReadAt(c->files[r], "/trajectory/loss", kn, 1, &ln));
   PetscCall(ReadAt(c->files[c->K], "/trajectory/loss", kc, 1, &lc));
   *el = PetscAbsReal(ln - lc) / PetscAbsReal(lc);
-  PetscCall(PetscFree2(un, uc));
+  PetscCall(PetscFree4(un, uc, ui, xt));
   PetscFunctionReturn(0);
 }
 
@@ -511,19 +515,21 @@ PetscErrorCode BbdCompareRun(MPI_Comm comm)
 
   PetscFunctionBeginUser;
   PetscCall(PetscMemzero(&c, sizeof(c)));
+  c.periodic = PETSC_TRUE;
+  PetscCall(PetscOptionsGetBool(NULL, NULL, "-bbd_periodic", &c.periodic, NULL)); /* the built-in runs' (bbd-net reads and checks it) */
   c.K = 4;
   for (PetscInt r = 0; r < 4; r++) c.N[r] = 8 << r;
   PetscCall(PetscStrcpy(c.out, "compare.h5"));
   PetscOptionsBegin(comm, NULL, "bbd-compare options (docs/usage.md); every bbd-net and bbd-field option applies too", NULL);
   PetscCall(PetscOptionsIntArray("-bbd_resolutions", "Network widths N (depth M = N unless stability needs more)", "BbdCompareRun", c.N, &nres, &set));
   if (set) c.K = nres;
-  PetscCall(PetscOptionsIntArray("-bbd_reference_grid", "Continuum grid NX,NY (default: NY = 2 max N, NX - 1 a multiple of every M, stable)", "BbdCompareRun", ref, &nref, NULL));
+  PetscCall(PetscOptionsIntArray("-bbd_reference_grid", "Continuum grid NX,NY (default: NY = 2 max N, NX - 1 a multiple of every M, stable; a grid that does not contain a lattice is interpolated onto it)", "BbdCompareRun", ref, &nref, NULL));
   PetscCall(PetscOptionsReal("-bbd_tfinal", "End time", "BbdCompareRun", tfinal, &tfinal, NULL));
   PetscCall(PetscOptionsString("-bbd_output", "Comparison file (HDF5); the runs go to FILE.d/", "BbdCompareRun", c.out, c.out, sizeof(c.out), NULL));
   PetscCall(PetscOptionsString("-bbd_activation", "Activation (one for all depths)", "BbdCompareRun", actname, actname, sizeof(actname), NULL));
   PetscCall(PetscOptionsBool("-bbd_quiet", "Print only the table", "BbdCompareRun", quiet, &quiet, NULL));
   c.nt = 16;
-  PetscCall(PetscOptionsRealArray("-bbd_compare_times", "Times of the Z(1,y) table over training (multiples of tfinal/10; default tfinal/2 and tfinal)", "BbdCompareRun", c.times, &c.nt, &set));
+  PetscCall(PetscOptionsRealArray("-bbd_compare_times", "Chosen times of the distance tables (multiples of tfinal/10; default tfinal/2 and tfinal)", "BbdCompareRun", c.times, &c.nt, &set));
   if (!set) c.nt = 0;
   PetscCall(PetscOptionsBool("-bbd_plot", "Draw the PNG figures (Debian's python3-matplotlib)", "BbdCompareRun", plot, &plot, NULL));
   PetscCall(PetscOptionsString("-bbd_plot_script", "The plotting script", "BbdCompareRun", script, script, sizeof(script), NULL));
@@ -536,6 +542,7 @@ PetscErrorCode BbdCompareRun(MPI_Comm comm)
     PetscCall(BbdNetSetFromOptions(net));
     if (net->family == BBD_FAMILY_FIELD) { /* the initial fields of every run */
       PetscCall(FieldSourceRead(comm, net, &src));
+      c.periodic = net->periodic;
       PetscCall(PetscStrncpy(actname, BbdActivations[net->act[0]], sizeof(actname)));
       amax = 0;
       if (net->P >= 2)
@@ -582,10 +589,10 @@ PetscErrorCode BbdCompareRun(MPI_Comm comm)
     want = PetscMax(2 * c.NY, (PetscInt)PetscCeilReal(factor * c.NY * c.NY / 0.45));
     c.NX = (ref[0] > 0 ? ref[0] - 1 : ((want + l - 1) / l) * l) + 1;
   }
-  for (PetscInt r = 0; r < c.K; r++) {
-    PetscCheck(c.NY % c.N[r] == 0, comm, PETSC_ERR_USER_INPUT, "-bbd_reference_grid: NY = %" PetscInt_FMT " must be a multiple of every width (%" PetscInt_FMT ")", c.NY, c.N[r]);
-    PetscCheck((c.NX - 1) % c.M[r] == 0, comm, PETSC_ERR_USER_INPUT, "-bbd_reference_grid: NX - 1 = %" PetscInt_FMT " must be a multiple of every depth (%" PetscInt_FMT ")", c.NX - 1, c.M[r]);
-  }
+  PetscCheck(c.NX >= 4 && c.NY >= 4, comm, PETSC_ERR_USER_INPUT, "-bbd_reference_grid %" PetscInt_FMT ",%" PetscInt_FMT ": the continuum grid needs at least 4 points in each direction", c.NX, c.NY);
+  for (PetscInt r = 0; r < c.K; r++)
+    if (c.NY % c.N[r] || (c.NX - 1) % c.M[r])
+      PetscCall(PetscPrintf(comm, "note: the reference grid %" PetscInt_FMT " x %" PetscInt_FMT " does not contain the lattice of N = %" PetscInt_FMT " (M = %" PetscInt_FMT "): the continuum is interpolated onto it (cubic in depth, %s in width)\n", c.NX, c.NY, c.N[r], c.M[r], c.periodic ? "spectral" : "cubic"));
   PetscCall(PetscSNPrintf(c.dir, sizeof(c.dir), "%s.d", c.out));
   {
     PetscMPIInt rank;

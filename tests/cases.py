@@ -613,6 +613,19 @@ def case_compare(b):
         check(os.path.exists(fig) and os.path.getsize(fig) > 1000, "compare: figure %s missing" % fig)
     p = run([compare_bin(b), "-bbd_resolutions", "8,16", "-bbd_output", "np.h5", "-bbd_plot_script", "/nonexistent.py"])
     check("not drawn" in p.stdout + p.stderr and os.path.exists("np.h5"), "compare without plotting: no note or no result")
+    # A reference grid that does not contain the lattices (121 x 60): the continuum is interpolated
+    # onto them. That must change the distances less than the reference's own resolution does:
+    # |d(121 x 60) - d(129 x 64)| < |d(129 x 64) - d(65 x 32)| (both containing grids: injection).
+    e = {}
+    for grid in ("121,60", "129,64", "65,32"):
+        p = run([compare_bin(b), "-bbd_resolutions", "8,16", "-bbd_output", "g%s.h5" % grid, "-bbd_reference_grid", grid,
+                 "-bbd_plot", "0"])
+        check(("is interpolated onto it" in p.stdout) == (grid == "121,60"), "compare: note on interpolation for %s" % grid)
+        with h5py.File("g%s.h5" % grid, "r") as f:
+            e[grid] = np.concatenate([f["convergence/" + q][()].ravel() for q in ("error_z", "error_z_field", "error_loss")]
+                                     + [f["convergence/error_a"][()][:, :2].ravel()])
+    interp, resol = np.abs(e["121,60"] - e["129,64"]), np.abs(e["129,64"] - e["65,32"])
+    check(np.all(interp < resol), "compare: interpolation changes the distances by %s, more than the reference resolution (%s)" % (interp, resol))
     run([compare_bin(b), "-bbd_resolutions", "8,16", "-bbd_output", "p2.h5"], nproc=2)
     with h5py.File("np.h5", "r") as f, h5py.File("p2.h5", "r") as g:
         d = np.abs(f["convergence/error_z"][()] - g["convergence/error_z"][()]).max()
