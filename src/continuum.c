@@ -212,7 +212,7 @@ PetscErrorCode BbdFieldContinuumInit(BbdField f)
   PetscFunctionReturn(0);
 }
 
-/* one saved time: state, loss and the energy flux J(x) = int beta dz/dt dy (kept on rank 0) */
+/* one saved time: state, loss, the energy flux J(x) = int beta dz/dt dy and the dissipation density (kept on rank 0) */
 static PetscErrorCode ContinuumSave(BbdField f, PetscReal t, Vec Ftmp)
 {
   BbdNet             net = f->net;
@@ -225,10 +225,18 @@ static PetscErrorCode ContinuumSave(BbdField f, PetscReal t, Vec Ftmp)
   PetscCheck(T < f->Tmax, f->comm, PETSC_ERR_PLIB, "more saved times than planned");
   PetscCallMPI(MPI_Comm_rank(f->comm, &rank));
   PetscCall(BbdFieldRHSContinuum(NULL, t, f->U, Ftmp, f)); /* beta and dz/dt of this state */
-  PetscCall(PetscCalloc2(NX, &J, N, &lam));
+  PetscCall(PetscCalloc2(2 * NX, &J, N, &lam));
+  /* J(x) and the dissipation density D(x) = int (beta^2 + sum_j a_j'^2 / kappa_j) / 2 dy: the law d_x J = 2 D */
   for (PetscInt k = 0; k < NX; k++)
-    for (PetscInt j = 0; j < ym; j++) J[k] += net->dy * f->beta[k * ym + j] * f->zdot[k * ym + j];
-  PetscCall(MPIU_Allreduce(MPI_IN_PLACE, J, (PetscMPIInt)NX, MPIU_REAL, MPIU_SUM, f->comm));
+    for (PetscInt j = 0; j < ym; j++) {
+      const PetscReal b = f->beta[k * ym + j];
+      PetscReal       d = 0.5 * b * b;
+      J[k] += net->dy * b * f->zdot[k * ym + j];
+      for (PetscInt c = 0; c <= P; c++)
+        if (net->kappa[c] > 0) d += 0.5 * PetscSqr(f->dar[(c * NX + k) * ym + j]) / net->kappa[c];
+      J[NX + k] += net->dy * d;
+    }
+  PetscCall(MPIU_Allreduce(MPI_IN_PLACE, J, (PetscMPIInt)(2 * NX), MPIU_REAL, MPIU_SUM, f->comm));
   PetscCall(BbdFieldGatherAll(f, &all));
   if (!rank) {
     PetscReal *Z = f->rz + (size_t)T * NX * N;
@@ -241,6 +249,7 @@ static PetscErrorCode ContinuumSave(BbdField f, PetscReal t, Vec Ftmp)
     f->rt[T]    = t;
     f->rloss[T] = BbdLossEval(net->loss, N, net->dy, Z + M * N, net->Y + f->sample * N, lam);
     PetscCall(PetscArraycpy(f->rflux + T * NX, J, NX));
+    PetscCall(PetscArraycpy(f->rdiss + T * NX, J + NX, NX));
     if (!net->quiet) PetscCall(PetscPrintf(PETSC_COMM_SELF, "  t = %-10.5g loss = %-13.6e J(1) = %-13.6e\n", (double)t, (double)f->rloss[T], (double)J[M]));
     PetscCheck(!PetscIsInfOrNanReal(f->rloss[T]), PETSC_COMM_SELF, PETSC_ERR_NOT_CONVERGED, "the continuum fields diverged at t = %g; reduce the time step or refine the grid", (double)t);
   }
@@ -322,6 +331,7 @@ static PetscErrorCode ContinuumWrite(BbdField f)
   PetscCall(BbdH5WriteArray(g, tmp, "loss", 1, d, f->rloss));
   d[1] = (hsize_t)NX;
   PetscCall(BbdH5WriteArray(g, tmp, "flux", 2, d, f->rflux));
+  PetscCall(BbdH5WriteArray(g, tmp, "dissipation_density", 2, d, f->rdiss));
   d[2] = (hsize_t)N;
   PetscCall(BbdH5WriteArray(g, tmp, "z", 3, d, f->rz));
   d[1] = (hsize_t)P + 1;
@@ -359,6 +369,7 @@ PetscErrorCode BbdFieldContinuumRun(BbdField f)
   if (!net->quiet) PetscCall(PetscPrintf(f->comm, "bbd-field, continuum mode, grid %" PetscInt_FMT " x %" PetscInt_FMT " (depth x width), h = %g, dy = %g, activation %s, loss %s, eta = %g, kappa = (%g, %g, %g), %d rank(s)\n", NX, N, (double)net->h, (double)net->dy, BbdActivations[net->act[0]], BbdLosses[net->loss], (double)net->eta, (double)net->kappa[0], (double)net->kappa[1], (double)net->kappa[2], f->size));
   f->Tmax = (PetscInt)(PetscFloorReal(net->tfinal / net->output_dt + 1e-9) - PetscFloorReal(net->t0 / net->output_dt + 1e-9)) + 3;
   if (!rank) PetscCall(PetscMalloc5(f->Tmax, &f->rt, f->Tmax, &f->rloss, (size_t)f->Tmax * NX * N, &f->rz, (size_t)f->Tmax * (P + 1) * NX * N, &f->ra, (size_t)f->Tmax * NX, &f->rflux));
+  if (!rank) PetscCall(PetscMalloc1((size_t)f->Tmax * NX, &f->rdiss));
   PetscCall(TSCreate(f->comm, &ts));
   PetscCall(TSSetDM(ts, f->da));
   PetscCall(TSSetRHSFunction(ts, NULL, BbdFieldRHSContinuum, f));
@@ -379,6 +390,7 @@ PetscErrorCode BbdFieldContinuumRun(BbdField f)
   PetscCallMPI(MPI_Barrier(f->comm));
   if (!net->quiet) PetscCall(PetscPrintf(f->comm, "wrote %s\n", net->output_file));
   if (!rank) PetscCall(PetscFree5(f->rt, f->rloss, f->rz, f->ra, f->rflux));
+  if (!rank) PetscCall(PetscFree(f->rdiss));
   PetscCall(VecDestroy(&Ftmp));
   PetscCall(TSDestroy(&ts));
   PetscFunctionReturn(0);

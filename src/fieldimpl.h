@@ -27,7 +27,7 @@ struct _p_BbdField {
   PetscBool   oneact;
   /* continuum results, kept on rank 0 until the run ends */
   PetscInt    T, Tmax;
-  PetscReal  *rt, *rloss, *rz, *ra, *rflux;
+  PetscReal  *rt, *rloss, *rz, *ra, *rflux, *rdiss;
   /* continuum mode from -bbd_init: the file's kind and grid, its fields on this grid */
   PetscBool   src_continuum; /* a continuum result (z, a on nx x ny points); else a lattice state (a, b on M x N) */
   PetscInt    src_nx, src_ny; /* continuum: the file's grid; lattice: its M layers and width N */

@@ -409,7 +409,8 @@ def case_field_continuum(b):
     """Continuum mode: self-convergence at second order in the grid spacing (depth and width
     refined together, smooth built-in fields, tight TS tolerances; injection onto the coarse
     points), errors falling monotonically; the same fields on 1, 2 and 3 ranks; the output flux
-    J(1) = -eta dl/dt against a time difference of the saved loss."""
+    J(1) = -eta dl/dt against a time difference of the saved loss; the energy continuity law
+    d_x J = 2 D through depth, to second order."""
     f = field_bin(b)
     base = ["-bbd_quiet", "-bbd_mode", "continuum", "-bbd_tfinal", "0.5", "-bbd_output_dt", "0.25"]
     Z = {}
@@ -431,6 +432,16 @@ def case_field_continuum(b):
     dl = (l[2:] - l[:-2]) / (t[2:] - t[:-2])
     rel = np.abs(-0.8 * dl - J[1:-1, -1]).max() / np.abs(J[:, -1]).max()
     check(rel < 1e-3, "continuum: J(1) differs from -eta dl/dt by %.2e (relative)" % rel)
+    # energy continuity through depth, d_x J = 2 D (D: /trajectory/dissipation_density), on the
+    # grid: J differenced at second order against 2 D; the defect falls at second order
+    law = []
+    for n in (16, 32, 64):
+        with h5py.File("c%d.h5" % n, "r") as g:
+            J, D, x = g["trajectory/flux"][()], g["trajectory/dissipation_density"][()], g["grid/x"][()]
+        dJ = (J[:, 2:] - J[:, :-2]) / (x[2] - x[0])
+        law.append(np.abs(dJ - 2 * D[:, 1:-1]).max() / np.abs(2 * D).max())
+    lorder = np.log2(law[-2] / law[-1])
+    check(law[-1] < 1e-3 and 1.5 <= lorder <= 2.6, "continuum: d_x J = 2 D defects %s (order %.2f), expected second order" % (law, lorder))
 
 
 def case_field_continuum_init(b):
