@@ -18,6 +18,7 @@ try:
 except ImportError:  # the CI installs python3-h5py; say so instead of a traceback
     sys.exit("tests/cases.py needs h5py: apt-get install python3-h5py")
 
+HERE = os.path.dirname(os.path.abspath(__file__))  # tests/ (the cases run in a temporary directory)
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_rmaps_base_oversubscribe="1")
 FAILS = []
@@ -382,6 +383,7 @@ def case_field_damped(b):
     same ODE in different coordinates, so they agree to the tolerance, observed ~1e-11), with
     sample switching (z jumps to the forward pass, z_dot to the tangent pass), periodic and
     zero-padded, on 1, 2 and 4 ranks; and from a damped bbd-net state with nonzero velocities.
+    tests/ref/check_bbd.py (independent NumPy) accepts bbd-field's damped results.
     (2) A run to T and a run to T/2 restarted from its file (/state holds z and z_dot) to T give
     the same trajectory bitwise, with the restart time inside a sample segment and at a switch.
     (3) The damped energy law of section 8 in bbd-field's output: J_(m+1) - J_m = energy_rate_m +
@@ -418,6 +420,10 @@ def case_field_damped(b):
         for p in (1, 2, 4):
             run([f] + opts + ["-bbd_output", "fld%d_%d.h5" % (k, p)], nproc=p)
             same("net%d.h5" % k, "fld%d_%d.h5" % (k, p), "damped field %s on %d ranks" % (extra, p))
+        # the independent NumPy checker recomputes every saved quantity and re-integrates the dynamics
+        p = subprocess.run([sys.executable, os.path.join(HERE, "ref", "check_bbd.py"), "fld%d_%d.h5" % (k, 1 + k % 2),
+                            "--tol", "1e-9"], capture_output=True, text=True)
+        check(p.returncode == 0, "reference check of bbd-field damped %s failed:\n%s" % (extra, p.stdout[-3000:] + p.stderr[-2000:]))
     # from a damped bbd-net state with nonzero velocities (no /state/z, /state/z_dot: forward and tangent passes)
     run([b] + base + ["-bbd_tfinal", "0.3", "-bbd_periodic", "0", "-bbd_output", "mid.h5"])
     with h5py.File("mid.h5", "r") as h:
