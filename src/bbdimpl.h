@@ -62,6 +62,7 @@ struct _p_BbdNet {
   /* state */
   PetscReal *theta, *thetadot; /* [nparam]; thetadot for damped */
   PetscReal *state_z;          /* [nz] field solver: neurons of the state (written to and read from /state/z) */
+  PetscReal *state_zdot;       /* [nz] field solver, damped: their velocities (/state/z_dot) */
   char       init_file[PETSC_MAX_PATH_LEN], output_file[PETSC_MAX_PATH_LEN];
   PetscBool  quiet;
   PetscBool  for_field; /* the net serves bbd-field (definition, data, initial state) */

@@ -7,7 +7,10 @@
      dz^(0)/dt = 0,  dz^(m+1)/dt = rho dz^(m) + h (beta^(m) + sum_j da_j D_j sigma(z^(m)) + sum_j a_j D_j (sigma' dz^(m)))
    i.e. the block-triangular solution of the residual system of section 4: one backward and
    one forward sweep in depth, local in width. The grid is split across ranks in width only
-   (each rank sweeps its columns); a sweep exchanges one width row per layer. */
+   (each rank sweeps its columns); a sweep exchanges one width row per layer.
+   Damped dynamics (-bbd_dynamics damped): velocity unknowns z_dot, a_j_dot follow z, a_j at each
+   point; one backward sweep (the flow rates beta) and one forward sweep (the second time
+   derivative of the forward map) per evaluation (docs/theory.md section 14, RHSFunctionDamped). */
 #include "fieldimpl.h"
 
 
@@ -51,6 +54,7 @@ PetscErrorCode BbdFieldDestroy(BbdField *field)
   PetscCall(PetscFree4(f->zdot, f->g1, f->g2, f->pw));
   if (f->residual) PetscCall(BbdFieldResidualDestroy(f));
   PetscCall(PetscFree3(f->iz, f->ia, f->ib));
+  PetscCall(PetscFree4(f->zdr, f->adr, f->D2, f->u1));
   PetscCall(BbdNetDestroy(&f->net));
   PetscCall(PetscFree(f));
   *field = NULL;
@@ -121,7 +125,10 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
     net->h  = 1.0 / net->M;
     net->dy = 1.0 / NY;
   }
-  PetscCheck(net->dyn == BBD_DYN_FLOW, f->comm, PETSC_ERR_SUP, "-bbd_dynamics %s: bbd-field integrates gradient flow (flow) so far; damped dynamics are not implemented yet (issue 3), sgd is bbd-net's", BbdDynamicsTypes[net->dyn]);
+  PetscCheck(net->dyn != BBD_DYN_SGD, f->comm, PETSC_ERR_SUP, "-bbd_dynamics sgd: bbd-field integrates the continuous-time dynamics (flow, damped); discrete sgd steps are bbd-net's");
+  PetscCheck(net->dyn != BBD_DYN_DAMPED || !f->continuum, f->comm, PETSC_ERR_SUP, "-bbd_dynamics damped with -bbd_mode continuum: damped dynamics are not implemented in continuum mode (only in lattice mode, -bbd_formulation sweep); use -bbd_dynamics flow here");
+  PetscCheck(net->dyn != BBD_DYN_DAMPED || !f->residual, f->comm, PETSC_ERR_SUP, "-bbd_dynamics damped with -bbd_formulation residual: damped dynamics are not implemented in the residual formulation (only -bbd_formulation sweep, lattice mode)");
+  f->damped = (PetscBool)(net->dyn == BBD_DYN_DAMPED);
   PetscCheck(net->batch == 1, f->comm, PETSC_ERR_USER_INPUT, "-bbd_batch %" PetscInt_FMT ": the field z(x, y) is one sample's; bbd-field needs -bbd_batch 1", net->batch);
   PetscFunctionReturn(0);
 }
@@ -175,11 +182,12 @@ PetscErrorCode BbdFieldOutputGradient(BbdField f, const PetscReal *Zown, PetscRe
 
 /* The grid stores depth fastest; the sweeps run along width rows: transpose the ghosted state
    once per evaluation into rows zr[k][jj], ar[c][k][jj] (k = 0..NX-1), and evaluate sigma and
-   sigma' of every row (S, D1), with zero padding outside a non-periodic width. */
+   sigma' of every row (S, D1), with zero padding outside a non-periodic width. Damped: also the
+   velocity rows zdr[k][jj], adr[c][k][jj] and sigma'' (D2). */
 PetscErrorCode BbdFieldTransposeIn(BbdField f, Vec U)
 {
   BbdNet         net = f->net;
-  const PetscInt NX = net->M + 1, P = net->P, gys = f->gys, gym = f->gym;
+  const PetscInt NX = net->M + 1, P = net->P, gys = f->gys, gym = f->gym, V = P + 2;
   PetscScalar ***u;
 
   PetscFunctionBeginUser;
@@ -191,11 +199,15 @@ PetscErrorCode BbdFieldTransposeIn(BbdField f, Vec U)
     for (PetscInt k = 0; k < NX; k++) {
       f->zr[k * gym + jj] = col[k][0];
       for (PetscInt c = 0; c <= P; c++) f->ar[(c * NX + k) * gym + jj] = col[k][1 + c];
+      if (f->damped) {
+        f->zdr[k * gym + jj] = col[k][V];
+        for (PetscInt c = 0; c <= P; c++) f->adr[(c * NX + k) * gym + jj] = col[k][V + 1 + c];
+      }
     }
   }
   PetscCall(DMDAVecRestoreArrayDOFRead(f->da, f->Uloc, &u));
   for (PetscInt k = 0; k < NX; k++) {
-    BbdActivationEval(net->act[PetscMin(k, net->M - 1)], gym, f->zr + k * gym, f->S + k * gym, f->D1 + k * gym, NULL);
+    BbdActivationEval(net->act[PetscMin(k, net->M - 1)], gym, f->zr + k * gym, f->S + k * gym, f->D1 + k * gym, f->damped ? f->D2 + k * gym : NULL);
     if (!net->periodic) { /* zero padding of sigma(z) outside the width (sigma(0) need not vanish) */
       if (gys < 0) f->S[k * gym] = 0;
       if (gys + gym > net->n[0]) f->S[k * gym + gym - 1] = 0;
@@ -238,25 +250,16 @@ void BbdFieldRowPhi(BbdField f, PetscInt k, const PetscReal *gu, PetscReal *out)
   }
 }
 
-/* The block-triangular solve of the residual system (docs/theory.md section 14) with sources:
-   out = G(U)^-1 src on the rows of the state last transposed in (BbdFieldTransposeIn):
-     beta^(M-1) = src_z^(M) (- eta lam^(M) with the loss),
-     beta^(m-1) = rho beta^(m) + h sigma' .* sum_j D_j^T (a_j beta^(m)) + h src_z^(m),
-     a_j'^(m) = kappa_j (src_a^(m) + beta^(m) .* D_j sigma(z^(m)))   (src_a for kappa_j = 0),
-     z'^(0) = src_z^(0),  z'^(m+1) = rho z'^(m) + h (beta^(m) + sum_j a_j' D_j sigma + sum_j a_j D_j (sigma' z'^(m))).
-   src = NULL with the loss: the gradient-flow rates (the explicit right-hand side). */
-static PetscErrorCode Sweep(BbdField f, Vec src, PetscBool with_loss, Vec F)
+/* the backward sweep alone: f->beta[m * ym + j] = beta^(m), m = 0..M-1 (r: sources or NULL) */
+static PetscErrorCode SweepBackward(BbdField f, const PetscScalar ***r, PetscBool with_loss)
 {
-  BbdNet             net = f->net;
-  const PetscInt     M = net->M, P = net->P, ys = f->ys, ym = f->ym, gym = f->gym, o = ys - f->gys;
-  const PetscReal    rho = net->rho, h = net->h, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
-  PetscScalar     ***fa;
-  const PetscScalar ***r = NULL;
-  PetscReal         *gb = f->gb, *zr = f->zr, *D1 = f->D1, *S = f->S;
+  BbdNet          net = f->net;
+  const PetscInt  M = net->M, ys = f->ys, ym = f->ym, gym = f->gym, o = ys - f->gys;
+  const PetscReal rho = net->rho, h = net->h;
+  PetscReal      *gb = f->gb, *zr = f->zr, *D1 = f->D1;
 
   PetscFunctionBeginUser;
-  if (src) PetscCall(DMDAVecGetArrayDOFRead(f->da, src, &r));
-  /* backward sweep: beta^(m) from the output boundary inward (this is backprop) */
+  /* beta^(m) from the output boundary inward (this is backprop) */
   if (with_loss) {
     PetscCall(BbdFieldOutputGradient(f, zr + M * gym + o, f->beta + (M - 1) * ym));
     for (PetscInt j = 0; j < ym; j++) f->beta[(M - 1) * ym + j] *= -net->eta;
@@ -272,6 +275,28 @@ static PetscErrorCode Sweep(BbdField f, Vec src, PetscBool with_loss, Vec F)
     if (r)
       for (PetscInt j = 0; j < ym; j++) bn[j] += h * r[ys + j][m][0];
   }
+  PetscFunctionReturn(0);
+}
+
+/* The block-triangular solve of the residual system (docs/theory.md section 14) with sources:
+   out = G(U)^-1 src on the rows of the state last transposed in (BbdFieldTransposeIn):
+     beta^(M-1) = src_z^(M) (- eta lam^(M) with the loss),
+     beta^(m-1) = rho beta^(m) + h sigma' .* sum_j D_j^T (a_j beta^(m)) + h src_z^(m),
+     a_j'^(m) = kappa_j (src_a^(m) + beta^(m) .* D_j sigma(z^(m)))   (src_a for kappa_j = 0),
+     z'^(0) = src_z^(0),  z'^(m+1) = rho z'^(m) + h (beta^(m) + sum_j a_j' D_j sigma + sum_j a_j D_j (sigma' z'^(m))).
+   src = NULL with the loss: the gradient-flow rates (the explicit right-hand side). */
+static PetscErrorCode Sweep(BbdField f, Vec src, PetscBool with_loss, Vec F)
+{
+  BbdNet             net = f->net;
+  const PetscInt     M = net->M, P = net->P, ys = f->ys, ym = f->ym, gym = f->gym, o = ys - f->gys;
+  const PetscReal    rho = net->rho, h = net->h, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
+  PetscScalar     ***fa;
+  const PetscScalar ***r = NULL;
+  PetscReal         *gb = f->gb, *D1 = f->D1, *S = f->S;
+
+  PetscFunctionBeginUser;
+  if (src) PetscCall(DMDAVecGetArrayDOFRead(f->da, src, &r));
+  PetscCall(SweepBackward(f, r, with_loss));
   /* forward sweep: moment rates locally, neuron rates from the input outward (tangent pass) */
   PetscCall(DMDAVecGetArrayDOF(f->da, F, &fa));
   for (PetscInt j = 0; j < ym; j++) {
@@ -320,6 +345,72 @@ static PetscErrorCode RHSFunction(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
   PetscFunctionReturn(0);
 }
 
+/* Damped dynamics (docs/theory.md section 14): the state at each point is (z, a_j, z', a_j'),
+   the first-order system
+     d(z, a)/dt = (z', a'),
+     a_j''^(m) = -gamma a_j'^(m) + kappa_j beta^(m) .* D_j sigma(z^(m)),
+     b''^(m)   = -gamma b'^(m) + beta^(m),
+     z''^(0) = 0,  z''^(m+1) = rho z''^(m) + h [b''^(m) + sum_j (a_j'' D_j s + 2 a_j' D_j(s' z') + a_j D_j(s'' z'^2 + s' z''))],
+   with beta^(m) the gradient-flow rates of the backward sweep (the flow velocity of b),
+   s, s', s'' = sigma, sigma', sigma'' of z^(m), and the bias velocity from the neuron form
+     b'^(m) = (z'^(m+1) - rho z'^(m))/h - sum_j a_j' D_j s - sum_j a_j D_j(s' z'^(m)).
+   One backward sweep (beta) and one forward sweep (z''), each exchanging one width row per layer. */
+static PetscErrorCode RHSFunctionDamped(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
+{
+  BbdField        f   = (BbdField)ctx;
+  BbdNet          net = f->net;
+  const PetscInt  M = net->M, P = net->P, NX = M + 1, V = P + 2, ys = f->ys, ym = f->ym, gys = f->gys, gym = f->gym, o = ys - gys;
+  const PetscReal rho = net->rho, h = net->h, gamma = net->gamma, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
+  PetscScalar  ***fa;
+  PetscReal      *zdd = f->dz, *zddn = f->dzn, *u1 = f->u1, *w = f->pw, *gb = f->gb;
+
+  PetscFunctionBeginUser;
+  (void)ts;
+  (void)t;
+  PetscCall(BbdFieldTransposeIn(f, U));
+  PetscCall(SweepBackward(f, NULL, PETSC_TRUE)); /* beta^(m): the flow velocity of b^(m) */
+  PetscCall(DMDAVecGetArrayDOF(f->da, F, &fa));
+  for (PetscInt j = 0; j < ym; j++) {
+    for (PetscInt k = 0; k <= M; k++) fa[ys + j][k][0] = f->zdr[k * gym + j + o]; /* dz/dt = z' */
+    zdd[j]           = 0; /* dX/dt = 0: the sample is fixed inside a segment */
+    fa[ys + j][0][V] = 0;
+    for (PetscInt c = 0; c <= P; c++) fa[ys + j][M][1 + c] = fa[ys + j][M][V + 1 + c] = 0; /* no moments at k = M */
+  }
+  for (PetscInt m = 0; m < M; m++) {
+    const PetscReal *s = f->S + m * gym, *d1 = f->D1 + m * gym, *d2 = f->D2 + m * gym;
+    const PetscReal *zd = f->zdr + m * gym, *zdn = f->zdr + (m + 1) * gym, *bf = f->beta + m * ym;
+    for (PetscInt jj = 0; jj < gym; jj++) u1[jj] = d1[jj] * zd[jj]; /* sigma' z' (ghosted) */
+    if (!net->periodic) {
+      if (gys < 0) u1[0] = 0;
+      if (gys + gym > net->n[0]) u1[gym - 1] = 0;
+    }
+    BbdFieldRowPhi(f, m, u1, f->g1); /* Phi'(z) z'^(m) */
+    for (PetscInt j = 0; j < ym; j++) w[j] = d2[j + o] * zd[j + o] * zd[j + o] + d1[j + o] * zdd[j];
+    PetscCall(BbdFieldExchangeRow(f, w, gb));
+    BbdFieldRowPhi(f, m, gb, f->g2); /* sum_j a_j D_j (sigma'' z'^2 + sigma' z'') */
+    for (PetscInt j = 0; j < ym; j++) {
+      const PetscInt  jj    = j + o;
+      const PetscReal Ds[3] = {s[jj], c1 * (s[jj + 1] - s[jj - 1]), c2 * (s[jj + 1] - 2 * s[jj] + s[jj - 1])};
+      const PetscReal Du[3] = {u1[jj], c1 * (u1[jj + 1] - u1[jj - 1]), c2 * (u1[jj + 1] - 2 * u1[jj] + u1[jj - 1])};
+      PetscReal       bd    = (zdn[jj] - rho * zd[jj]) / h - f->g1[j], rr;
+      for (PetscInt c = 0; c <= P; c++) bd -= f->adr[(c * NX + m) * gym + jj] * Ds[c];
+      rr = -gamma * bd + bf[j] + f->g2[j]; /* b'' + Phi(z)'' terms with a */
+      for (PetscInt c = 0; c <= P; c++) {
+        const PetscReal ad  = f->adr[(c * NX + m) * gym + jj];
+        const PetscReal add = -gamma * ad + (net->kappa[c] > 0 ? net->kappa[c] * bf[j] * Ds[c] : 0);
+        fa[ys + j][m][1 + c]     = ad;
+        fa[ys + j][m][V + 1 + c] = add;
+        rr += add * Ds[c] + 2 * ad * Du[c];
+      }
+      zddn[j]              = rho * zdd[j] + h * rr;
+      fa[ys + j][m + 1][V] = zddn[j];
+    }
+    PetscCall(PetscArraycpy(zdd, zddn, ym));
+  }
+  PetscCall(DMDAVecRestoreArrayDOF(f->da, F, &fa));
+  PetscFunctionReturn(0);
+}
+
 /* The structure-aware preconditioner of the implicit step: the Jacobian is shift G(U) + dF/dU;
    its dominant part shift G(U) is inverted exactly by one sweep at the linearisation point. */
 static PetscErrorCode IJacobian(TS ts, PetscReal t, Vec U, Vec Udot, PetscReal shift, Mat A, Mat B, void *ctx)
@@ -362,11 +453,13 @@ PetscErrorCode BbdFieldGatherAll(BbdField f, const PetscScalar **all)
   PetscFunctionReturn(0);
 }
 
-/* state -> network parameters: a from the grid, b by the change of variables (theory section 3) */
-static PetscErrorCode StateToNet(BbdField f, PetscReal *z)
+/* state -> network parameters: a from the grid, b by the change of variables (theory section 3);
+   damped: also z' (zd) and the velocities, a' from the grid, b' = beta from the neuron form
+   (theory section 5) */
+static PetscErrorCode StateToNet(BbdField f, PetscReal *z, PetscReal *zd)
 {
   BbdNet             net = f->net;
-  const PetscInt     M = net->M, N = net->n[0], NX = M + 1;
+  const PetscInt     M = net->M, N = net->n[0], NX = M + 1, V = net->P + 2;
   const PetscScalar *all;
 
   PetscFunctionBeginUser;
@@ -375,34 +468,52 @@ static PetscErrorCode StateToNet(BbdField f, PetscReal *z)
     for (PetscInt k = 0; k <= M; k++) {
       const PetscScalar *p = all + (i * NX + k) * f->dof;
       z[net->zoff[k] + i]  = p[0];
+      if (f->damped) zd[net->zoff[k] + i] = p[V];
       if (k < M)
-        for (PetscInt c = 0; c <= net->P; c++) net->theta[net->woff[k] + c * N + i] = p[1 + c];
+        for (PetscInt c = 0; c <= net->P; c++) {
+          net->theta[net->woff[k] + c * N + i] = p[1 + c];
+          if (f->damped) net->thetadot[net->woff[k] + c * N + i] = p[V + 1 + c];
+        }
     }
   PetscCall(VecRestoreArrayRead(f->Uall, &all));
   PetscCall(BbdBiasFromNeurons(net, net->theta, z, net->theta));
+  if (f->damped)
+    for (PetscInt m = 0; m < M; m++) PetscCall(BbdBeta(net, m, m, net->theta, net->thetadot, z, zd, net->thetadot + net->boff[m]));
   PetscFunctionReturn(0);
 }
 
-/* network parameters and a sample -> state: z by the forward pass of that sample */
+/* network parameters and a sample -> state: z by the forward pass of that sample; damped: z' by
+   the tangent pass with the parameter velocities (dX/dt = 0) */
 static PetscErrorCode NetToState(BbdField f, PetscInt sample)
 {
   BbdNet         net = f->net;
-  const PetscInt M = net->M, N = net->n[0];
-  PetscReal     *z;
+  const PetscInt M = net->M, N = net->n[0], V = net->P + 2;
+  PetscReal     *z, *zd = NULL;
   PetscScalar ***u;
+  PetscBool      exact = (PetscBool)(net->state_z && f->sample < 0 && !memcmp(net->state_z, net->X + sample * N, N * sizeof(PetscReal)));
 
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc1(net->nz, &z));
-  if (net->state_z && f->sample < 0 && !memcmp(net->state_z, net->X + sample * N, N * sizeof(PetscReal))) PetscCall(PetscArraycpy(z, net->state_z, net->nz)); /* exact restart: the file's neurons of this very sample */
+  if (exact) PetscCall(PetscArraycpy(z, net->state_z, net->nz)); /* exact restart: the file's neurons of this very sample */
   else PetscCall(BbdForward(net, net->theta, net->X + sample * N, z));
+  if (f->damped) {
+    PetscCall(PetscMalloc1(net->nz, &zd));
+    if (exact && net->state_zdot) PetscCall(PetscArraycpy(zd, net->state_zdot, net->nz)); /* and their velocities */
+    else PetscCall(BbdTangent(net, net->theta, net->thetadot, z, NULL, zd));
+  }
   PetscCall(DMDAVecGetArrayDOF(f->da, f->U, &u));
   for (PetscInt j = f->ys; j < f->ys + f->ym; j++)
     for (PetscInt k = 0; k <= M; k++) {
       u[j][k][0] = z[net->zoff[k] + j];
       for (PetscInt c = 0; c <= net->P; c++) u[j][k][1 + c] = k < M ? net->theta[net->woff[k] + c * N + j] : 0;
+      if (f->damped) {
+        u[j][k][V] = zd[net->zoff[k] + j];
+        for (PetscInt c = 0; c <= net->P; c++) u[j][k][V + 1 + c] = k < M ? net->thetadot[net->woff[k] + c * N + j] : 0;
+      }
     }
   PetscCall(DMDAVecRestoreArrayDOF(f->da, f->U, &u));
   PetscCall(PetscFree(z));
+  PetscCall(PetscFree(zd));
   f->sample = sample;
   PetscFunctionReturn(0);
 }
@@ -419,7 +530,7 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
   PetscFunctionBeginUser;
   if (f->continuum && net->init_file[0]) PetscCall(BbdFieldContinuumRead(f));
   PetscCall(BbdNetSetUp(net));
-  f->dof = net->P + 2;
+  f->dof = (f->damped ? 2 : 1) * (net->P + 2); /* z, a_0..a_P (damped: then z_dot, a_0_dot..a_P_dot) */
   PetscCall(DMDACreate2d(f->comm, DM_BOUNDARY_NONE, by, DMDA_STENCIL_BOX, M + 1, N, 1, PETSC_DECIDE, f->dof, 1, NULL, NULL, &f->da));
   PetscCall(DMSetFromOptions(f->da));
   PetscCall(DMSetUp(f->da));
@@ -431,6 +542,13 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
   for (PetscInt c = 0; c <= net->P; c++) {
     PetscCall(PetscSNPrintf(name, sizeof(name), "a_%" PetscInt_FMT, c));
     PetscCall(DMDASetFieldName(f->da, 1 + c, name));
+  }
+  if (f->damped) {
+    PetscCall(DMDASetFieldName(f->da, net->P + 2, "z_dot"));
+    for (PetscInt c = 0; c <= net->P; c++) {
+      PetscCall(PetscSNPrintf(name, sizeof(name), "a_%" PetscInt_FMT "_dot", c));
+      PetscCall(DMDASetFieldName(f->da, net->P + 3 + c, name));
+    }
   }
   PetscCall(DMDASetUniformCoordinates(f->da, 0, 1, 0, 1 - 1.0 / N, 0, 0));
   PetscCall(DMDAGetCorners(f->da, NULL, &f->ys, NULL, NULL, &f->ym, NULL));
@@ -454,6 +572,7 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
   PetscCall(PetscMalloc6(N, &f->lam, (M + 1) * f->gym, &f->zr, (net->P + 1) * (M + 1) * f->gym, &f->ar, (M + 1) * f->gym, &f->S, (M + 1) * f->gym, &f->D1, (net->P + 1) * (M + 1) * f->ym, &f->dar));
   PetscCall(PetscMalloc4((M + 1) * f->ym, &f->zdot, f->ym, &f->g1, f->ym, &f->g2, f->ym, &f->pw));
   if (f->residual) PetscCall(BbdFieldResidualSetUp(f));
+  if (f->damped) PetscCall(PetscMalloc4((M + 1) * f->gym, &f->zdr, (net->P + 1) * (M + 1) * f->gym, &f->adr, (M + 1) * f->gym, &f->D2, f->gym, &f->u1));
   if (f->continuum) PetscCall(BbdFieldContinuumInit(f));
   else {
     PetscCall(BbdNetBatchSamples(net, net->t0, idx));
@@ -517,23 +636,23 @@ PetscErrorCode BbdFieldWriteXdmf(BbdField f, PetscInt T)
 static PetscErrorCode Save(BbdField f, BbdOutput out, BbdSnapshot *snap, PetscReal t, PetscInt *T)
 {
   BbdNet     net = f->net;
-  PetscReal *z;
+  PetscReal *z, *zd;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscMalloc1(net->nz, &z));
-  PetscCall(StateToNet(f, z));
-  PetscCall(BbdSnapshotCompute(net, t, net->theta, NULL, snap));
+  PetscCall(PetscMalloc2(net->nz, &z, net->nz, &zd));
+  PetscCall(StateToNet(f, z, zd));
+  PetscCall(BbdSnapshotCompute(net, t, net->theta, f->damped ? net->thetadot : NULL, snap));
   PetscCheck(!PetscIsInfOrNanReal(snap->loss), f->comm, PETSC_ERR_NOT_CONVERGED, "the field diverged at t = %g (loss is %g); reduce -bbd_eta or the time step", (double)t, (double)snap->loss);
   PetscCall(PetscArraycpy(snap->z, z, net->nz)); /* the solver's own neurons */
   PetscCall(BbdOutputAppend(out, snap));
   (*T)++;
   if (!net->quiet) PetscCall(PetscPrintf(f->comm, "  t = %-10.5g loss = %-13.6e L = %-13.6e L_bulk = %-13.6e L_boundary = %-13.6e\n", (double)t, (double)snap->loss, (double)snap->L, (double)snap->L_bulk, (double)snap->L_boundary));
-  PetscCall(PetscFree(z));
+  PetscCall(PetscFree2(z, zd));
   PetscFunctionReturn(0);
 }
 
 /* the time loop: segments between saved times and sample switches */
-static PetscErrorCode Integrate(BbdField f, TS ts, PetscReal dt0, BbdOutput out, BbdSnapshot *snap, PetscInt *T, PetscReal *z)
+static PetscErrorCode Integrate(BbdField f, TS ts, PetscReal dt0, BbdOutput out, BbdSnapshot *snap, PetscInt *T, PetscReal *z, PetscReal *zd)
 {
   BbdNet    net = f->net;
   PetscReal t = net->t0, eps = BbdTimeEps(net), *x, *y;
@@ -552,16 +671,17 @@ static PetscErrorCode Integrate(BbdField f, TS ts, PetscReal dt0, BbdOutput out,
     BbdTSNextSegment(net, t, &tend, &save);
     PetscCall(BbdTSSolveSegment(net, ts, f->U, t, tend, dt0));
     t = tend;
-    /* a sample switch: theta continuous, z jumps to the new sample's forward pass */
+    /* a sample switch: theta (and theta') continuous, z jumps to the new sample's forward pass
+       (damped: z' to its tangent pass) */
     PetscCall(BbdNetBatchSamples(net, t, idx));
     if (idx[0] != f->sample) {
-      PetscCall(StateToNet(f, z));
+      PetscCall(StateToNet(f, z, zd));
       PetscCall(NetToState(f, idx[0]));
     }
     if (save) PetscCall(Save(f, out, snap, t, T));
   }
   net->t0 = t;
-  PetscCall(StateToNet(f, z));
+  PetscCall(StateToNet(f, z, zd));
   PetscFunctionReturn(0);
 }
 
@@ -571,7 +691,7 @@ PetscErrorCode BbdFieldRun(BbdField f)
   BbdOutput      out;
   BbdSnapshot    snap;
   TS             ts;
-  PetscReal      dt0, *z;
+  PetscReal      dt0, *z, *zd;
   PetscInt       T = 0;
   PetscErrorCode ierr;
 
@@ -604,13 +724,13 @@ PetscErrorCode BbdFieldRun(BbdField f)
     PetscCall(PCShellSetName(pc, "BBD sweep: exact inverse of shift * G(U)"));
     PetscCall(BbdTSConfigureWith(net, ts, TSBEULER, PETSC_TRUE, &dt0));
   } else {
-    PetscCall(TSSetRHSFunction(ts, NULL, RHSFunction, f));
+    PetscCall(TSSetRHSFunction(ts, NULL, f->damped ? RHSFunctionDamped : RHSFunction, f));
     PetscCall(BbdTSConfigure(net, ts, &dt0));
   }
   PetscCall(BbdSnapshotCreate(net, &snap));
-  PetscCall(PetscMalloc1(net->nz, &z));
+  PetscCall(PetscMalloc2(net->nz, &z, net->nz, &zd));
   PetscCall(BbdOutputCreate(net, net->output_file, &out));
-  ierr = Integrate(f, ts, dt0, out, &snap, &T, z);
+  ierr = Integrate(f, ts, dt0, out, &snap, &T, z, zd);
   if (ierr) { /* never leave a partial result that looks complete */
     PetscCall(BbdOutputAbort(&out));
     PetscCall(ierr);
@@ -618,7 +738,12 @@ PetscErrorCode BbdFieldRun(BbdField f)
   PetscCall(PetscFree(net->state_z));
   PetscCall(PetscMalloc1(net->nz, &net->state_z));
   PetscCall(PetscArraycpy(net->state_z, z, net->nz));
-  PetscCall(BbdOutputFinish(&out, net->t0, net->theta, NULL));
+  if (f->damped) {
+    PetscCall(PetscFree(net->state_zdot));
+    PetscCall(PetscMalloc1(net->nz, &net->state_zdot));
+    PetscCall(PetscArraycpy(net->state_zdot, zd, net->nz));
+  }
+  PetscCall(BbdOutputFinish(&out, net->t0, net->theta, f->damped ? net->thetadot : NULL));
   PetscCall(BbdFieldWriteXdmf(f, T));
   if (!net->quiet) {
     PetscInt steps, nits, lits;
@@ -628,7 +753,7 @@ PetscErrorCode BbdFieldRun(BbdField f)
     PetscCall(PetscPrintf(f->comm, "solver: %" PetscInt_FMT " steps in the last segment, %" PetscInt_FMT " Newton and %" PetscInt_FMT " Krylov iterations in all (%.2f Krylov per Newton)\n", steps, nits, lits, nits ? (double)lits / nits : 0.0));
     PetscCall(PetscPrintf(f->comm, "wrote %s\n", net->output_file));
   }
-  PetscCall(PetscFree(z));
+  PetscCall(PetscFree2(z, zd));
   PetscCall(BbdSnapshotDestroy(&snap));
   PetscCall(TSDestroy(&ts));
   PetscFunctionReturn(0);

@@ -17,6 +17,8 @@ struct _p_BbdField {
   PetscReal  *zr, *ar, *S, *D1, *dar; /* the state as width rows (all NX depths), activations, moment rates */
   PetscReal  *zdot, *g1, *g2, *pw;     /* continuum: neuron rates of all depths, stage work */
   PetscBool   continuum, residual; /* continuum mode; lattice: implicit residual formulation */
+  PetscBool   damped;              /* lattice: damped dynamics, velocity dofs z_dot, a_j_dot after z, a_j */
+  PetscReal  *zdr, *adr, *D2, *u1; /* damped: velocity rows (all NX depths, ghosted), sigma'', a ghosted row */
   Vec         Udotloc, Ulin;       /* residual formulation: ghosted rates, linearisation point */
   PetscReal   shift;
   /* residual.c: the one-pass residual (window of columns; two ghost columns on several ranks) */

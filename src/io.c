@@ -9,6 +9,7 @@
      /data/X [S, n0], /data/Y [S, nM]
      /state            attribute time (double)
        field: a [P+1, M, N], b [M, N]          (+ a_dot, b_dot for damped)
+              bbd-field also z [M+1, N] (+ z_dot for damped): its neurons, for exact restarts
        dense: layer_<m>/W [n(m+1), n(m)], layer_<m>/b [n(m+1)] (+ W_dot, b_dot)
      /trajectory       every dataset has a leading, unlimited time axis [T, ...]
        time, sample (int64), loss, L, L_bulk, L_boundary, beta_mismatch [T]
@@ -365,6 +366,7 @@ static PetscErrorCode OutputWriteState_Rank0(BbdOutput o, PetscReal t, const Pet
     d[0] = (hsize_t)M + 1;
     d[1] = (hsize_t)net->n[0];
     PetscCall(WriteDataset(g, file, "z", 2, d, net->state_z));
+    if (net->state_zdot && nv == 2) PetscCall(WriteDataset(g, file, "z_dot", 2, d, net->state_zdot)); /* and their velocities (damped) */
   }
   for (PetscInt v = 0; v < nv; v++) {
     const PetscReal *th = v ? thetadot : theta;
@@ -960,6 +962,11 @@ static PetscErrorCode ReadState_Private(BbdNet net, hid_t fid, const char *file)
     PetscCall(PetscFree(net->state_z));
     PetscCall(PetscMalloc1(net->nz, &net->state_z));
     PetscCall(ReadDataset(fid, file, "/state/z", 2, d, net->state_z));
+    if (nv == 2 && PathExists(fid, "/state/z_dot")) { /* optional: written by bbd-field's damped runs */
+      PetscCall(PetscFree(net->state_zdot));
+      PetscCall(PetscMalloc1(net->nz, &net->state_zdot));
+      PetscCall(ReadDataset(fid, file, "/state/z_dot", 2, d, net->state_zdot));
+    }
   }
   if (net->family == BBD_FAMILY_FIELD) {
     const PetscInt N = net->n[0], na = (net->P + 1) * M * N;

@@ -47,6 +47,7 @@ PetscErrorCode BbdNetDestroy(BbdNet *net)
   PetscCall(PetscFree(n->theta));
   PetscCall(PetscFree(n->thetadot));
   PetscCall(PetscFree(n->state_z));
+  PetscCall(PetscFree(n->state_zdot));
   PetscCall(PetscFree(n->perm));
   PetscCall(PetscFree3(n->wz, n->ws, n->wd1));
   PetscCall(PetscFree4(n->wlam, n->wdz, n->wtmp, n->wtmp2));
@@ -328,7 +329,10 @@ PetscErrorCode BbdNetSetUp(BbdNet net)
   PetscCall(BbdNetSetLayout(net));
   if (net->init_file[0] && !net->init_grid) PetscCall(BbdStateReadState(net, net->init_file));
   else if (!net->init_file[0]) PetscCall(BbdNetInitBuiltin(net));
-  if (!net->for_field) PetscCall(PetscFree(net->state_z)); /* bbd-net's neurons come from its forward pass */
+  if (!net->for_field) { /* bbd-net's neurons come from its forward pass */
+    PetscCall(PetscFree(net->state_z));
+    PetscCall(PetscFree(net->state_zdot));
+  }
   PetscCall(BbdNetFreezeVelocity(net, net->thetadot));
   if (!net->X) PetscCall(BbdDataBuild(net));
   PetscCheck(net->S >= 1, net->comm, PETSC_ERR_USER_INPUT, "no samples in the data");

@@ -3,7 +3,7 @@
 
 Usage: /usr/bin/python3 tests/cases.py CASE --bin BUILD/bin/bbd-net [--src SOURCE_DIR]
 Cases: restart-flow, restart-damped, restart-sgd, mpi, order, damped-limit, damped-rate,
-badinput, reference, fashion, help.
+badinput, reference, fashion, help, valgrind, field-* (bbd-field), compare, compare-coarse, meshes.
 """
 import argparse
 import os
@@ -18,6 +18,7 @@ try:
 except ImportError:  # the CI installs python3-h5py; say so instead of a traceback
     sys.exit("tests/cases.py needs h5py: apt-get install python3-h5py")
 
+HERE = os.path.dirname(os.path.abspath(__file__))  # tests/ (the cases run in a temporary directory)
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_rmaps_base_oversubscribe="1")
 FAILS = []
@@ -312,6 +313,8 @@ def case_valgrind(b):
     progs = [[b] + o for o in runs] + [
         [f, "-bbd_quiet", "-bbd_depth", "3", "-bbd_width", "5", "-bbd_periodic", "0", "-bbd_activation", "sigmoid",
          "-bbd_tfinal", "0.05", "-bbd_sample_dt", "0.02", "-bbd_output", "vf1.h5"],
+        [f, "-bbd_quiet", "-bbd_depth", "3", "-bbd_width", "5", "-bbd_periodic", "0", "-bbd_dynamics", "damped",
+         "-bbd_activation", "softplus", "-bbd_tfinal", "0.05", "-bbd_sample_dt", "0.02", "-bbd_output", "vf4.h5"],
         [f, "-bbd_quiet", "-bbd_depth", "3", "-bbd_width", "5", "-bbd_formulation", "residual", "-ts_dt", "0.01",
          "-bbd_tfinal", "0.02", "-bbd_output", "vf2.h5"],
         [f, "-bbd_quiet", "-bbd_mode", "continuum", "-da_grid_x", "5", "-da_grid_y", "4", "-bbd_tfinal", "0.02",
@@ -375,6 +378,104 @@ def case_field_restart(b):
     for q in ["time", "z", "a", "b", "loss", "L", "flux", "sample"]:
         check(np.array_equal(traj("full.h5", q)[5:], traj("rest.h5", q)),
               "field restart: /trajectory/%s differs from the uninterrupted run" % q)
+
+
+def case_field_damped(b):
+    """bbd-field lattice mode with damped dynamics (docs/theory.md section 14).
+    (1) It reproduces bbd-net's damped trajectory from the same state and data: /trajectory/a, b,
+    a_dot, b_dot, z, loss to 1e-8 relative (tight TS tolerances; the two programs integrate the
+    same ODE in different coordinates, so they agree to the tolerance, observed ~1e-11), with
+    sample switching (z jumps to the forward pass, z_dot to the tangent pass), periodic and
+    zero-padded, on 1, 2 and 4 ranks; and from a damped bbd-net state with nonzero velocities.
+    tests/ref/check_bbd.py (independent NumPy) accepts bbd-field's damped results.
+    (2) A run to T and a run to T/2 restarted from its file (/state holds z and z_dot) to T give
+    the same trajectory bitwise, with the restart time inside a sample segment and at a switch.
+    (3) The damped energy law of section 8 in bbd-field's output: J_(m+1) - J_m = energy_rate_m +
+    2 dissipation_m at every saved time to rounding (1e-12 of max|J|; an identity of the saved
+    state), energy_rate = dT_m/dt against a fourth-order centred difference in time of the saved
+    T_m, and J_M = -eta dl/dt against the same difference of the saved loss, both to 1e-6 relative
+    (dt = 0.002, no sample switch: observed 8e-8, falling 16x when dt halves, i.e. difference
+    error; the second-order difference would be limited to ~2e-4 by its own error)."""
+    f = field_bin(b)
+    base = ["-bbd_quiet", "-bbd_depth", "6", "-bbd_width", "8", "-bbd_dynamics", "damped", "-bbd_gamma", "2",
+            "-bbd_output_dt", "0.1", "-bbd_sample_dt", "0.15", "-ts_rtol", "1e-12", "-ts_atol", "1e-12"]
+    qs = ["a", "b", "a_dot", "b_dot", "z", "loss", "L", "flux"]
+
+    def same(ref, got, what):
+        with h5py.File(ref, "r") as n, h5py.File(got, "r") as g:
+            check(np.array_equal(n["trajectory/time"][()], g["trajectory/time"][()]), "%s: saved times differ" % what)
+            check(np.array_equal(n["trajectory/sample"][()], g["trajectory/sample"][()]), "%s: samples differ" % what)
+            for q in qs:
+                r, v = n["trajectory/" + q][()], g["trajectory/" + q][()]
+                err = np.abs(v - r).max() / np.abs(r).max()
+                check(err <= 1e-8, "%s: /trajectory/%s differs from bbd-net by %.2e" % (what, q, err))
+            for q in ("a", "b", "a_dot", "b_dot"):
+                r, v = n["state/" + q][()], g["state/" + q][()]
+                err = np.abs(v - r).max() / np.abs(r).max()
+                check(err <= 1e-8, "%s: /state/%s differs from bbd-net by %.2e" % (what, q, err))
+
+    for k, extra in enumerate([["-bbd_loss", "mse"],
+                               ["-bbd_loss", "ce", "-bbd_periodic", "0", "-bbd_activation", "sigmoid",
+                                "-bbd_kappa", "0.5,0.2,0.01"],
+                               ["-bbd_periodic", "0", "-bbd_activation", "tanh,sin,tanh,gelu,tanh,erf",
+                                "-bbd_sample_order", "random", "-bbd_gamma", "0.5"]]):
+        opts = base + ["-bbd_tfinal", "0.6"] + extra
+        run([b] + opts + ["-bbd_output", "net%d.h5" % k])
+        for p in (1, 2, 4):
+            run([f] + opts + ["-bbd_output", "fld%d_%d.h5" % (k, p)], nproc=p)
+            same("net%d.h5" % k, "fld%d_%d.h5" % (k, p), "damped field %s on %d ranks" % (extra, p))
+        # the independent NumPy checker recomputes every saved quantity and re-integrates the dynamics
+        p = subprocess.run([sys.executable, os.path.join(HERE, "ref", "check_bbd.py"), "fld%d_%d.h5" % (k, 1 + k % 2),
+                            "--tol", "1e-9"], capture_output=True, text=True)
+        check(p.returncode == 0, "reference check of bbd-field damped %s failed:\n%s" % (extra, p.stdout[-3000:] + p.stderr[-2000:]))
+    # from a damped bbd-net state with nonzero velocities (no /state/z, /state/z_dot: forward and tangent passes)
+    run([b] + base + ["-bbd_tfinal", "0.3", "-bbd_periodic", "0", "-bbd_output", "mid.h5"])
+    with h5py.File("mid.h5", "r") as h:
+        check(np.abs(h["state/b_dot"][()]).max() > 1e-3, "damped field: the hand-off state is at rest; the test shows nothing")
+    ini = ["-bbd_quiet", "-bbd_init", "mid.h5", "-bbd_tfinal", "0.6", "-ts_rtol", "1e-12", "-ts_atol", "1e-12"]
+    run([b] + ini + ["-bbd_output", "cn.h5"])
+    for p in (1, 2):
+        run([f] + ini + ["-bbd_output", "cf%d.h5" % p], nproc=p)
+        same("cn.h5", "cf%d.h5" % p, "damped field from a bbd-net state on %d ranks" % p)
+
+    # (2) restart, bitwise
+    opts = ["-bbd_quiet", "-bbd_depth", "6", "-bbd_width", "8", "-bbd_dynamics", "damped", "-bbd_gamma", "2",
+            "-bbd_sample_dt", "0.15", "-bbd_sample_order", "random", "-bbd_output_dt", "0.1", "-ts_adapt_type", "basic"]
+    run([f] + opts + ["-bbd_tfinal", "1", "-bbd_output", "full.h5"])
+    for H in ("0.5", "0.3"):  # inside a sample segment; at a sample switch
+        run([f] + opts + ["-bbd_tfinal", H, "-bbd_output", "half.h5"])
+        with h5py.File("half.h5", "r") as h:
+            check("z_dot" in h["state"], "damped field: /state/z_dot missing")
+        run([f, "-bbd_quiet", "-bbd_init", "half.h5", "-bbd_tfinal", "1", "-bbd_output", "rest.h5", "-ts_adapt_type", "basic"])
+        tf = traj("full.h5", "time")
+        k = int(np.argmin(abs(tf - float(H))))
+        for q in ["time", "z", "a", "b", "a_dot", "b_dot", "loss", "L", "flux", "energy_rate", "sample"]:
+            check(np.array_equal(traj("full.h5", q)[k:], traj("rest.h5", q)),
+                  "damped field restart at %s: /trajectory/%s differs from the uninterrupted run" % (H, q))
+        with h5py.File("full.h5", "r") as g, h5py.File("rest.h5", "r") as h:
+            for q in ("a", "b", "a_dot", "b_dot", "z", "z_dot"):
+                check(np.array_equal(g["state/" + q][()], h["state/" + q][()]),
+                      "damped field restart at %s: /state/%s differs" % (H, q))
+
+    # (3) the damped energy law in bbd-field's output
+    eta, gamma = 0.8, 2.0
+    run([f, "-bbd_quiet", "-bbd_depth", "6", "-bbd_width", "8", "-bbd_dynamics", "damped", "-bbd_gamma", str(gamma),
+         "-bbd_eta", str(eta), "-bbd_kappa", "1,0.1,0.02", "-bbd_tfinal", "0.2", "-bbd_output_dt", "0.002",
+         "-ts_rtol", "1e-12", "-ts_atol", "1e-12", "-bbd_output", "law.h5"])
+    t, T, R, J, D, l = (traj("law.h5", q) for q in ("time", "layer_kinetic", "energy_rate", "flux", "dissipation", "loss"))
+    law = np.abs(np.diff(J, axis=1) - R - 2 * D).max() / np.abs(J).max()
+    check(law < 1e-12, "damped field: J_(m+1) - J_m - dT_m/dt - 2 gamma T_m = %.2e of max|J|" % law)
+    check(np.abs(D - gamma * T).max() <= 1e-14 * np.abs(D).max(), "damped field: dissipation is not gamma T_m")
+    check(np.abs(J[:, 0]).max() <= 1e-14 * np.abs(J).max(), "damped field: J_0 is not 0")
+    dt = t[1] - t[0]
+    check(np.allclose(np.diff(t), dt, rtol=1e-9, atol=0), "damped field: saved times are not equally spaced")
+
+    def ddt(x):  # fourth-order centred difference, error dt^4/30 |x^(5)|
+        return (-x[4:] + 8 * x[3:-1] - 8 * x[1:-3] + x[:-4]) / (12 * dt)
+    err = np.abs(ddt(T) - R[2:-2]).max() / np.abs(R).max()
+    check(err < 1e-6, "damped field: dT_m/dt differs from the time difference of T_m by %.2e (relative)" % err)
+    err = np.abs(-eta * ddt(l) - J[2:-2, -1]).max() / np.abs(J[:, -1]).max()
+    check(err < 1e-6, "damped field: J_M differs from -eta dl/dt by %.2e (relative)" % err)
 
 
 def case_field_handoff(b):
@@ -756,7 +857,9 @@ FIELD_BAD = [
     (["-bbd_mode", "continuum", "-bbd_activation", "tanh,sin,tanh,tanh"], "-bbd_activation"),
     (["-bbd_mode", "spectral"], "-bbd_mode"),
     (["-bbd_family", "dense"], "dense"),
-    (["-bbd_dynamics", "damped"], "damped"),
+    (["-bbd_mode", "continuum", "-bbd_dynamics", "damped"], "not implemented in continuum mode"),
+    (["-bbd_formulation", "residual", "-bbd_dynamics", "damped"], "not implemented in the residual formulation"),
+    (["-bbd_dynamics", "sgd"], "-bbd_dynamics sgd"),
     (["-bbd_batch", "2"], "-bbd_batch"),
     (["-da_grid_x", "9"], "-da_grid_x"),
     (["-da_grid_y", "7"], "-da_grid_y"),
