@@ -624,7 +624,16 @@ PetscErrorCode BbdFieldWriteXdmf(BbdField f, PetscInt T)
     fprintf(fp, "     <DataItem ItemType=\"HyperSlab\" Dimensions=\"1 %d %d\" Type=\"HyperSlab\">\n", (int)NX, (int)NY);
     fprintf(fp, "      <DataItem Dimensions=\"3 3\" Format=\"XML\">%d 0 0 1 1 1 1 %d %d</DataItem>\n", (int)t, (int)NX, (int)NY);
     fprintf(fp, "      <DataItem Dimensions=\"%d %d %d\" NumberType=\"Float\" Precision=\"8\" Format=\"HDF\">%s:/trajectory/z</DataItem>\n", (int)T, (int)NX, (int)NY, base);
-    fprintf(fp, "     </DataItem>\n    </Attribute>\n   </Grid>\n");
+    fprintf(fp, "     </DataItem>\n    </Attribute>\n");
+    /* continuum mode: the moments live on every grid point (lattice mode: on the M layers only, not the grid's nodes) */
+    for (PetscInt j = 0; f->continuum && j <= net->P; j++) {
+      fprintf(fp, "    <Attribute Name=\"a_%d\" AttributeType=\"Scalar\" Center=\"Node\">\n", (int)j);
+      fprintf(fp, "     <DataItem ItemType=\"HyperSlab\" Dimensions=\"1 1 %d %d\" Type=\"HyperSlab\">\n", (int)NX, (int)NY);
+      fprintf(fp, "      <DataItem Dimensions=\"3 4\" Format=\"XML\">%d %d 0 0 1 1 1 1 1 1 %d %d</DataItem>\n", (int)t, (int)j, (int)NX, (int)NY);
+      fprintf(fp, "      <DataItem Dimensions=\"%d %d %d %d\" NumberType=\"Float\" Precision=\"8\" Format=\"HDF\">%s:/trajectory/a</DataItem>\n", (int)T, (int)net->P + 1, (int)NX, (int)NY, base);
+      fprintf(fp, "     </DataItem>\n    </Attribute>\n");
+    }
+    fprintf(fp, "   </Grid>\n");
   }
   fprintf(fp, "  </Grid>\n </Domain>\n</Xdmf>\n");
   PetscCheck(fclose(fp) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot write %s", tmp);

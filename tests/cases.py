@@ -847,6 +847,20 @@ def case_field_xdmf(b):
             fname, path = items[1].text.strip().split(":")
             check(fname == "x.h5" and path in h, "xdmf reference %s" % items[1].text)
             check(tuple(int(v) for v in items[1].get("Dimensions").split()) == h[path].shape, "xdmf shape mismatch")
+    # continuum mode adds the moments a_0..a_2 (hyperslabs of /trajectory/a [T, 3, NX, NY])
+    run([field_bin(b), "-bbd_quiet", "-bbd_mode", "continuum", "-da_grid_x", "9", "-da_grid_y", "8", "-bbd_tfinal", "0.1",
+         "-bbd_output_dt", "0.05", "-bbd_output", "xc.h5"])
+    root = ET.parse("xc.xdmf").getroot()
+    with h5py.File("xc.h5", "r") as h:
+        a = h["trajectory/a"][()]
+        for t, g in enumerate(root.findall("Domain/Grid/Grid")):
+            attrs = {x.get("Name"): x for x in g.findall("Attribute")}
+            check(sorted(attrs) == ["a_0", "a_1", "a_2", "z"], "xdmf continuum attributes %s" % sorted(attrs))
+            for j in range(3):
+                sel, ref = attrs["a_%d" % j].findall("DataItem/DataItem")
+                start = [int(v) for v in sel.text.split()[:4]]
+                check(start == [t, j, 0, 0] and ref.text.strip() == "xc.h5:/trajectory/a"
+                      and tuple(int(v) for v in ref.get("Dimensions").split()) == a.shape, "xdmf a_%d at t %d" % (j, t))
 
 
 FIELD_BAD = [
