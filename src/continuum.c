@@ -371,8 +371,8 @@ PetscErrorCode BbdFieldContinuumRun(BbdField f)
   if (!rank) PetscCall(PetscMalloc5(f->Tmax, &f->rt, f->Tmax, &f->rloss, (size_t)f->Tmax * NX * N, &f->rz, (size_t)f->Tmax * (P + 1) * NX * N, &f->ra, (size_t)f->Tmax * NX, &f->rflux));
   if (!rank) PetscCall(PetscMalloc1((size_t)f->Tmax * NX, &f->rdiss));
   PetscCall(TSCreate(f->comm, &ts));
-  PetscCall(TSSetDM(ts, f->da));
-  PetscCall(TSSetRHSFunction(ts, NULL, BbdFieldRHSContinuum, f));
+  PetscCall(TSSetDM(ts, f->dats));
+  PetscCall(BbdFieldSetRHSFunction(f, ts, BbdFieldRHSContinuum));
   PetscCall(BbdTSConfigure(net, ts, &dt0));
   PetscCall(VecDuplicate(f->U, &Ftmp));
   ierr = ContinuumSave(f, t, Ftmp);
@@ -380,7 +380,7 @@ PetscErrorCode BbdFieldContinuumRun(BbdField f)
     PetscReal tend;
     PetscBool save;
     BbdTSNextSegment(net, t, &tend, &save);
-    ierr = BbdTSSolveSegment(net, ts, f->U, t, tend, dt0);
+    ierr = BbdFieldSolveSegment(f, ts, t, tend, dt0);
     t    = tend;
     if (!ierr && save) ierr = ContinuumSave(f, t, Ftmp);
   }

@@ -47,6 +47,7 @@ PetscErrorCode BbdFieldDestroy(BbdField *field)
   PetscCall(VecDestroy(&f->Uall));
   PetscCall(VecScatterDestroy(&f->zscat));
   PetscCall(VecScatterDestroy(&f->allscat));
+  PetscCall(BbdFieldLayoutDestroy(f));
   PetscCall(DMDestroy(&f->da));
   PetscCall(DMDestroy(&f->rowda));
   PetscCall(PetscFree4(f->beta, f->gb, f->dz, f->dzn));
@@ -422,7 +423,7 @@ static PetscErrorCode IJacobian(TS ts, PetscReal t, Vec U, Vec Udot, PetscReal s
   (void)t;
   (void)Udot;
   (void)B;
-  PetscCall(VecCopy(U, f->Ulin));
+  PetscCall(BbdFieldFromTS(f, U, f->Ulin)); /* the linearisation point, width-only layout */
   f->shift = shift;
   PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
   PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
@@ -522,7 +523,7 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
 {
   BbdNet          net = f->net;
   const PetscInt  M = net->M, N = net->n[0];
-  PetscInt        nx, ny, px, idx[1];
+  PetscInt        nx, ny, idx[1];
   const PetscInt *ly;
   DMBoundaryType  by = net->periodic ? DM_BOUNDARY_PERIODIC : DM_BOUNDARY_GHOSTED;
   char            name[16];
@@ -531,13 +532,13 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
   if (f->continuum && net->init_file[0]) PetscCall(BbdFieldContinuumRead(f));
   PetscCall(BbdNetSetUp(net));
   f->dof = (f->damped ? 2 : 1) * (net->P + 2); /* z, a_0..a_P (damped: then z_dot, a_0_dot..a_P_dot) */
-  PetscCall(DMDACreate2d(f->comm, DM_BOUNDARY_NONE, by, DMDA_STENCIL_BOX, M + 1, N, 1, PETSC_DECIDE, f->dof, 1, NULL, NULL, &f->da));
-  PetscCall(DMSetFromOptions(f->da));
-  PetscCall(DMSetUp(f->da));
-  PetscCall(DMDAGetInfo(f->da, NULL, &nx, &ny, NULL, &px, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL));
+  nx = M + 1;
+  ny = N;
+  PetscCall(PetscOptionsGetInt(NULL, NULL, "-da_grid_x", &nx, NULL));
+  PetscCall(PetscOptionsGetInt(NULL, NULL, "-da_grid_y", &ny, NULL));
   PetscCheck(nx == M + 1 || f->continuum, f->comm, PETSC_ERR_USER_INPUT, "-da_grid_x %" PetscInt_FMT ": in lattice mode the grid is the network's lattice, NX = M+1 = %" PetscInt_FMT, nx, M + 1);
   PetscCheck(ny == N || f->continuum, f->comm, PETSC_ERR_USER_INPUT, "-da_grid_y %" PetscInt_FMT ": in lattice mode the grid is the network's lattice, NY = N = %" PetscInt_FMT, ny, N);
-  PetscCheck(px == 1, f->comm, PETSC_ERR_USER_INPUT, "-da_processors_x %" PetscInt_FMT ": the sweep formulation splits the grid across ranks in width only; use -da_processors_x 1", px);
+  PetscCall(BbdFieldLayoutSetUp(f, M + 1, N, by)); /* f->dats (the TS's, as the options split it) and f->da (width only) */
   PetscCall(DMDASetFieldName(f->da, 0, "z"));
   for (PetscInt c = 0; c <= net->P; c++) {
     PetscCall(PetscSNPrintf(name, sizeof(name), "a_%" PetscInt_FMT, c));
@@ -551,6 +552,14 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
     }
   }
   PetscCall(DMDASetUniformCoordinates(f->da, 0, 1, 0, 1 - 1.0 / N, 0, 0));
+  if (f->split) { /* the TS layout carries the same names and coordinates (viewers, monitors) */
+    for (PetscInt c = 0; c < f->dof; c++) {
+      const char *fname;
+      PetscCall(DMDAGetFieldName(f->da, c, &fname));
+      PetscCall(DMDASetFieldName(f->dats, c, fname));
+    }
+    PetscCall(DMDASetUniformCoordinates(f->dats, 0, 1, 0, 1 - 1.0 / N, 0, 0));
+  }
   PetscCall(DMDAGetCorners(f->da, NULL, &f->ys, NULL, NULL, &f->ym, NULL));
   PetscCall(DMDAGetGhostCorners(f->da, NULL, &f->gys, NULL, NULL, &f->gym, NULL));
   PetscCall(DMDAGetOwnershipRanges(f->da, NULL, &ly, NULL));
@@ -566,6 +575,7 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
   PetscCall(VecDuplicate(f->Uloc, &f->Udotloc));
   PetscCall(VecSet(f->Udotloc, 0)); /* zero padding outside a non-periodic width stays zero */
   PetscCall(VecDuplicate(f->U, &f->Ulin));
+  PetscCall(BbdFieldLayoutVectors(f));
   PetscCall(DMDACreateNaturalVector(f->da, &f->Unat));
   PetscCall(VecScatterCreateToAll(f->Unat, &f->allscat, &f->Uall));
   PetscCall(PetscMalloc4((M + 1) * f->ym, &f->beta, f->gym, &f->gb, f->ym, &f->dz, f->ym, &f->dzn));
@@ -678,7 +688,7 @@ static PetscErrorCode Integrate(BbdField f, TS ts, PetscReal dt0, BbdOutput out,
     PetscReal tend;
     PetscBool save;
     BbdTSNextSegment(net, t, &tend, &save);
-    PetscCall(BbdTSSolveSegment(net, ts, f->U, t, tend, dt0));
+    PetscCall(BbdFieldSolveSegment(f, ts, t, tend, dt0));
     t = tend;
     /* a sample switch: theta (and theta') continuous, z jumps to the new sample's forward pass
        (damped: z' to its tangent pass) */
@@ -714,13 +724,13 @@ PetscErrorCode BbdFieldRun(BbdField f)
     PetscCall(BbdNetView(net, PETSC_VIEWER_STDOUT_(f->comm)));
   }
   PetscCall(TSCreate(f->comm, &ts));
-  PetscCall(TSSetDM(ts, f->da));
+  PetscCall(TSSetDM(ts, f->dats));
   if (f->residual) {
     SNES snes;
     KSP  ksp;
     PC   pc;
     Mat  J;
-    PetscCall(TSSetIFunction(ts, NULL, BbdFieldIFunction, f)); /* src/residual.c */
+    PetscCall(BbdFieldSetIFunction(f, ts, BbdFieldIFunction)); /* src/residual.c */
     PetscCall(TSGetSNES(ts, &snes));
     PetscCall(MatCreateSNESMF(snes, &J)); /* Newton-Krylov on the residual, the sweep as preconditioner */
     PetscCall(TSSetIJacobian(ts, J, J, IJacobian, f));
@@ -728,12 +738,12 @@ PetscErrorCode BbdFieldRun(BbdField f)
     PetscCall(SNESGetKSP(snes, &ksp));
     PetscCall(KSPGetPC(ksp, &pc));
     PetscCall(PCSetType(pc, PCSHELL));
-    PetscCall(PCShellSetApply(pc, PCApplySweep));
+    PetscCall(BbdFieldPCShellSetApply(f, pc, PCApplySweep));
     PetscCall(PCShellSetContext(pc, f));
     PetscCall(PCShellSetName(pc, "BBD sweep: exact inverse of shift * G(U)"));
     PetscCall(BbdTSConfigureWith(net, ts, TSBEULER, PETSC_TRUE, &dt0));
   } else {
-    PetscCall(TSSetRHSFunction(ts, NULL, f->damped ? RHSFunctionDamped : RHSFunction, f));
+    PetscCall(BbdFieldSetRHSFunction(f, ts, f->damped ? RHSFunctionDamped : RHSFunction));
     PetscCall(BbdTSConfigure(net, ts, &dt0));
   }
   PetscCall(BbdSnapshotCreate(net, &snap));

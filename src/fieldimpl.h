@@ -21,6 +21,14 @@ struct _p_BbdField {
   PetscReal  *zdr, *adr, *D2, *u1; /* damped: velocity rows (all NX depths, ghosted), sigma'', a ghosted row */
   Vec         Udotloc, Ulin;       /* residual formulation: ghosted rates, linearisation point */
   PetscReal   shift;
+  /* fieldts.c: the TS layout (-da_processors_x > 1: split moves vectors to the width-only f->da) */
+  DM          dats;
+  PetscBool   split;
+  Vec         Uts, Usw, Udsw, Fsw;
+  VecScatter  tscat;
+  PetscErrorCode (*rhs)(TS, PetscReal, Vec, Vec, void *);
+  PetscErrorCode (*ifunction)(TS, PetscReal, Vec, Vec, Vec, void *);
+  PetscErrorCode (*pcapply)(PC, Vec, Vec);
   /* residual.c: the one-pass residual (window of columns; two ghost columns on several ranks) */
   DM          da2;
   Vec         U2loc, Ud2loc;
@@ -44,6 +52,16 @@ PETSC_INTERN void           BbdFieldRowPhiT(BbdField, PetscInt k, const PetscRea
 PETSC_INTERN void           BbdFieldRowPhi(BbdField, PetscInt k, const PetscReal *gu, PetscReal *out);
 PETSC_INTERN PetscErrorCode BbdFieldGatherAll(BbdField, const PetscScalar **all); /* restore with VecRestoreArrayRead(f->Uall) */
 PETSC_INTERN PetscErrorCode BbdFieldWriteXdmf(BbdField, PetscInt T);
+/* fieldts.c */
+PETSC_INTERN PetscErrorCode BbdFieldLayoutSetUp(BbdField, PetscInt NX, PetscInt NY, DMBoundaryType);
+PETSC_INTERN PetscErrorCode BbdFieldLayoutVectors(BbdField);
+PETSC_INTERN PetscErrorCode BbdFieldLayoutDestroy(BbdField);
+PETSC_INTERN PetscErrorCode BbdFieldFromTS(BbdField, Vec ts, Vec sw);
+PETSC_INTERN PetscErrorCode BbdFieldToTS(BbdField, Vec sw, Vec ts);
+PETSC_INTERN PetscErrorCode BbdFieldSetRHSFunction(BbdField, TS, PetscErrorCode (*)(TS, PetscReal, Vec, Vec, void *));
+PETSC_INTERN PetscErrorCode BbdFieldSetIFunction(BbdField, TS, PetscErrorCode (*)(TS, PetscReal, Vec, Vec, Vec, void *));
+PETSC_INTERN PetscErrorCode BbdFieldPCShellSetApply(BbdField, PC, PetscErrorCode (*)(PC, Vec, Vec));
+PETSC_INTERN PetscErrorCode BbdFieldSolveSegment(BbdField, TS, PetscReal t, PetscReal tend, PetscReal dt0);
 /* residual.c */
 PETSC_INTERN PetscErrorCode BbdFieldResidualSetUp(BbdField);
 PETSC_INTERN PetscErrorCode BbdFieldResidualDestroy(BbdField);

@@ -829,6 +829,28 @@ def case_field_residual(b):
           "residual form without the sweep preconditioner converged as fast: the test no longer shows what the preconditioner does")
 
 
+def case_field_layouts(b):
+    """The grid split across ranks in depth as well as in width (-da_processors_x, -da_processors_y:
+    the TS, Krylov vectors and preconditioner live on that layout; the sweeps on whole depth
+    columns): flow, damped, the residual formulation, sample switching with zero padding, and
+    continuum mode give the results of one rank to rounding (1e-12)."""
+    f = field_bin(b)
+    base = ["-bbd_quiet", "-bbd_depth", "6", "-bbd_width", "12", "-bbd_tfinal", "0.4"]
+    configs = {"flow": [], "damped": ["-bbd_dynamics", "damped", "-bbd_gamma", "2"],
+               "residual": ["-bbd_formulation", "residual", "-ts_dt", "0.01", "-ts_adapt_type", "none"],
+               "switching": ["-bbd_loss", "ce", "-bbd_periodic", "0", "-bbd_sample_dt", "0.15"],
+               "continuum": ["-bbd_mode", "continuum", "-da_grid_x", "17", "-da_grid_y", "16"]}
+    for name, extra in configs.items():
+        run([f] + base + extra + ["-bbd_output", "l1.h5"])
+        for n, px, py in ((2, 2, 1), (4, 2, 2), (3, 3, 1)):
+            out = "l%d%d.h5" % (n, px)
+            run([f] + base + extra + ["-da_processors_x", str(px), "-da_processors_y", str(py), "-bbd_output", out], nproc=n)
+            for q in ("z", "a", "loss", "flux"):
+                ref, got = traj("l1.h5", q), traj(out, q)
+                err = np.abs(got - ref).max() / np.abs(ref).max()
+                check(err <= 1e-12, "layouts %s on %d ranks (%d x %d): /trajectory/%s differs by %.2e" % (name, n, px, py, q, err))
+
+
 def case_field_xdmf(b):
     """The .xdmf beside a bbd-field result is well-formed XML whose HDF5 references exist with the
     shapes it declares, one grid per saved time."""
@@ -877,7 +899,7 @@ FIELD_BAD = [
     (["-bbd_batch", "2"], "-bbd_batch"),
     (["-da_grid_x", "9"], "-da_grid_x"),
     (["-da_grid_y", "7"], "-da_grid_y"),
-    (["-da_processors_x", "2", "-da_processors_y", "1"], "-da_processors_x"),
+    (["-da_refine", "1"], "-da_refine"),
     (["-bbd_init", "nothere.h5"], "nothere.h5"),
 ]
 
