@@ -70,6 +70,12 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
     PetscCheck(!strcmp(form, "sweep") || !strcmp(form, "residual"), f->comm, PETSC_ERR_USER_INPUT, "-bbd_formulation %s: use sweep or residual", form);
     f->residual = (PetscBool)!strcmp(form, "residual");
   }
+  {
+    char jac[32] = "mf";
+    PetscCall(PetscOptionsString("-bbd_jacobian", "Residual formulation: the Newton Jacobian shift dF/dU' + dF/dU, assembled (analytic, any -pc_type) or mf (matrix-free differencing of the residual; the sweep or no preconditioner only)", "BbdFieldSetFromOptions", jac, jac, sizeof(jac), NULL));
+    PetscCheck(!strcmp(jac, "mf") || !strcmp(jac, "assembled"), f->comm, PETSC_ERR_USER_INPUT, "-bbd_jacobian %s: use mf or assembled", jac);
+    f->jac_assembled = (PetscBool)!strcmp(jac, "assembled");
+  }
   PetscOptionsEnd();
   PetscCheck(!strcmp(f->mode, "lattice") || !strcmp(f->mode, "continuum"), f->comm, PETSC_ERR_USER_INPUT, "-bbd_mode %s: use lattice or continuum", f->mode);
   f->continuum = (PetscBool)!strcmp(f->mode, "continuum");
@@ -356,8 +362,9 @@ static PetscErrorCode IFunction(TS ts, PetscReal t, Vec U, Vec Udot, Vec F, void
   PetscFunctionReturn(0);
 }
 
-/* The structure-aware preconditioner of the implicit step: the Jacobian is shift G(U) + dF/dU;
-   its dominant part shift G(U) is inverted exactly by one sweep at the linearisation point. */
+/* The Newton matrix shift G(U) + dF/dU: assembled analytically (-bbd_jacobian assembled,
+   fieldjac.c) or applied matrix-free. The structure-aware preconditioner inverts its dominant
+   part shift G(U) exactly by one sweep at the linearisation point. */
 static PetscErrorCode IJacobian(TS ts, PetscReal t, Vec U, Vec Udot, PetscReal shift, Mat A, Mat B, void *ctx)
 {
   BbdField f = (BbdField)ctx;
@@ -365,12 +372,13 @@ static PetscErrorCode IJacobian(TS ts, PetscReal t, Vec U, Vec Udot, PetscReal s
   PetscFunctionBeginUser;
   (void)ts;
   (void)t;
-  (void)Udot;
-  (void)B;
   PetscCall(VecCopy(U, f->Ulin));
   f->shift = shift;
-  PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
-  PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
+  if (f->jac_assembled) PetscCall(BbdFieldJacobianAssemble(f, U, Udot, shift, B));
+  if (A != B || !f->jac_assembled) { /* the matrix-free operator (also with -snes_mf_operator) */
+    PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
+    PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -621,22 +629,31 @@ PetscErrorCode BbdFieldRun(BbdField f)
   PetscCall(TSCreate(f->comm, &ts));
   PetscCall(TSSetDM(ts, f->da));
   if (f->residual) {
-    SNES snes;
-    KSP  ksp;
-    PC   pc;
-    Mat  J;
+    SNES      snes;
+    KSP       ksp;
+    PC        pc;
+    Mat       J;
+    PCType    type;
+    PetscBool shell, none;
     PetscCall(TSSetIFunction(ts, NULL, IFunction, f));
     PetscCall(TSGetSNES(ts, &snes));
-    PetscCall(MatCreateSNESMF(snes, &J)); /* Newton-Krylov on the residual, the sweep as preconditioner */
+    /* Newton-Krylov on the residual: the analytic Jacobian or a matrix-free one */
+    if (f->jac_assembled) PetscCall(BbdFieldJacobianCreate(f, &J));
+    else PetscCall(MatCreateSNESMF(snes, &J));
     PetscCall(TSSetIJacobian(ts, J, J, IJacobian, f));
     PetscCall(MatDestroy(&J));
     PetscCall(SNESGetKSP(snes, &ksp));
     PetscCall(KSPGetPC(ksp, &pc));
+    /* our default preconditioner, set before TSSetFromOptions so that a user's -pc_type wins */
     PetscCall(PCSetType(pc, PCSHELL));
     PetscCall(PCShellSetApply(pc, PCApplySweep));
     PetscCall(PCShellSetContext(pc, f));
     PetscCall(PCShellSetName(pc, "BBD sweep: exact inverse of shift * G(U)"));
     PetscCall(BbdTSConfigureWith(net, ts, TSBEULER, PETSC_TRUE, &dt0));
+    PetscCall(PCGetType(pc, &type));
+    PetscCall(PetscStrcmp(type, PCSHELL, &shell));
+    PetscCall(PetscStrcmp(type, PCNONE, &none));
+    PetscCheck(f->jac_assembled || shell || none, f->comm, PETSC_ERR_USER_INPUT, "-pc_type %s: the matrix-free Jacobian (-bbd_jacobian mf) has no entries to build it from; use -bbd_jacobian assembled, or the default sweep (-pc_type shell) or none", type);
   } else {
     PetscCall(TSSetRHSFunction(ts, NULL, RHSFunction, f));
     PetscCall(BbdTSConfigure(net, ts, &dt0));
