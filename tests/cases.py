@@ -630,6 +630,7 @@ def case_field_jacobian(b):
     p = run([f, "-bbd_quiet", "-bbd_depth", "4", "-bbd_width", "6", "-bbd_formulation", "residual", "-pc_type", "lu",
              "-bbd_output", "bad.h5"], expect_ok=False)
     check(p.returncode > 0 and "-bbd_jacobian assembled" in p.stdout + p.stderr, "mf with -pc_type lu: no clear error")
+    check("-bbd_jacobian" in run([f, "-help"]).stdout, "bbd-field -help does not list -bbd_jacobian")
 
 
 def case_field_xdmf(b):
@@ -666,6 +667,8 @@ FIELD_BAD = [
     (["-da_grid_y", "7"], "-da_grid_y"),
     (["-da_processors_x", "2", "-da_processors_y", "1"], "-da_processors_x"),
     (["-bbd_init", "nothere.h5"], "nothere.h5"),
+    (["-bbd_jacobian", "dense"], "-bbd_jacobian"),
+    (["-bbd_formulation", "residual", "-pc_type", "lu"], "-bbd_jacobian assembled"),
 ]
 
 
