@@ -77,6 +77,12 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
     PetscCheck(!strcmp(form, "sweep") || !strcmp(form, "residual"), f->comm, PETSC_ERR_USER_INPUT, "-bbd_formulation %s: use sweep or residual", form);
     f->residual = (PetscBool)!strcmp(form, "residual");
   }
+  {
+    char jac[32] = "mf";
+    PetscCall(PetscOptionsString("-bbd_jacobian", "Residual formulation: the Newton Jacobian shift dF/dU' + dF/dU, assembled (analytic, any -pc_type) or mf (matrix-free differencing of the residual; the sweep or no preconditioner only)", "BbdFieldSetFromOptions", jac, jac, sizeof(jac), NULL));
+    PetscCheck(!strcmp(jac, "mf") || !strcmp(jac, "assembled"), f->comm, PETSC_ERR_USER_INPUT, "-bbd_jacobian %s: use mf or assembled", jac);
+    f->jac_assembled = (PetscBool)!strcmp(jac, "assembled");
+  }
   PetscOptionsEnd();
   PetscCheck(!strcmp(f->mode, "lattice") || !strcmp(f->mode, "continuum"), f->comm, PETSC_ERR_USER_INPUT, "-bbd_mode %s: use lattice or continuum", f->mode);
   f->continuum = (PetscBool)!strcmp(f->mode, "continuum");
@@ -412,8 +418,9 @@ static PetscErrorCode RHSFunctionDamped(TS ts, PetscReal t, Vec U, Vec F, void *
   PetscFunctionReturn(0);
 }
 
-/* The structure-aware preconditioner of the implicit step: the Jacobian is shift G(U) + dF/dU;
-   its dominant part shift G(U) is inverted exactly by one sweep at the linearisation point. */
+/* The Newton matrix shift G(U) + dF/dU: assembled analytically (-bbd_jacobian assembled,
+   fieldjac.c) or applied matrix-free. The structure-aware preconditioner inverts its dominant
+   part shift G(U) exactly by one sweep at the linearisation point. */
 static PetscErrorCode IJacobian(TS ts, PetscReal t, Vec U, Vec Udot, PetscReal shift, Mat A, Mat B, void *ctx)
 {
   BbdField f = (BbdField)ctx;
@@ -421,12 +428,13 @@ static PetscErrorCode IJacobian(TS ts, PetscReal t, Vec U, Vec Udot, PetscReal s
   PetscFunctionBeginUser;
   (void)ts;
   (void)t;
-  (void)Udot;
-  (void)B;
   PetscCall(BbdFieldFromTS(f, U, f->Ulin)); /* the linearisation point, width-only layout */
   f->shift = shift;
-  PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
-  PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
+  if (f->jac_assembled) PetscCall(BbdFieldJacobianAssemble(f, U, Udot, shift, B));
+  if (A != B || !f->jac_assembled) { /* the matrix-free operator (also with -snes_mf_operator) */
+    PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
+    PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -726,22 +734,37 @@ PetscErrorCode BbdFieldRun(BbdField f)
   PetscCall(TSCreate(f->comm, &ts));
   PetscCall(TSSetDM(ts, f->dats));
   if (f->residual) {
-    SNES snes;
-    KSP  ksp;
-    PC   pc;
-    Mat  J;
+    SNES           snes;
+    KSP            ksp;
+    PC             pc;
+    Mat            J;
+    PCType         type;
+    PetscBool      shell, none;
+    SNESLineSearch ls;
     PetscCall(BbdFieldSetIFunction(f, ts, BbdFieldIFunction)); /* src/residual.c */
     PetscCall(TSGetSNES(ts, &snes));
-    PetscCall(MatCreateSNESMF(snes, &J)); /* Newton-Krylov on the residual, the sweep as preconditioner */
+    /* Newton-Krylov on the residual: the analytic Jacobian or a matrix-free one */
+    PetscCheck(!f->jac_assembled || !f->split, f->comm, PETSC_ERR_SUP, "-bbd_jacobian assembled with -da_processors_x > 1: the assembled Jacobian is numbered in the width-only layout; use -da_processors_x 1 or -bbd_jacobian mf");
+    if (f->jac_assembled) PetscCall(BbdFieldJacobianCreate(f, &J));
+    else PetscCall(MatCreateSNESMF(snes, &J));
     PetscCall(TSSetIJacobian(ts, J, J, IJacobian, f));
     PetscCall(MatDestroy(&J));
     PetscCall(SNESGetKSP(snes, &ksp));
     PetscCall(KSPGetPC(ksp, &pc));
+    /* our default preconditioner, set before TSSetFromOptions so that a user's -pc_type wins */
     PetscCall(PCSetType(pc, PCSHELL));
     PetscCall(BbdFieldPCShellSetApply(f, pc, PCApplySweep));
     PetscCall(PCShellSetContext(pc, f));
     PetscCall(PCShellSetName(pc, "BBD sweep: exact inverse of shift * G(U)"));
+    /* the full Newton step: with the preconditioned Newton direction it converges quadratically,
+       where backtracking on the residual norm (scaled by 1/h, 1/dy^2) crawls on large grids */
+    PetscCall(SNESGetLineSearch(snes, &ls));
+    PetscCall(SNESLineSearchSetType(ls, SNESLINESEARCHBASIC));
     PetscCall(BbdTSConfigureWith(net, ts, TSBEULER, PETSC_TRUE, &dt0));
+    PetscCall(PCGetType(pc, &type));
+    PetscCall(PetscStrcmp(type, PCSHELL, &shell));
+    PetscCall(PetscStrcmp(type, PCNONE, &none));
+    PetscCheck(f->jac_assembled || shell || none, f->comm, PETSC_ERR_USER_INPUT, "-pc_type %s: the matrix-free Jacobian (-bbd_jacobian mf) has no entries to build it from; use -bbd_jacobian assembled, or the default sweep (-pc_type shell) or none", type);
   } else {
     PetscCall(BbdFieldSetRHSFunction(f, ts, f->damped ? RHSFunctionDamped : RHSFunction));
     PetscCall(BbdTSConfigure(net, ts, &dt0));

@@ -35,6 +35,7 @@ struct _p_BbdField {
   PetscInt    gys2;
   PetscReal  *wS, *wD, *wQ, *wB, *zcol, *zerocol, ik[3], fr[3];
   PetscBool   oneact;
+  PetscBool   jac_assembled;       /* residual formulation: assembled analytic Jacobian (fieldjac.c), else matrix-free */
   /* continuum results, kept on rank 0 until the run ends */
   PetscInt    T, Tmax;
   PetscReal  *rt, *rloss, *rz, *ra, *rflux, *rdiss;
@@ -66,6 +67,9 @@ PETSC_INTERN PetscErrorCode BbdFieldSolveSegment(BbdField, TS, PetscReal t, Pets
 PETSC_INTERN PetscErrorCode BbdFieldResidualSetUp(BbdField);
 PETSC_INTERN PetscErrorCode BbdFieldResidualDestroy(BbdField);
 PETSC_INTERN PetscErrorCode BbdFieldIFunction(TS, PetscReal, Vec, Vec, Vec, void *);
+/* fieldjac.c */
+PETSC_INTERN PetscErrorCode BbdFieldJacobianCreate(BbdField, Mat *);
+PETSC_INTERN PetscErrorCode BbdFieldJacobianAssemble(BbdField, Vec U, Vec Udot, PetscReal shift, Mat);
 /* continuum.c */
 PETSC_INTERN PetscErrorCode BbdFieldRHSContinuum(TS, PetscReal, Vec, Vec, void *);
 PETSC_INTERN PetscErrorCode BbdFieldContinuumInit(BbdField);

@@ -851,6 +851,82 @@ def case_field_layouts(b):
                 check(err <= 1e-12, "layouts %s on %d ranks (%d x %d): /trajectory/%s differs by %.2e" % (name, n, px, py, q, err))
 
 
+def solver_line(out):
+    """(Newton, Krylov) iteration totals from bbd-field's 'solver:' line."""
+    w = [l for l in out.splitlines() if l.startswith("solver:")][0].split()
+    return int(w[w.index("Newton") - 1]), int(w[w.index("Krylov") - 1])
+
+
+def case_field_jacobian(b):
+    """The assembled analytic Jacobian of the residual formulation (docs/theory.md section 14):
+    (1) -snes_test_jacobian: ||J - Jfd||_F/||J||_F < 1e-6 for mse, ce, kl (and hinge), periodic and
+    zero-padded width, tanh and softplus (sigma'' not odd), on 1 and 2 ranks. The finite-difference
+    Jacobian's own truncation error is about 1e-7 of ||J|| here (entries up to shift/h and 1/dy^2); a
+    missing or wrong block shows as 1e-4 or more. (2) assembled and matrix-free runs give the same
+    trajectory (1e-9) and bbd-net's (1e-8, as net-field-residual) with tight adaptive BDF. (3) Krylov
+    iterations per Newton step with the sweep preconditioner at M = N = 32..256 (stable networks:
+    a_2 scaled to stability number 0.24, time step dt = 0.32/N, i.e. dt times the largest stencil
+    rate fixed) stay flat: max/min < 1.5. (4) -pc_type lu solves each Newton system in one
+    iteration with the assembled matrix; mf with -pc_type lu is refused with a message."""
+    f = field_bin(b)
+    one = ["-bbd_quiet", "-bbd_depth", "4", "-bbd_width", "6", "-bbd_formulation", "residual",
+           "-bbd_jacobian", "assembled", "-ts_type", "beuler", "-ts_dt", "0.01", "-ts_adapt_type", "none",
+           "-bbd_tfinal", "0.01", "-bbd_output_dt", "0.01", "-bbd_output", "tj.h5", "-snes_test_jacobian"]
+    worst = 0
+    for p in (1, 2):
+        for loss in ("mse", "ce", "kl", "hinge"):
+            for per in ("1", "0"):
+                for act in ("tanh", "softplus"):
+                    if loss == "hinge" and (act != "tanh" or per != "1"):
+                        continue
+                    out = run([f] + one + ["-bbd_loss", loss, "-bbd_periodic", per, "-bbd_activation", act], nproc=p).stdout
+                    rel = [float(l.split("=")[1].split(",")[0]) for l in out.splitlines() if "||J - Jfd||_F/||J||_F =" in l]
+                    check(len(rel) >= 2, "-snes_test_jacobian printed %d comparisons (%s, %s, %s, %d ranks)" % (len(rel), loss, per, act, p))
+                    check(rel and max(rel) < 1e-6, "analytic Jacobian: ||J - Jfd||/||J|| = %s (%s, periodic %s, %s, %d ranks)" % (rel, loss, per, act, p))
+                    worst = max([worst] + rel)
+    # (2) the same trajectory
+    O = ["-bbd_quiet", "-bbd_depth", "6", "-bbd_width", "8", "-bbd_tfinal", "0.1", "-bbd_output_dt", "0.05", "-bbd_loss", "ce"]
+    run([b, "-bbd_family", "field", "-ts_rtol", "1e-12", "-ts_atol", "1e-12", "-bbd_output", "n.h5"] + O)
+    tight = ["-bbd_formulation", "residual", "-ts_type", "bdf", "-ts_bdf_order", "5", "-ts_rtol", "1e-11", "-ts_atol", "1e-11",
+             "-snes_rtol", "1e-12", "-snes_atol", "1e-14", "-ksp_rtol", "1e-12"]
+    for p in (1, 2):
+        for jac in ("mf", "assembled"):
+            run([f, "-bbd_jacobian", jac, "-bbd_output", "%s%d.h5" % (jac, p)] + O + tight, nproc=p)
+        for q in ("z", "a", "b", "loss"):
+            ref, mf, asm = traj("n.h5", q), traj("mf%d.h5" % p, q), traj("assembled%d.h5" % p, q)
+            e1 = np.abs(asm - mf).max() / np.abs(mf).max()
+            e2 = np.abs(asm - ref).max() / np.abs(ref).max()
+            check(e1 < 1e-9, "assembled vs matrix-free Jacobian on %d ranks: %s differs by %.2e" % (p, q, e1))
+            check(e2 < 1e-8, "assembled Jacobian on %d ranks: %s differs from bbd-net by %.2e" % (p, q, e2))
+    # (3) Krylov iterations per Newton step, 32^2 .. 256^2
+    per, fixed = [], []
+    for n in (32, 64, 128, 256):
+        run([b, "-bbd_quiet", "-bbd_family", "field", "-bbd_depth", str(n), "-bbd_width", str(n), "-bbd_tfinal", "0",
+             "-bbd_output", "s.h5"])
+        with h5py.File("s.h5", "r+") as h:  # a_2 scaled: the stability number h max|a_2| max sigma'/dy^2 ~ N^2/M stays 0.24
+            h["state/a"][2] = h["state/a"][2] * min(1.0, 32.0 / n)
+            if "z" in h["state"]:
+                del h["state/z"]
+        for dt, lst in ((0.32 / n, per), (0.001, fixed)):
+            out = run([f, "-bbd_init", "s.h5", "-bbd_formulation", "residual", "-ts_type", "beuler", "-ts_dt", repr(dt),
+                       "-ts_adapt_type", "none", "-bbd_tfinal", repr(3 * dt), "-bbd_output_dt", repr(3 * dt),
+                       "-snes_linesearch_type", "basic", "-bbd_output", "k.h5"]).stdout
+            newton, krylov = solver_line(out)
+            lst.append(krylov / newton)
+    check(max(per) / min(per) < 1.5 and max(per) <= 5, "Krylov iterations per Newton step not flat: %s (at dt = 0.001: %s)" % (per, fixed))
+    check(max(fixed) <= 5, "Krylov iterations per Newton step at fixed dt = 0.001 exceed 5: %s" % fixed)
+    # (4) a user's -pc_type wins over the sweep default
+    out = run([f, "-bbd_depth", "16", "-bbd_width", "16", "-bbd_formulation", "residual", "-bbd_jacobian", "assembled",
+               "-pc_type", "lu", "-ts_type", "beuler", "-ts_dt", "0.01", "-ts_adapt_type", "none", "-bbd_tfinal", "0.03",
+               "-bbd_output_dt", "0.03", "-bbd_output", "lu.h5"]).stdout
+    newton, krylov = solver_line(out)
+    check(krylov == newton, "-pc_type lu with the assembled Jacobian: %d Krylov iterations for %d Newton steps" % (krylov, newton))
+    p = run([f, "-bbd_quiet", "-bbd_depth", "4", "-bbd_width", "6", "-bbd_formulation", "residual", "-pc_type", "lu",
+             "-bbd_output", "bad.h5"], expect_ok=False)
+    check(p.returncode > 0 and "-bbd_jacobian assembled" in p.stdout + p.stderr, "mf with -pc_type lu: no clear error")
+    check("-bbd_jacobian" in run([f, "-help"]).stdout, "bbd-field -help does not list -bbd_jacobian")
+
+
 def case_field_xdmf(b):
     """The .xdmf beside a bbd-field result is well-formed XML whose HDF5 references exist with the
     shapes it declares, one grid per saved time."""
@@ -901,6 +977,8 @@ FIELD_BAD = [
     (["-da_grid_y", "7"], "-da_grid_y"),
     (["-da_refine", "1"], "-da_refine"),
     (["-bbd_init", "nothere.h5"], "nothere.h5"),
+    (["-bbd_jacobian", "dense"], "-bbd_jacobian"),
+    (["-bbd_formulation", "residual", "-pc_type", "lu"], "-bbd_jacobian assembled"),
 ]
 
 

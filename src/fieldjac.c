@@ -1,0 +1,318 @@
+/* The assembled analytic Jacobian of the lattice residual formulation (docs/theory.md section 14,
+   "The Jacobian of the residual"): J = shift dF/dU' + dF/dU for the residual F(U, U') of
+   field.c's IFunction,
+     R_z^(0) = z'^(0),  R_z^(m) = (beta^(m-1) - rho beta^(m))/h - sigma'(z^(m)) .* sum_j D_j^T (a_j beta^(m)),
+     R_z^(M) = beta^(M-1) + eta lam(Z),  R_a^(m) = a_j'/kappa_j - beta^(m) .* D_j sigma(z^(m))  (a_j' if kappa_j = 0, and at k = M),
+   with beta^(m) = (z'^(m+1) - rho z'^(m))/h - sum_j a_j D_j(sigma' z'^(m)) - sum_j a_j' D_j sigma(z^(m)).
+   beta^(m)_i has width radius 1 and R_z^(m)_i uses beta^(m)_{i-1..i+1}: width radius 2, depth
+   radius 1; the output row of ce/kl couples all widths (the softmax Hessian). The matrix is
+   preallocated exactly by one dry run of the same insertion code into a MATPREALLOCATOR (a
+   DMDA box stencil of width 2 would allocate 25 dof^2 entries per row, about 3x too many).
+   The grid splits across ranks in width only, so the PETSc ordering of the DMDA is the natural
+   one: global index ((i NX) + k) dof + c for width i, depth k, component c. */
+#include "fieldimpl.h"
+
+typedef struct {
+  DM           da2;            /* the grid with width-stencil radius 2: ghosts of beta's neighbours */
+  Vec          Ul, Udl;        /* ghosted U and U' (radius 2) */
+  PetscInt     gys, gym;       /* ghosted width range of da2 */
+  PetscReal   *s, *d, *e, *bt; /* [NX][gym]: sigma, sigma', sigma'' of z (zero outside a non-periodic width), beta */
+  PetscReal   *q;              /* [N] softmax of the output row (ce, kl) */
+  PetscInt    *cols;           /* one row's columns and values */
+  PetscScalar *vals;
+  PetscInt     n, cap;
+} JacCtx;
+
+static PetscErrorCode JacCtxDestroy(void *ptr)
+{
+  JacCtx *J = (JacCtx *)ptr;
+
+  PetscFunctionBeginUser;
+  PetscCall(VecDestroy(&J->Ul));
+  PetscCall(VecDestroy(&J->Udl));
+  PetscCall(DMDestroy(&J->da2));
+  PetscCall(PetscFree5(J->s, J->d, J->e, J->bt, J->q));
+  PetscCall(PetscFree2(J->cols, J->vals));
+  PetscCall(PetscFree(J));
+  PetscFunctionReturn(0);
+}
+
+/* the global column of (depth k, width i, component c); -1 outside a non-periodic width */
+static inline PetscInt Col(BbdField f, PetscInt k, PetscInt i, PetscInt c)
+{
+  const PetscInt N = f->net->n[0];
+
+  if (i < 0 || i >= N) {
+    if (!f->net->periodic) return -1;
+    i = ((i % N) + N) % N;
+  }
+  return (i * (f->net->M + 1) + k) * f->dof + c;
+}
+
+static inline void Add(JacCtx *J, PetscInt col, PetscScalar v)
+{
+  if (col < 0) return;
+  J->cols[J->n] = col;
+  J->vals[J->n] = v;
+  J->n++;
+}
+
+/* the width stencil weights S_c[l], l = -1, 0, 1, of D_c (D_c^T has S_c[-l]) */
+static void Stencils(BbdNet net, PetscReal S[3][3])
+{
+  const PetscReal c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
+
+  S[0][0] = 0, S[0][1] = 1, S[0][2] = 0;
+  S[1][0] = -c1, S[1][1] = 0, S[1][2] = c1;
+  S[2][0] = c2, S[2][1] = -2 * c2, S[2][2] = c2;
+}
+
+/* scale * (shift d beta^(m)_jj / dU' + d beta^(m)_jj / dU) into the row buffer (jj ghosted) */
+static void AddBeta(BbdField f, JacCtx *J, const PetscScalar ***u, const PetscScalar ***ud, PetscInt m, PetscInt jj, PetscReal shift, PetscReal scale)
+{
+  BbdNet          net = f->net;
+  const PetscInt  P = net->P, gym = J->gym, i = J->gys + jj, w = J->gys + jj;
+  const PetscReal rho = net->rho, h = net->h;
+  const PetscReal *s = J->s + m * gym, *d = J->d + m * gym, *e = J->e + m * gym;
+  PetscReal       S[3][3];
+
+  Stencils(net, S);
+  Add(J, Col(f, m + 1, i, 0), scale * shift / h);
+  for (PetscInt l = -1; l <= 1; l++) {
+    PetscReal W = 0, A = 0, v;
+    if (Col(f, m, i + l, 0) < 0) continue;
+    for (PetscInt c = 0; c <= P; c++) {
+      W += u[w][m][1 + c] * S[c][l + 1];
+      A += ud[w][m][1 + c] * S[c][l + 1];
+    }
+    v = shift * ((l == 0 ? -rho / h : 0) - W * d[jj + l]) - W * e[jj + l] * ud[w + l][m][0] - A * d[jj + l];
+    Add(J, Col(f, m, i + l, 0), scale * v);
+  }
+  for (PetscInt c = 0; c <= P; c++) {
+    PetscReal Ds = 0, Ddu = 0;
+    for (PetscInt l = -1; l <= 1; l++) {
+      Ds += S[c][l + 1] * s[jj + l];
+      Ddu += S[c][l + 1] * d[jj + l] * ud[w + l][m][0];
+    }
+    Add(J, Col(f, m, i, 1 + c), scale * (-shift * Ds - Ddu));
+  }
+}
+
+/* sort the buffered row, sum repeated columns, and set it */
+static PetscErrorCode FlushRow(JacCtx *J, Mat A, PetscInt row)
+{
+  PetscInt n = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscSortIntWithScalarArray(J->n, J->cols, J->vals));
+  for (PetscInt q = 0; q < J->n; q++) {
+    if (n && J->cols[n - 1] == J->cols[q]) J->vals[n - 1] += J->vals[q];
+    else {
+      J->cols[n] = J->cols[q];
+      J->vals[n] = J->vals[q];
+      n++;
+    }
+  }
+  PetscCall(MatSetValues(A, 1, &row, n, J->cols, J->vals, INSERT_VALUES));
+  J->n = 0;
+  PetscFunctionReturn(0);
+}
+
+/* evaluate sigma, sigma', sigma'' and beta on the radius-2 ghosted rows, and the softmax of Z */
+static PetscErrorCode Linearise(BbdField f, JacCtx *J, Vec U, Vec Udot, const PetscScalar ****u, const PetscScalar ****ud)
+{
+  BbdNet         net = f->net;
+  const PetscInt M = net->M, NX = M + 1, N = net->n[0], P = net->P, gym = J->gym, gys = J->gys;
+  PetscReal      S[3][3], *z;
+
+  PetscFunctionBeginUser;
+  Stencils(net, S);
+  PetscCall(DMGlobalToLocalBegin(J->da2, U, INSERT_VALUES, J->Ul));
+  PetscCall(DMGlobalToLocalEnd(J->da2, U, INSERT_VALUES, J->Ul));
+  PetscCall(DMGlobalToLocalBegin(J->da2, Udot, INSERT_VALUES, J->Udl));
+  PetscCall(DMGlobalToLocalEnd(J->da2, Udot, INSERT_VALUES, J->Udl));
+  PetscCall(DMDAVecGetArrayDOFRead(J->da2, J->Ul, u));
+  PetscCall(DMDAVecGetArrayDOFRead(J->da2, J->Udl, ud));
+  PetscCall(PetscMalloc1(gym, &z));
+  for (PetscInt k = 0; k < NX; k++) {
+    for (PetscInt jj = 0; jj < gym; jj++) z[jj] = (*u)[gys + jj][k][0];
+    BbdActivationEval(net->act[PetscMin(k, M - 1)], gym, z, J->s + k * gym, J->d + k * gym, J->e + k * gym);
+    if (!net->periodic) /* zero padding of sigma(z) outside the width; those columns do not exist */
+      for (PetscInt jj = 0; jj < gym; jj++)
+        if (gys + jj < 0 || gys + jj >= N) J->s[k * gym + jj] = J->d[k * gym + jj] = J->e[k * gym + jj] = 0;
+  }
+  PetscCall(PetscFree(z));
+  /* beta^(m) at every ghosted width with both neighbours ghosted (radius 1 around the owned part) */
+  for (PetscInt m = 0; m < M; m++) {
+    const PetscReal *s = J->s + m * gym, *d = J->d + m * gym;
+    for (PetscInt jj = 1; jj < gym - 1; jj++) {
+      const PetscInt w = gys + jj;
+      PetscReal      b = ((*ud)[w][m + 1][0] - net->rho * (*ud)[w][m][0]) / net->h;
+      if (!net->periodic && (w < 0 || w >= N)) {
+        J->bt[m * gym + jj] = 0;
+        continue;
+      }
+      for (PetscInt c = 0; c <= P; c++)
+        for (PetscInt l = -1; l <= 1; l++) b -= S[c][l + 1] * ((*u)[w][m][1 + c] * d[jj + l] * (*ud)[w + l][m][0] + (*ud)[w][m][1 + c] * s[jj + l]);
+      J->bt[m * gym + jj] = b;
+    }
+  }
+  if (net->loss == BBD_LOSS_CE || net->loss == BBD_LOSS_KL) { /* the whole output row on every rank */
+    PetscScalar       *g;
+    const PetscScalar *Z;
+    PetscReal          zmax = PETSC_MIN_REAL, sum = 0;
+    PetscCall(VecGetArray(f->rowg, &g));
+    for (PetscInt j = 0; j < f->ym; j++) g[j] = (*u)[f->ys + j][M][0];
+    PetscCall(VecRestoreArray(f->rowg, &g));
+    PetscCall(VecScatterBegin(f->zscat, f->rowg, f->Zall, INSERT_VALUES, SCATTER_FORWARD));
+    PetscCall(VecScatterEnd(f->zscat, f->rowg, f->Zall, INSERT_VALUES, SCATTER_FORWARD));
+    PetscCall(VecGetArrayRead(f->Zall, &Z));
+    for (PetscInt i = 0; i < N; i++) zmax = PetscMax(zmax, Z[i]);
+    for (PetscInt i = 0; i < N; i++) sum += (J->q[i] = PetscExpReal(Z[i] - zmax));
+    for (PetscInt i = 0; i < N; i++) J->q[i] /= sum;
+    PetscCall(VecRestoreArrayRead(f->Zall, &Z));
+  }
+  PetscFunctionReturn(0);
+}
+
+/* insert every row of J = shift dF/dU' + dF/dU (the same entries whatever the values: the dry
+   run into the preallocator and the assembly share it) */
+static PetscErrorCode Fill(BbdField f, JacCtx *J, Vec U, Vec Udot, PetscReal shift, Mat A)
+{
+  BbdNet             net = f->net;
+  const PetscInt     M = net->M, N = net->n[0], P = net->P, gym = J->gym, o = f->ys - J->gys;
+  const PetscReal    rho = net->rho, h = net->h;
+  const PetscScalar ***u, ***ud;
+  PetscReal          S[3][3], sumy = 0;
+  const PetscReal   *Y = net->Y + f->sample * N;
+
+  PetscFunctionBeginUser;
+  Stencils(net, S);
+  PetscCall(Linearise(f, J, U, Udot, &u, &ud));
+  for (PetscInt i = 0; i < N; i++) sumy += Y[i];
+  for (PetscInt j = f->ys; j < f->ys + f->ym; j++) {
+    const PetscInt jj = j + o - f->ys;
+    /* neuron rows */
+    Add(J, Col(f, 0, j, 0), shift);
+    PetscCall(FlushRow(J, A, Col(f, 0, j, 0)));
+    for (PetscInt m = 1; m < M; m++) {
+      const PetscReal d = J->d[m * gym + jj], *bt = J->bt + m * gym;
+      PetscReal       T = 0;
+      AddBeta(f, J, u, ud, m - 1, jj, shift, 1 / h);
+      AddBeta(f, J, u, ud, m, jj, shift, -rho / h);
+      for (PetscInt l = -1; l <= 1; l++) { /* - sigma' .* sum_c D_c^T (a_c beta^(m)), D_c^T has weights S_c[-l] */
+        PetscReal K = 0;
+        if (Col(f, m, j + l, 0) < 0) continue;
+        for (PetscInt c = 0; c <= P; c++) {
+          const PetscReal Kc = S[c][1 - l];
+          if (Kc == 0) continue; /* structural zeros of the stencils */
+          K += Kc * u[j + l][m][1 + c];
+          T += Kc * u[j + l][m][1 + c] * bt[jj + l];
+          Add(J, Col(f, m, j + l, 1 + c), -d * Kc * bt[jj + l]);
+        }
+        AddBeta(f, J, u, ud, m, jj + l, shift, -d * K);
+      }
+      Add(J, Col(f, m, j, 0), -J->e[m * gym + jj] * T);
+      PetscCall(FlushRow(J, A, Col(f, m, j, 0)));
+    }
+    AddBeta(f, J, u, ud, M - 1, jj, shift, 1);
+    switch (net->loss) { /* eta d lam_j / dZ: lam = (1/w) dl/dZ */
+    case BBD_LOSS_MSE:
+      Add(J, Col(f, M, j, 0), net->eta);
+      break;
+    case BBD_LOSS_CE:
+    case BBD_LOSS_KL: /* lam_j = sumY q_j - Y_j with the softmax q = w p: d lam_j/dZ_k = sumY q_j (delta_jk - q_k) */
+      for (PetscInt k = 0; k < N; k++) Add(J, Col(f, M, k, 0), net->eta * sumy * J->q[j] * ((k == j ? 1 : 0) - J->q[k]));
+      break;
+    case BBD_LOSS_HINGE: /* piecewise linear: zero Hessian almost everywhere */
+      break;
+    }
+    PetscCall(FlushRow(J, A, Col(f, M, j, 0)));
+    /* moment rows */
+    for (PetscInt m = 0; m <= M; m++)
+      for (PetscInt c = 0; c <= P; c++) {
+        const PetscInt row = Col(f, m, j, 1 + c);
+        if (m == M || net->kappa[c] <= 0) Add(J, row, shift);
+        else {
+          const PetscReal *s = J->s + m * gym, *d = J->d + m * gym, b = J->bt[m * gym + jj];
+          PetscReal        Ds = 0;
+          for (PetscInt l = -1; l <= 1; l++) Ds += S[c][l + 1] * s[jj + l];
+          Add(J, row, shift / net->kappa[c]);
+          AddBeta(f, J, u, ud, m, jj, shift, -Ds);
+          for (PetscInt l = -1; l <= 1; l++)
+            if (S[c][l + 1] != 0) Add(J, Col(f, m, j + l, 0), -b * S[c][l + 1] * d[jj + l]);
+        }
+        PetscCall(FlushRow(J, A, row));
+      }
+  }
+  PetscCall(DMDAVecRestoreArrayDOFRead(J->da2, J->Ul, &u));
+  PetscCall(DMDAVecRestoreArrayDOFRead(J->da2, J->Udl, &ud));
+  PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
+  PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
+  PetscFunctionReturn(0);
+}
+
+/* Create the Jacobian matrix of the residual formulation, preallocated exactly at state U. */
+PetscErrorCode BbdFieldJacobianCreate(BbdField f, Mat *A)
+{
+  BbdNet          net = f->net;
+  const PetscInt  NX = net->M + 1, N = net->n[0], nloc = f->ym * NX * f->dof;
+  const PetscInt *ly;
+  JacCtx         *J;
+  Mat             pre;
+  Vec             Z;
+  PetscContainer  box;
+  DMBoundaryType  by = net->periodic ? DM_BOUNDARY_PERIODIC : DM_BOUNDARY_GHOSTED;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscNew(&J));
+  PetscCall(DMDAGetOwnershipRanges(f->da, NULL, &ly, NULL));
+  PetscCheck(f->size == 1 || f->ym >= 2, f->comm, PETSC_ERR_USER_INPUT, "-bbd_jacobian assembled: every rank needs at least 2 width rows (the width stencil of the Jacobian has radius 2); use fewer ranks or a wider network");
+  PetscCall(DMDACreate2d(f->comm, DM_BOUNDARY_NONE, by, DMDA_STENCIL_STAR, NX, N, 1, f->size, f->dof, 2, NULL, ly, &J->da2));
+  PetscCall(DMSetUp(J->da2));
+  PetscCall(DMDAGetGhostCorners(J->da2, NULL, &J->gys, NULL, NULL, &J->gym, NULL));
+  PetscCall(DMCreateLocalVector(J->da2, &J->Ul));
+  PetscCall(VecSet(J->Ul, 0)); /* the ghosts outside a non-periodic width stay zero */
+  PetscCall(VecDuplicate(J->Ul, &J->Udl));
+  PetscCall(VecSet(J->Udl, 0));
+  PetscCall(PetscMalloc5(NX * J->gym, &J->s, NX * J->gym, &J->d, NX * J->gym, &J->e, NX * J->gym, &J->bt, N, &J->q));
+  J->cap = 64 + N;
+  PetscCall(PetscMalloc2(J->cap, &J->cols, J->cap, &J->vals));
+  PetscCall(MatCreate(f->comm, A));
+  PetscCall(MatSetSizes(*A, nloc, nloc, PETSC_DETERMINE, PETSC_DETERMINE));
+  PetscCall(MatSetBlockSize(*A, f->dof));
+  PetscCall(MatSetType(*A, MATAIJ));
+  PetscCall(PetscContainerCreate(f->comm, &box));
+  PetscCall(PetscContainerSetPointer(box, J));
+  PetscCall(PetscContainerSetUserDestroy(box, JacCtxDestroy));
+  PetscCall(PetscObjectCompose((PetscObject)*A, "BbdFieldJacobian", (PetscObject)box));
+  PetscCall(PetscContainerDestroy(&box));
+  /* exact preallocation: a dry run of the insertion at U' = 0 */
+  PetscCall(MatCreate(f->comm, &pre));
+  PetscCall(MatSetSizes(pre, nloc, nloc, PETSC_DETERMINE, PETSC_DETERMINE));
+  PetscCall(MatSetBlockSize(pre, f->dof));
+  PetscCall(MatSetType(pre, MATPREALLOCATOR));
+  PetscCall(MatSetUp(pre));
+  PetscCall(VecDuplicate(f->U, &Z));
+  PetscCall(VecSet(Z, 0));
+  PetscCall(Fill(f, J, f->U, Z, 1.0, pre));
+  PetscCall(VecDestroy(&Z));
+  PetscCall(MatPreallocatorPreallocate(pre, PETSC_TRUE, *A));
+  PetscCall(MatDestroy(&pre));
+  PetscCall(MatSetOption(*A, MAT_NEW_NONZERO_ALLOCATION_ERR, PETSC_TRUE));
+  PetscFunctionReturn(0);
+}
+
+/* A = shift dF/dU' + dF/dU at (U, U') */
+PetscErrorCode BbdFieldJacobianAssemble(BbdField f, Vec U, Vec Udot, PetscReal shift, Mat A)
+{
+  PetscContainer box;
+  JacCtx        *J;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscObjectQuery((PetscObject)A, "BbdFieldJacobian", (PetscObject *)&box));
+  PetscCheck(box, f->comm, PETSC_ERR_PLIB, "the Jacobian matrix was not created by BbdFieldJacobianCreate");
+  PetscCall(PetscContainerGetPointer(box, (void **)&J));
+  PetscCall(Fill(f, J, U, Udot, shift, A));
+  PetscFunctionReturn(0);
+}
