@@ -27,6 +27,9 @@ struct _p_BbdField {
   PetscInt    gys2;
   PetscReal  *wS, *wD, *wQ, *wB, *zcol, *zerocol, ik[3], fr[3];
   PetscBool   oneact;
+  /* residual_damped.c: window of s' v, a column of sigma'', the preconditioner's work vectors */
+  PetscReal  *wP, *wC;
+  Vec         psrc, pout;
   /* continuum results, kept on rank 0 until the run ends */
   PetscInt    T, Tmax;
   PetscReal  *rt, *rloss, *rz, *ra, *rflux, *rdiss;
@@ -44,10 +47,14 @@ PETSC_INTERN void           BbdFieldRowPhiT(BbdField, PetscInt k, const PetscRea
 PETSC_INTERN void           BbdFieldRowPhi(BbdField, PetscInt k, const PetscReal *gu, PetscReal *out);
 PETSC_INTERN PetscErrorCode BbdFieldGatherAll(BbdField, const PetscScalar **all); /* restore with VecRestoreArrayRead(f->Uall) */
 PETSC_INTERN PetscErrorCode BbdFieldWriteXdmf(BbdField, PetscInt T);
+PETSC_INTERN PetscErrorCode BbdFieldSweepSources(BbdField, Vec src, Vec out); /* out = G(U)^-1 src, U last transposed in */
 /* residual.c */
 PETSC_INTERN PetscErrorCode BbdFieldResidualSetUp(BbdField);
 PETSC_INTERN PetscErrorCode BbdFieldResidualDestroy(BbdField);
 PETSC_INTERN PetscErrorCode BbdFieldIFunction(TS, PetscReal, Vec, Vec, Vec, void *);
+/* residual_damped.c */
+PETSC_INTERN PetscErrorCode BbdFieldDampedResidualSetTS(BbdField, TS, PetscReal *dt0);
+PETSC_INTERN PetscErrorCode BbdFieldDampedResidualDestroy(BbdField);
 /* continuum.c */
 PETSC_INTERN PetscErrorCode BbdFieldRHSContinuum(TS, PetscReal, Vec, Vec, void *);
 PETSC_INTERN PetscErrorCode BbdFieldContinuumInit(BbdField);
