@@ -833,17 +833,18 @@ def case_field_damped_residual(b):
     """Damped dynamics in the implicit residual formulation (docs/theory.md section 14, "Damped
     dynamics in residual form"), Newton-Krylov with the sweep on the momentum rows as preconditioner.
     (1) Against bbd-net's damped trajectory (tight explicit reference, rtol 1e-12): BDF2 with fixed
-    steps dt = 0.01 and 0.005 differs from it by at most 2e-3 relative (/trajectory/z, a, b, a_dot,
-    b_dot, loss; observed 6e-4 and 1.6e-4), and the difference falls at second order when dt halves
-    (ratio in [3, 5.5]: observed 4.0-4.3), periodic and zero-padded with mixed activations and
+    steps dt = 0.01, 0.005, 0.0025; the difference (/trajectory/z, a, b, a_dot, b_dot, loss) falls at
+    second order each time dt halves (ratio in [3, 5.5]: observed 3.8-4.3) and is below 3e-3 relative
+    at dt = 0.0025 (observed 6e-7 to 9e-4), periodic and zero-padded with mixed activations and
     random sample switching (z jumps to the forward pass, z_dot to the tangent pass), on 1 and 2
     ranks (the two agree to 1e-10).
     (2) Backward Euler on the residual form gives the damped sweep formulation's backward-Euler
     trajectory (the same ODE, the same method; tight Newton tolerances) to 1e-8 (observed 1e-12),
     on 1 and 2 ranks, also from a damped bbd-net state with nonzero velocities.
     (3) A run to T and a run to T/2 restarted from its file to T give the same trajectory bitwise.
-    (4) Krylov iterations per Newton step (printed) stay at most 6 at 16^2 and 32^2 (observed 3.0,
-    3.1 at dt = 0.05); without the preconditioner (-pc_type none) the solve fails or needs > 10x more."""
+    (4) Krylov iterations per Newton step (printed by bbd-field) stay at most 6 at 16^2 and 32^2
+    (observed 2.93, 3.00 at dt = 0.05; 3.00 at 64^2); without the preconditioner (-pc_type none) the
+    solve fails or needs > 10x more (observed: GMRES does not converge in 300 iterations)."""
     f = field_bin(b)
     base = ["-bbd_quiet", "-bbd_depth", "6", "-bbd_width", "8", "-bbd_dynamics", "damped", "-bbd_gamma", "2",
             "-bbd_output_dt", "0.1", "-bbd_sample_dt", "0.15", "-bbd_tfinal", "0.6"]
