@@ -54,6 +54,7 @@ PetscErrorCode BbdFieldDestroy(BbdField *field)
   PetscCall(PetscFree6(f->lam, f->zr, f->ar, f->S, f->D1, f->dar));
   PetscCall(PetscFree4(f->zdot, f->g1, f->g2, f->pw));
   if (f->residual) PetscCall(BbdFieldResidualDestroy(f));
+  PetscCall(BbdFieldDampedResidualDestroy(f));
   PetscCall(PetscFree3(f->iz, f->ia, f->ib));
   PetscCall(PetscFree4(f->zdr, f->adr, f->D2, f->u1));
   PetscCall(BbdNetDestroy(&f->net));
@@ -133,8 +134,7 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
     net->dy = 1.0 / NY;
   }
   PetscCheck(net->dyn != BBD_DYN_SGD, f->comm, PETSC_ERR_SUP, "-bbd_dynamics sgd: bbd-field integrates the continuous-time dynamics (flow, damped); discrete sgd steps are bbd-net's");
-  PetscCheck(net->dyn != BBD_DYN_DAMPED || !f->continuum, f->comm, PETSC_ERR_SUP, "-bbd_dynamics damped with -bbd_mode continuum: damped dynamics are not implemented in continuum mode (only in lattice mode, -bbd_formulation sweep); use -bbd_dynamics flow here");
-  PetscCheck(net->dyn != BBD_DYN_DAMPED || !f->residual, f->comm, PETSC_ERR_SUP, "-bbd_dynamics damped with -bbd_formulation residual: damped dynamics are not implemented in the residual formulation (only -bbd_formulation sweep, lattice mode)");
+  PetscCheck(net->dyn != BBD_DYN_DAMPED || !f->continuum, f->comm, PETSC_ERR_SUP, "-bbd_dynamics damped with -bbd_mode continuum: damped dynamics are not implemented in continuum mode (only in lattice mode); use -bbd_dynamics flow here");
   f->damped = (PetscBool)(net->dyn == BBD_DYN_DAMPED);
   PetscCheck(net->batch == 1, f->comm, PETSC_ERR_USER_INPUT, "-bbd_batch %" PetscInt_FMT ": the field z(x, y) is one sample's; bbd-field needs -bbd_batch 1", net->batch);
   PetscFunctionReturn(0);
@@ -337,6 +337,14 @@ static PetscErrorCode Sweep(BbdField f, Vec src, PetscBool with_loss, Vec F)
   }
   PetscCall(DMDAVecRestoreArrayDOF(f->da, F, &fa));
   if (src) PetscCall(DMDAVecRestoreArrayDOFRead(f->da, src, &r));
+  PetscFunctionReturn(0);
+}
+
+/* the sweep with sources for src/residual_damped.c */
+PetscErrorCode BbdFieldSweepSources(BbdField f, Vec src, Vec out)
+{
+  PetscFunctionBeginUser;
+  PetscCall(Sweep(f, src, PETSC_FALSE, out));
   PetscFunctionReturn(0);
 }
 
@@ -733,7 +741,8 @@ PetscErrorCode BbdFieldRun(BbdField f)
   }
   PetscCall(TSCreate(f->comm, &ts));
   PetscCall(TSSetDM(ts, f->dats));
-  if (f->residual) {
+  if (f->residual && f->damped) PetscCall(BbdFieldDampedResidualSetTS(f, ts, &dt0)); /* src/residual_damped.c */
+  else if (f->residual) {
     SNES           snes;
     KSP            ksp;
     PC             pc;

@@ -36,6 +36,9 @@ struct _p_BbdField {
   PetscReal  *wS, *wD, *wQ, *wB, *zcol, *zerocol, ik[3], fr[3];
   PetscBool   oneact;
   PetscBool   jac_assembled;       /* residual formulation: assembled analytic Jacobian (fieldjac.c), else matrix-free */
+  /* residual_damped.c: window of s' v, a column of sigma'', the preconditioner's work vectors */
+  PetscReal  *wP, *wC;
+  Vec         psrc, pout;
   /* continuum results, kept on rank 0 until the run ends */
   PetscInt    T, Tmax;
   PetscReal  *rt, *rloss, *rz, *ra, *rflux, *rdiss;
@@ -63,6 +66,7 @@ PETSC_INTERN PetscErrorCode BbdFieldSetRHSFunction(BbdField, TS, PetscErrorCode 
 PETSC_INTERN PetscErrorCode BbdFieldSetIFunction(BbdField, TS, PetscErrorCode (*)(TS, PetscReal, Vec, Vec, Vec, void *));
 PETSC_INTERN PetscErrorCode BbdFieldPCShellSetApply(BbdField, PC, PetscErrorCode (*)(PC, Vec, Vec));
 PETSC_INTERN PetscErrorCode BbdFieldSolveSegment(BbdField, TS, PetscReal t, PetscReal tend, PetscReal dt0);
+PETSC_INTERN PetscErrorCode BbdFieldSweepSources(BbdField, Vec src, Vec out); /* out = G(U)^-1 src, U last transposed in */
 /* residual.c */
 PETSC_INTERN PetscErrorCode BbdFieldResidualSetUp(BbdField);
 PETSC_INTERN PetscErrorCode BbdFieldResidualDestroy(BbdField);
@@ -70,6 +74,9 @@ PETSC_INTERN PetscErrorCode BbdFieldIFunction(TS, PetscReal, Vec, Vec, Vec, void
 /* fieldjac.c */
 PETSC_INTERN PetscErrorCode BbdFieldJacobianCreate(BbdField, Mat *);
 PETSC_INTERN PetscErrorCode BbdFieldJacobianAssemble(BbdField, Vec U, Vec Udot, PetscReal shift, Mat);
+/* residual_damped.c */
+PETSC_INTERN PetscErrorCode BbdFieldDampedResidualSetTS(BbdField, TS, PetscReal *dt0);
+PETSC_INTERN PetscErrorCode BbdFieldDampedResidualDestroy(BbdField);
 /* continuum.c */
 PETSC_INTERN PetscErrorCode BbdFieldRHSContinuum(TS, PetscReal, Vec, Vec, void *);
 PETSC_INTERN PetscErrorCode BbdFieldContinuumInit(BbdField);

@@ -1,0 +1,273 @@
+/* The implicit residual formulation of DAMPED dynamics in bbd-field's lattice mode
+   (-bbd_dynamics damped -bbd_formulation residual; docs/theory.md section 14, "Damped dynamics
+   in residual form"). Unknowns per point U = (z, a_0..a_P, v, w_0..w_P), v and w the velocities
+   of z and a (the dof layout of the damped sweep formulation), U' their time derivatives.
+   With s, s', s'' = sigma, sigma', sigma'' of z^(m), V' = v' + gamma v and W_j = w_j' + gamma w_j:
+     kinematic rows     R_z = z' - v,  R_a = a' - w                      (every point)
+     the damped bias rate B^(m) = b''^(m) + gamma b'^(m)
+                        = (V'^(m+1) - rho V'^(m))/h - sum_j W_j D_j s - sum_j a_j D_j(s' V'^(m) + s'' (v^(m))^2)
+                          - 2 sum_j w_j D_j(s' v^(m))
+     momentum rows      R_v^(0) = V'^(0),  R_v^(m) = (B^(m-1) - rho B^(m))/h - s' .* sum_j D_j^T(a_j B^(m)),
+                        R_v^(M) = B^(M-1) + eta lam^(M),
+                        R_w^(m) = W_j/kappa_j - B^(m) .* D_j s   (W_j for a frozen moment and at k = M),
+   i.e. the flow's residual (src/residual.c) with (z', a') -> (V', W), beta -> B, plus the two
+   velocity-squared terms in B. The part of dR/dU' on (v', w') is the flow's G(z, a); the Jacobian
+   of an implicit step is [[shift I, -I], [dR_mom/d(z, a), (shift + gamma) G + (velocity terms)]],
+   and the preconditioner (PCSHELL) eliminates the kinematic rows: dv = ((shift + gamma) G)^-1 r_v
+   by one sweep with sources (field.c), then dq = (r_q + dv)/shift.
+   The residual is evaluated in one pass over the columns in storage order, as in residual.c: a
+   window of five columns of sigma, sigma', s' V' + s'' v^2, s' v and three columns of B; on several
+   ranks the columns come from residual.c's local vectors with two ghost columns. */
+#include "fieldimpl.h"
+
+static inline PetscBool Inside(BbdField f, PetscInt i)
+{
+  return (PetscBool)(f->net->periodic || (i >= 0 && i < f->net->n[0]));
+}
+
+/* the column of width index i (owned or ghost): as in residual.c */
+static inline const PetscScalar *Col(BbdField f, const PetscScalar *base, PetscInt i)
+{
+  const PetscInt N = f->net->n[0], stride = (f->net->M + 1) * f->dof;
+
+  if (f->size > 1) return base + (i - f->gys2) * stride;
+  if (!Inside(f, i)) return f->zerocol;
+  return base + ((i + N) % N) * stride;
+}
+
+static inline PetscInt Slot(PetscInt i, PetscInt n)
+{
+  return ((i % n) + n) % n;
+}
+
+/* sigma, sigma', Q = s' V' + s'' v^2 and P = s' v of column i into its window slot (zero outside a
+   non-periodic width: they are sigma(z) and its time derivatives, padded by zero) */
+static void ColumnActivation(BbdField f, const PetscScalar *u, const PetscScalar *ud, PetscInt i)
+{
+  BbdNet             net = f->net;
+  const PetscInt     NX = net->M + 1, dof = f->dof, V = net->P + 2, s = Slot(i, 5) * NX;
+  const PetscReal    gamma = net->gamma;
+  PetscReal         *S = f->wS + s, *D = f->wD + s, *Q = f->wQ + s, *P = f->wP + s, *D2 = f->wC;
+  const PetscScalar *c, *cd;
+
+  if (!Inside(f, i)) {
+    for (PetscInt k = 0; k < NX; k++) S[k] = D[k] = Q[k] = P[k] = 0;
+    return;
+  }
+  c  = Col(f, u, i);
+  cd = Col(f, ud, i);
+  for (PetscInt k = 0; k < NX; k++) f->zcol[k] = c[k * dof];
+  if (f->oneact) BbdActivationEval(net->act[0], NX, f->zcol, S, D, D2);
+  else
+    for (PetscInt k = 0; k < NX; k++) BbdActivationEval(net->act[PetscMin(k, net->M - 1)], 1, f->zcol + k, S + k, D + k, D2 + k);
+  for (PetscInt k = 0; k < NX; k++) {
+    const PetscReal v = c[k * dof + V];
+    Q[k] = D[k] * (cd[k * dof + V] + gamma * v) + D2[k] * v * v;
+    P[k] = D[k] * v;
+  }
+}
+
+/* B of column i into its window slot; with fo (the owned column's F), also the kinematic rows,
+   R_w and R_v^(0) */
+static void ColumnB(BbdField f, const PetscScalar *u, const PetscScalar *ud, PetscInt i, PetscScalar *fo)
+{
+  BbdNet             net = f->net;
+  const PetscInt     M = net->M, NX = M + 1, dof = f->dof, P = net->P, V = P + 2;
+  const PetscReal    rho = net->rho, ih = 1.0 / net->h, gamma = net->gamma, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
+  const PetscReal   *Sl = f->wS + Slot(i - 1, 5) * NX, *S = f->wS + Slot(i, 5) * NX, *Sr = f->wS + Slot(i + 1, 5) * NX;
+  const PetscReal   *Ql = f->wQ + Slot(i - 1, 5) * NX, *Q = f->wQ + Slot(i, 5) * NX, *Qr = f->wQ + Slot(i + 1, 5) * NX;
+  const PetscReal   *Pl = f->wP + Slot(i - 1, 5) * NX, *Pc = f->wP + Slot(i, 5) * NX, *Pr = f->wP + Slot(i + 1, 5) * NX;
+  PetscReal         *B = f->wB + Slot(i, 3) * NX;
+  const PetscScalar *c, *cd;
+
+  if (!Inside(f, i)) {
+    for (PetscInt m = 0; m < M; m++) B[m] = 0;
+    return;
+  }
+  c  = Col(f, u, i);
+  cd = Col(f, ud, i);
+  for (PetscInt m = 0; m < M; m++) {
+    const PetscScalar *a = c + m * dof + 1, *w = c + m * dof + V + 1, *wd = cd + m * dof + V + 1;
+    const PetscReal    Ds[3] = {S[m], c1 * (Sr[m] - Sl[m]), c2 * (Sr[m] - 2 * S[m] + Sl[m])};
+    const PetscReal    DQ[3] = {Q[m], c1 * (Qr[m] - Ql[m]), c2 * (Qr[m] - 2 * Q[m] + Ql[m])};
+    const PetscReal    DP[3] = {Pc[m], c1 * (Pr[m] - Pl[m]), c2 * (Pr[m] - 2 * Pc[m] + Pl[m])};
+    const PetscReal    Vn = cd[(m + 1) * dof + V] + gamma * c[(m + 1) * dof + V], Vm = cd[m * dof + V] + gamma * c[m * dof + V];
+    PetscReal          b  = (Vn - rho * Vm) * ih, W[3];
+    for (PetscInt j = 0; j <= P; j++) {
+      W[j] = wd[j] + gamma * w[j];
+      b -= a[j] * DQ[j] + W[j] * Ds[j] + 2 * w[j] * DP[j];
+    }
+    B[m] = b;
+    if (fo)
+      for (PetscInt j = 0; j <= P; j++) fo[m * dof + V + 1 + j] = W[j] * f->ik[j] - f->fr[j] * b * Ds[j];
+  }
+  if (fo) {
+    for (PetscInt k = 0; k < NX; k++)
+      for (PetscInt q = 0; q < V; q++) fo[k * dof + q] = cd[k * dof + q] - c[k * dof + V + q]; /* (z, a)' = (v, w) */
+    fo[V] = cd[V] + gamma * c[V]; /* the sample is fixed inside a segment: v^(0) stays 0 */
+    for (PetscInt j = 0; j <= P; j++) fo[M * dof + V + 1 + j] = cd[M * dof + V + 1 + j] + gamma * c[M * dof + V + 1 + j];
+  }
+}
+
+/* R_v^(1..M) of the owned column i */
+static void ColumnRv(BbdField f, const PetscScalar *u, PetscInt i, PetscReal lam, PetscScalar *fo)
+{
+  BbdNet             net = f->net;
+  const PetscInt     M = net->M, NX = M + 1, dof = f->dof, P = net->P, V = P + 2;
+  const PetscReal    rho = net->rho, ih = 1.0 / net->h, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
+  const PetscReal   *Bl = f->wB + Slot(i - 1, 3) * NX, *B = f->wB + Slot(i, 3) * NX, *Br = f->wB + Slot(i + 1, 3) * NX;
+  const PetscReal   *D  = f->wD + Slot(i, 5) * NX;
+  const PetscScalar *cl = Col(f, u, i - 1), *c = Col(f, u, i), *cr = Col(f, u, i + 1);
+
+  for (PetscInt m = 1; m < M; m++) {
+    const PetscInt o = m * dof + 1;
+    PetscReal      g = c[o] * B[m];
+    if (P >= 1) g -= c1 * (cr[o + 1] * Br[m] - cl[o + 1] * Bl[m]);
+    if (P >= 2) g += c2 * (cr[o + 2] * Br[m] - 2 * c[o + 2] * B[m] + cl[o + 2] * Bl[m]);
+    fo[m * dof + V] = (B[m - 1] - rho * B[m]) * ih - D[m] * g;
+  }
+  fo[M * dof + V] = B[M - 1] + net->eta * lam;
+}
+
+static PetscErrorCode IFunctionDamped(TS ts, PetscReal t, Vec U, Vec Udot, Vec F, void *ctx)
+{
+  BbdField           f   = (BbdField)ctx;
+  BbdNet             net = f->net;
+  const PetscInt     M = net->M, dof = f->dof, ys = f->ys, ym = f->ym, stride = (M + 1) * dof;
+  const PetscScalar *u, *ud;
+  PetscScalar       *fa;
+  PetscReal         *Z = f->g2, *lam = f->pw;
+
+  PetscFunctionBeginUser;
+  (void)ts;
+  (void)t;
+  if (f->size > 1) {
+    PetscCall(DMGlobalToLocalBegin(f->da2, U, INSERT_VALUES, f->U2loc));
+    PetscCall(DMGlobalToLocalEnd(f->da2, U, INSERT_VALUES, f->U2loc));
+    PetscCall(DMGlobalToLocalBegin(f->da2, Udot, INSERT_VALUES, f->Ud2loc));
+    PetscCall(DMGlobalToLocalEnd(f->da2, Udot, INSERT_VALUES, f->Ud2loc));
+    PetscCall(VecGetArrayRead(f->U2loc, &u));
+    PetscCall(VecGetArrayRead(f->Ud2loc, &ud));
+  } else {
+    PetscCall(VecGetArrayRead(U, &u));
+    PetscCall(VecGetArrayRead(Udot, &ud));
+  }
+  /* the loss gradient at the output needs the whole output row (softmax couples all widths) */
+  for (PetscInt j = 0; j < ym; j++) Z[j] = Col(f, u, ys + j)[M * dof];
+  PetscCall(BbdFieldOutputGradient(f, Z, lam));
+  PetscCall(VecGetArray(F, &fa));
+  for (PetscInt i = ys - 2; i <= ys + ym + 1; i++) {
+    ColumnActivation(f, u, ud, i);
+    if (i >= ys) ColumnB(f, u, ud, i - 1, i - 1 >= ys && i - 1 < ys + ym ? fa + (i - 1 - ys) * stride : NULL);
+    if (i >= ys + 2) ColumnRv(f, u, i - 2, lam[i - 2 - ys], fa + (i - 2 - ys) * stride);
+  }
+  PetscCall(VecRestoreArray(F, &fa));
+  if (f->size > 1) {
+    PetscCall(VecRestoreArrayRead(f->U2loc, &u));
+    PetscCall(VecRestoreArrayRead(f->Ud2loc, &ud));
+  } else {
+    PetscCall(VecRestoreArrayRead(U, &u));
+    PetscCall(VecRestoreArrayRead(Udot, &ud));
+  }
+  PetscFunctionReturn(0);
+}
+
+/* the Jacobian stays matrix-free: keep the shift and the linearisation point for the preconditioner */
+static PetscErrorCode IJacobianDamped(TS ts, PetscReal t, Vec U, Vec Udot, PetscReal shift, Mat A, Mat B, void *ctx)
+{
+  BbdField f = (BbdField)ctx;
+
+  PetscFunctionBeginUser;
+  (void)ts;
+  (void)t;
+  (void)Udot;
+  (void)B;
+  PetscCall(BbdFieldFromTS(f, U, f->Ulin)); /* the linearisation point, width-only layout */
+  f->shift = shift;
+  PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
+  PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
+  PetscFunctionReturn(0);
+}
+
+/* y = P^-1 x: the momentum block by one sweep, dv = ((shift + gamma) G)^-1 x_v, then the kinematic
+   rows exactly, dq = (x_q + dv)/shift. The sweep reads and writes the first P+2 dofs of a point:
+   the velocity part is moved there in a work vector. */
+static PetscErrorCode PCApplyDamped(PC pc, Vec x, Vec y)
+{
+  BbdField           f;
+  PetscInt           n, V;
+  const PetscScalar *xa, *oa;
+  PetscScalar       *sa, *ya;
+  PetscReal          iv, is;
+
+  PetscFunctionBeginUser;
+  PetscCall(PCShellGetContext(pc, &f));
+  V  = f->net->P + 2;
+  iv = 1.0 / (f->shift + f->net->gamma);
+  is = 1.0 / f->shift;
+  PetscCall(BbdFieldTransposeIn(f, f->Ulin));
+  PetscCall(VecGetLocalSize(x, &n));
+  PetscCall(VecGetArrayRead(x, &xa));
+  PetscCall(VecGetArray(f->psrc, &sa));
+  for (PetscInt p = 0; p < n; p += f->dof)
+    for (PetscInt q = 0; q < V; q++) sa[p + q] = xa[p + V + q];
+  PetscCall(VecRestoreArray(f->psrc, &sa));
+  PetscCall(BbdFieldSweepSources(f, f->psrc, f->pout));
+  PetscCall(VecGetArrayRead(f->pout, &oa));
+  PetscCall(VecGetArray(y, &ya));
+  for (PetscInt p = 0; p < n; p += f->dof)
+    for (PetscInt q = 0; q < V; q++) {
+      const PetscReal dv = iv * oa[p + q];
+      ya[p + V + q]      = dv;
+      ya[p + q]          = is * (xa[p + q] + dv);
+    }
+  PetscCall(VecRestoreArray(y, &ya));
+  PetscCall(VecRestoreArrayRead(f->pout, &oa));
+  PetscCall(VecRestoreArrayRead(x, &xa));
+  PetscFunctionReturn(0);
+}
+
+/* the time-stepper of the damped residual formulation: IFunction, matrix-free Jacobian, the
+   preconditioner above; default -ts_type beuler */
+PetscErrorCode BbdFieldDampedResidualSetTS(BbdField f, TS ts, PetscReal *dt0)
+{
+  const PetscInt NX = f->net->M + 1;
+  SNES           snes;
+  KSP            ksp;
+  PC             pc;
+  Mat            J;
+  SNESLineSearch ls;
+
+  PetscFunctionBeginUser;
+  PetscCheck(!f->jac_assembled, f->comm, PETSC_ERR_SUP, "-bbd_jacobian assembled: the assembled Jacobian is written for gradient flow; damped dynamics in residual form use the matrix-free one (-bbd_jacobian mf)");
+  if (!f->wP) {
+    PetscCall(PetscMalloc2(5 * NX, &f->wP, NX, &f->wC));
+    PetscCall(VecDuplicate(f->U, &f->psrc));
+    PetscCall(VecDuplicate(f->U, &f->pout));
+    PetscCall(VecSet(f->psrc, 0));
+  }
+  PetscCall(BbdFieldSetIFunction(f, ts, IFunctionDamped));
+  PetscCall(TSGetSNES(ts, &snes));
+  PetscCall(MatCreateSNESMF(snes, &J));
+  PetscCall(TSSetIJacobian(ts, J, J, IJacobianDamped, f));
+  PetscCall(MatDestroy(&J));
+  PetscCall(SNESGetKSP(snes, &ksp));
+  PetscCall(KSPGetPC(ksp, &pc));
+  PetscCall(PCSetType(pc, PCSHELL));
+  PetscCall(BbdFieldPCShellSetApply(f, pc, PCApplyDamped));
+  PetscCall(PCShellSetContext(pc, f));
+  PetscCall(PCShellSetName(pc, "BBD damped: sweep on the momentum rows ((shift + gamma) G(U))^-1, kinematic rows eliminated"));
+  PetscCall(SNESGetLineSearch(snes, &ls)); /* the full Newton step, as for flow (src/field.c) */
+  PetscCall(SNESLineSearchSetType(ls, SNESLINESEARCHBASIC));
+  PetscCall(BbdTSConfigureWith(f->net, ts, TSBEULER, PETSC_TRUE, dt0));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdFieldDampedResidualDestroy(BbdField f)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree2(f->wP, f->wC));
+  PetscCall(VecDestroy(&f->psrc));
+  PetscCall(VecDestroy(&f->pout));
+  PetscFunctionReturn(0);
+}
