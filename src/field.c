@@ -151,17 +151,19 @@ PetscErrorCode BbdFieldExchangeRow(BbdField f, const PetscReal *own, PetscReal *
     PetscCall(PetscArraycpy(gh + off, own, N));
     if (off) gh[0] = f->net->periodic ? own[N - 1] : 0;
     if (f->gym > N + off) gh[N + off] = f->net->periodic ? own[0] : 0;
-  } else {
-    PetscScalar       *g;
-    const PetscScalar *l;
-    PetscCall(VecGetArray(f->rowg, &g));
-    PetscCall(PetscArraycpy(g, own, f->ym));
-    PetscCall(VecRestoreArray(f->rowg, &g));
-    PetscCall(DMGlobalToLocalBegin(f->rowda, f->rowg, INSERT_VALUES, f->rowl));
-    PetscCall(DMGlobalToLocalEnd(f->rowda, f->rowg, INSERT_VALUES, f->rowl));
-    PetscCall(VecGetArrayRead(f->rowl, &l));
-    PetscCall(PetscArraycpy(gh, l, f->gym));
-    PetscCall(VecRestoreArrayRead(f->rowl, &l));
+  } else { /* one value each way with the width neighbours: the sweeps exchange a row per layer,
+              so the latency of this call bounds their parallel speed */
+    const PetscInt N = f->ym;
+    PetscReal      fromleft = 0, fromright = 0;
+    MPI_Request    req[4];
+    PetscCallMPI(MPI_Irecv(&fromleft, 1, MPIU_REAL, f->left, 7001, f->comm, &req[0]));
+    PetscCallMPI(MPI_Irecv(&fromright, 1, MPIU_REAL, f->right, 7002, f->comm, &req[1]));
+    PetscCallMPI(MPI_Isend(own + N - 1, 1, MPIU_REAL, f->right, 7001, f->comm, &req[2]));
+    PetscCallMPI(MPI_Isend(own, 1, MPIU_REAL, f->left, 7002, f->comm, &req[3]));
+    PetscCall(PetscArraycpy(gh + off, own, N));
+    PetscCallMPI(MPI_Waitall(4, req, MPI_STATUSES_IGNORE));
+    gh[0]       = fromleft; /* 0 outside a non-periodic width (MPI_PROC_NULL leaves it) */
+    gh[N + off] = fromright;
   }
   PetscFunctionReturn(0);
 }
@@ -577,6 +579,12 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
     PetscCall(DMDASetUniformCoordinates(f->dats, 0, 1, 0, 1 - 1.0 / N, 0, 0));
   }
   PetscCall(DMDAGetCorners(f->da, NULL, &f->ys, NULL, NULL, &f->ym, NULL));
+  { /* width neighbours of the row exchange (f->da splits width only: rank order is width order) */
+    PetscMPIInt rank;
+    PetscCallMPI(MPI_Comm_rank(f->comm, &rank));
+    f->left  = rank > 0 ? rank - 1 : (net->periodic ? f->size - 1 : MPI_PROC_NULL);
+    f->right = rank < f->size - 1 ? rank + 1 : (net->periodic ? 0 : MPI_PROC_NULL);
+  }
   PetscCall(DMDAGetGhostCorners(f->da, NULL, &f->gys, NULL, NULL, &f->gym, NULL));
   PetscCall(DMDAGetOwnershipRanges(f->da, NULL, &ly, NULL));
   PetscCall(DMDACreate1d(f->comm, by, N, 1, 1, ly, &f->rowda));

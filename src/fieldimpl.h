@@ -6,7 +6,7 @@
 
 struct _p_BbdField {
   MPI_Comm    comm;
-  PetscMPIInt size;
+  PetscMPIInt size, left, right; /* ranks; width neighbours of the row exchange */
   BbdNet      net;
   char        mode[32];
   DM          da, rowda;
