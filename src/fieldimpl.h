@@ -56,6 +56,34 @@ PETSC_INTERN void           BbdFieldRowPhiT(BbdField, PetscInt k, const PetscRea
 PETSC_INTERN void           BbdFieldRowPhi(BbdField, PetscInt k, const PetscReal *gu, PetscReal *out);
 PETSC_INTERN PetscErrorCode BbdFieldGatherAll(BbdField, const PetscScalar **all); /* restore with VecRestoreArrayRead(f->Uall) */
 PETSC_INTERN PetscErrorCode BbdFieldWriteXdmf(BbdField, PetscInt T);
+/* residual.c: the one-pass residual, shared by flow and damped (residual_damped.c) */
+typedef void (*BbdColumnAct)(BbdField, const PetscScalar *u, const PetscScalar *ud, PetscInt i);
+typedef void (*BbdColumnMid)(BbdField, const PetscScalar *u, const PetscScalar *ud, PetscInt i, PetscScalar *fo);
+typedef void (*BbdColumnLast)(BbdField, const PetscScalar *u, PetscInt i, PetscReal lam, PetscScalar *fo);
+PETSC_INTERN void           BbdFieldColumnSigma(BbdField, const PetscScalar *col, PetscReal *S, PetscReal *D, PetscReal *D2);
+PETSC_INTERN PetscErrorCode BbdFieldResidualPass(BbdField, Vec U, Vec Udot, Vec F, BbdColumnAct, BbdColumnMid, BbdColumnLast);
+/* width index i inside the grid (every index is, periodic) */
+static inline PetscBool BbdFieldInside(BbdField f, PetscInt i)
+{
+  return (PetscBool)(f->net->periodic || (i >= 0 && i < f->net->n[0]));
+}
+
+/* the column of width index i (owned or ghost) of the residual's arrays (residual.c) */
+static inline const PetscScalar *BbdFieldCol(BbdField f, const PetscScalar *base, PetscInt i)
+{
+  const PetscInt N = f->net->n[0], stride = (f->net->M + 1) * f->dof;
+
+  if (f->size > 1) return base + (i - f->gys2) * stride;
+  if (!BbdFieldInside(f, i)) return f->zerocol;
+  return base + ((i + N) % N) * stride;
+}
+
+/* the slot of column i in a window of n columns */
+static inline PetscInt BbdFieldSlot(PetscInt i, PetscInt n)
+{
+  return ((i % n) + n) % n;
+}
+
 /* fieldts.c */
 PETSC_INTERN PetscErrorCode BbdFieldLayoutSetUp(BbdField, PetscInt NX, PetscInt NY, DMBoundaryType);
 PETSC_INTERN PetscErrorCode BbdFieldLayoutVectors(BbdField);

@@ -55,44 +55,33 @@ PetscErrorCode BbdFieldResidualDestroy(BbdField f)
   PetscFunctionReturn(0);
 }
 
-static inline PetscBool Inside(BbdField f, PetscInt i)
+/* sigma, sigma' (and sigma'' with D2) of the neurons z of a column (depth k uses layer min(k, M-1)'s activation) */
+void BbdFieldColumnSigma(BbdField f, const PetscScalar *c, PetscReal *S, PetscReal *D, PetscReal *D2)
 {
-  return (PetscBool)(f->net->periodic || (i >= 0 && i < f->net->n[0]));
-}
+  BbdNet         net = f->net;
+  const PetscInt NX = net->M + 1, dof = f->dof;
 
-/* the column of width index i (owned or ghost) */
-static inline const PetscScalar *Col(BbdField f, const PetscScalar *base, PetscInt i)
-{
-  const PetscInt N = f->net->n[0], stride = (f->net->M + 1) * f->dof;
-
-  if (f->size > 1) return base + (i - f->gys2) * stride;
-  if (!Inside(f, i)) return f->zerocol;
-  return base + ((i + N) % N) * stride;
-}
-
-static inline PetscInt Slot(PetscInt i, PetscInt n)
-{
-  return ((i % n) + n) % n;
+  for (PetscInt k = 0; k < NX; k++) f->zcol[k] = c[k * dof];
+  if (f->oneact) BbdActivationEval(net->act[0], NX, f->zcol, S, D, D2);
+  else
+    for (PetscInt k = 0; k < NX; k++) BbdActivationEval(net->act[PetscMin(k, net->M - 1)], 1, f->zcol + k, S + k, D + k, D2 ? D2 + k : NULL);
 }
 
 /* sigma, sigma' and sigma' z' of column i into its window slot (zero outside a non-periodic width) */
 static void ColumnActivation(BbdField f, const PetscScalar *u, const PetscScalar *ud, PetscInt i)
 {
   BbdNet             net = f->net;
-  const PetscInt     NX = net->M + 1, dof = f->dof, s = Slot(i, 5) * NX;
+  const PetscInt     NX = net->M + 1, dof = f->dof, s = BbdFieldSlot(i, 5) * NX;
   PetscReal         *S = f->wS + s, *D = f->wD + s, *Q = f->wQ + s;
   const PetscScalar *c, *cd;
 
-  if (!Inside(f, i)) {
+  if (!BbdFieldInside(f, i)) {
     for (PetscInt k = 0; k < NX; k++) S[k] = D[k] = Q[k] = 0;
     return;
   }
-  c  = Col(f, u, i);
-  cd = Col(f, ud, i);
-  for (PetscInt k = 0; k < NX; k++) f->zcol[k] = c[k * dof];
-  if (f->oneact) BbdActivationEval(net->act[0], NX, f->zcol, S, D, NULL);
-  else
-    for (PetscInt k = 0; k < NX; k++) BbdActivationEval(net->act[PetscMin(k, net->M - 1)], 1, f->zcol + k, S + k, D + k, NULL);
+  c  = BbdFieldCol(f, u, i);
+  cd = BbdFieldCol(f, ud, i);
+  BbdFieldColumnSigma(f, c, S, D, NULL);
   for (PetscInt k = 0; k < NX; k++) Q[k] = D[k] * cd[k * dof];
 }
 
@@ -102,17 +91,17 @@ static void ColumnBeta(BbdField f, const PetscScalar *u, const PetscScalar *ud, 
   BbdNet             net = f->net;
   const PetscInt     M = net->M, NX = M + 1, dof = f->dof, P = net->P;
   const PetscReal    rho = net->rho, ih = 1.0 / net->h, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
-  const PetscReal   *Sl = f->wS + Slot(i - 1, 5) * NX, *S = f->wS + Slot(i, 5) * NX, *Sr = f->wS + Slot(i + 1, 5) * NX;
-  const PetscReal   *Ql = f->wQ + Slot(i - 1, 5) * NX, *Q = f->wQ + Slot(i, 5) * NX, *Qr = f->wQ + Slot(i + 1, 5) * NX;
-  PetscReal         *B = f->wB + Slot(i, 3) * NX;
+  const PetscReal   *Sl = f->wS + BbdFieldSlot(i - 1, 5) * NX, *S = f->wS + BbdFieldSlot(i, 5) * NX, *Sr = f->wS + BbdFieldSlot(i + 1, 5) * NX;
+  const PetscReal   *Ql = f->wQ + BbdFieldSlot(i - 1, 5) * NX, *Q = f->wQ + BbdFieldSlot(i, 5) * NX, *Qr = f->wQ + BbdFieldSlot(i + 1, 5) * NX;
+  PetscReal         *B = f->wB + BbdFieldSlot(i, 3) * NX;
   const PetscScalar *c, *cd;
 
-  if (!Inside(f, i)) {
+  if (!BbdFieldInside(f, i)) {
     for (PetscInt m = 0; m < M; m++) B[m] = 0;
     return;
   }
-  c  = Col(f, u, i);
-  cd = Col(f, ud, i);
+  c  = BbdFieldCol(f, u, i);
+  cd = BbdFieldCol(f, ud, i);
   if (P == 2) { /* the default, without branches in the loop */
     for (PetscInt m = 0; m < M; m++) {
       const PetscScalar *a = c + m * dof + 1, *ad = cd + m * dof + 1;
@@ -149,9 +138,9 @@ static void ColumnRz(BbdField f, const PetscScalar *u, PetscInt i, PetscReal lam
   BbdNet             net = f->net;
   const PetscInt     M = net->M, NX = M + 1, dof = f->dof, P = net->P;
   const PetscReal    rho = net->rho, ih = 1.0 / net->h, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
-  const PetscReal   *Bl = f->wB + Slot(i - 1, 3) * NX, *B = f->wB + Slot(i, 3) * NX, *Br = f->wB + Slot(i + 1, 3) * NX;
-  const PetscReal   *D  = f->wD + Slot(i, 5) * NX;
-  const PetscScalar *cl = Col(f, u, i - 1), *c = Col(f, u, i), *cr = Col(f, u, i + 1);
+  const PetscReal   *Bl = f->wB + BbdFieldSlot(i - 1, 3) * NX, *B = f->wB + BbdFieldSlot(i, 3) * NX, *Br = f->wB + BbdFieldSlot(i + 1, 3) * NX;
+  const PetscReal   *D  = f->wD + BbdFieldSlot(i, 5) * NX;
+  const PetscScalar *cl = BbdFieldCol(f, u, i - 1), *c = BbdFieldCol(f, u, i), *cr = BbdFieldCol(f, u, i + 1);
 
   if (P == 2)
     for (PetscInt m = 1; m < M; m++) {
@@ -169,18 +158,19 @@ static void ColumnRz(BbdField f, const PetscScalar *u, PetscInt i, PetscReal lam
   fo[M * dof] = B[M - 1] + net->eta * lam;
 }
 
-PetscErrorCode BbdFieldIFunction(TS ts, PetscReal t, Vec U, Vec Udot, Vec F, void *ctx)
+/* One pass over the columns (shared with the damped residual, src/residual_damped.c): at step i
+   act fills the window slot of column i, mid computes column i-1 (beta or B, and the rows that
+   need only that column: fo = NULL for a ghost column), last the rows of column i-2 that need
+   three columns of mid. U and U' are the global arrays on one rank, local arrays with two ghost
+   columns on several. */
+PetscErrorCode BbdFieldResidualPass(BbdField f, Vec U, Vec Udot, Vec F, BbdColumnAct act, BbdColumnMid mid, BbdColumnLast last)
 {
-  BbdField           f   = (BbdField)ctx;
-  BbdNet             net = f->net;
-  const PetscInt     M = net->M, dof = f->dof, ys = f->ys, ym = f->ym, stride = (M + 1) * dof;
+  const PetscInt     M = f->net->M, dof = f->dof, ys = f->ys, ym = f->ym, stride = (M + 1) * dof;
   const PetscScalar *u, *ud;
   PetscScalar       *fa;
   PetscReal         *Z = f->g2, *lam = f->pw;
 
   PetscFunctionBeginUser;
-  (void)ts;
-  (void)t;
   if (f->size > 1) {
     PetscCall(DMGlobalToLocalBegin(f->da2, U, INSERT_VALUES, f->U2loc));
     PetscCall(DMGlobalToLocalEnd(f->da2, U, INSERT_VALUES, f->U2loc));
@@ -193,13 +183,13 @@ PetscErrorCode BbdFieldIFunction(TS ts, PetscReal t, Vec U, Vec Udot, Vec F, voi
     PetscCall(VecGetArrayRead(Udot, &ud));
   }
   /* the loss gradient at the output needs the whole output row (softmax couples all widths) */
-  for (PetscInt j = 0; j < ym; j++) Z[j] = Col(f, u, ys + j)[M * dof];
+  for (PetscInt j = 0; j < ym; j++) Z[j] = BbdFieldCol(f, u, ys + j)[M * dof];
   PetscCall(BbdFieldOutputGradient(f, Z, lam));
   PetscCall(VecGetArray(F, &fa));
   for (PetscInt i = ys - 2; i <= ys + ym + 1; i++) {
-    ColumnActivation(f, u, ud, i);
-    if (i >= ys) ColumnBeta(f, u, ud, i - 1, i - 1 >= ys && i - 1 < ys + ym ? fa + (i - 1 - ys) * stride : NULL);
-    if (i >= ys + 2) ColumnRz(f, u, i - 2, lam[i - 2 - ys], fa + (i - 2 - ys) * stride);
+    act(f, u, ud, i);
+    if (i >= ys) mid(f, u, ud, i - 1, i - 1 >= ys && i - 1 < ys + ym ? fa + (i - 1 - ys) * stride : NULL);
+    if (i >= ys + 2) last(f, u, i - 2, lam[i - 2 - ys], fa + (i - 2 - ys) * stride);
   }
   PetscCall(VecRestoreArray(F, &fa));
   if (f->size > 1) {
@@ -209,5 +199,14 @@ PetscErrorCode BbdFieldIFunction(TS ts, PetscReal t, Vec U, Vec Udot, Vec F, voi
     PetscCall(VecRestoreArrayRead(U, &u));
     PetscCall(VecRestoreArrayRead(Udot, &ud));
   }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdFieldIFunction(TS ts, PetscReal t, Vec U, Vec Udot, Vec F, void *ctx)
+{
+  PetscFunctionBeginUser;
+  (void)ts;
+  (void)t;
+  PetscCall(BbdFieldResidualPass((BbdField)ctx, U, Udot, F, ColumnActivation, ColumnBeta, ColumnRz));
   PetscFunctionReturn(0);
 }

@@ -20,46 +20,23 @@
    ranks the columns come from residual.c's local vectors with two ghost columns. */
 #include "fieldimpl.h"
 
-static inline PetscBool Inside(BbdField f, PetscInt i)
-{
-  return (PetscBool)(f->net->periodic || (i >= 0 && i < f->net->n[0]));
-}
-
-/* the column of width index i (owned or ghost): as in residual.c */
-static inline const PetscScalar *Col(BbdField f, const PetscScalar *base, PetscInt i)
-{
-  const PetscInt N = f->net->n[0], stride = (f->net->M + 1) * f->dof;
-
-  if (f->size > 1) return base + (i - f->gys2) * stride;
-  if (!Inside(f, i)) return f->zerocol;
-  return base + ((i + N) % N) * stride;
-}
-
-static inline PetscInt Slot(PetscInt i, PetscInt n)
-{
-  return ((i % n) + n) % n;
-}
-
 /* sigma, sigma', Q = s' V' + s'' v^2 and P = s' v of column i into its window slot (zero outside a
    non-periodic width: they are sigma(z) and its time derivatives, padded by zero) */
 static void ColumnActivation(BbdField f, const PetscScalar *u, const PetscScalar *ud, PetscInt i)
 {
   BbdNet             net = f->net;
-  const PetscInt     NX = net->M + 1, dof = f->dof, V = net->P + 2, s = Slot(i, 5) * NX;
+  const PetscInt     NX = net->M + 1, dof = f->dof, V = net->P + 2, s = BbdFieldSlot(i, 5) * NX;
   const PetscReal    gamma = net->gamma;
   PetscReal         *S = f->wS + s, *D = f->wD + s, *Q = f->wQ + s, *P = f->wP + s, *D2 = f->wC;
   const PetscScalar *c, *cd;
 
-  if (!Inside(f, i)) {
+  if (!BbdFieldInside(f, i)) {
     for (PetscInt k = 0; k < NX; k++) S[k] = D[k] = Q[k] = P[k] = 0;
     return;
   }
-  c  = Col(f, u, i);
-  cd = Col(f, ud, i);
-  for (PetscInt k = 0; k < NX; k++) f->zcol[k] = c[k * dof];
-  if (f->oneact) BbdActivationEval(net->act[0], NX, f->zcol, S, D, D2);
-  else
-    for (PetscInt k = 0; k < NX; k++) BbdActivationEval(net->act[PetscMin(k, net->M - 1)], 1, f->zcol + k, S + k, D + k, D2 + k);
+  c  = BbdFieldCol(f, u, i);
+  cd = BbdFieldCol(f, ud, i);
+  BbdFieldColumnSigma(f, c, S, D, D2);
   for (PetscInt k = 0; k < NX; k++) {
     const PetscReal v = c[k * dof + V];
     Q[k] = D[k] * (cd[k * dof + V] + gamma * v) + D2[k] * v * v;
@@ -74,18 +51,18 @@ static void ColumnB(BbdField f, const PetscScalar *u, const PetscScalar *ud, Pet
   BbdNet             net = f->net;
   const PetscInt     M = net->M, NX = M + 1, dof = f->dof, P = net->P, V = P + 2;
   const PetscReal    rho = net->rho, ih = 1.0 / net->h, gamma = net->gamma, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
-  const PetscReal   *Sl = f->wS + Slot(i - 1, 5) * NX, *S = f->wS + Slot(i, 5) * NX, *Sr = f->wS + Slot(i + 1, 5) * NX;
-  const PetscReal   *Ql = f->wQ + Slot(i - 1, 5) * NX, *Q = f->wQ + Slot(i, 5) * NX, *Qr = f->wQ + Slot(i + 1, 5) * NX;
-  const PetscReal   *Pl = f->wP + Slot(i - 1, 5) * NX, *Pc = f->wP + Slot(i, 5) * NX, *Pr = f->wP + Slot(i + 1, 5) * NX;
-  PetscReal         *B = f->wB + Slot(i, 3) * NX;
+  const PetscReal   *Sl = f->wS + BbdFieldSlot(i - 1, 5) * NX, *S = f->wS + BbdFieldSlot(i, 5) * NX, *Sr = f->wS + BbdFieldSlot(i + 1, 5) * NX;
+  const PetscReal   *Ql = f->wQ + BbdFieldSlot(i - 1, 5) * NX, *Q = f->wQ + BbdFieldSlot(i, 5) * NX, *Qr = f->wQ + BbdFieldSlot(i + 1, 5) * NX;
+  const PetscReal   *Pl = f->wP + BbdFieldSlot(i - 1, 5) * NX, *Pc = f->wP + BbdFieldSlot(i, 5) * NX, *Pr = f->wP + BbdFieldSlot(i + 1, 5) * NX;
+  PetscReal         *B = f->wB + BbdFieldSlot(i, 3) * NX;
   const PetscScalar *c, *cd;
 
-  if (!Inside(f, i)) {
+  if (!BbdFieldInside(f, i)) {
     for (PetscInt m = 0; m < M; m++) B[m] = 0;
     return;
   }
-  c  = Col(f, u, i);
-  cd = Col(f, ud, i);
+  c  = BbdFieldCol(f, u, i);
+  cd = BbdFieldCol(f, ud, i);
   for (PetscInt m = 0; m < M; m++) {
     const PetscScalar *a = c + m * dof + 1, *w = c + m * dof + V + 1, *wd = cd + m * dof + V + 1;
     const PetscReal    Ds[3] = {S[m], c1 * (Sr[m] - Sl[m]), c2 * (Sr[m] - 2 * S[m] + Sl[m])};
@@ -115,9 +92,9 @@ static void ColumnRv(BbdField f, const PetscScalar *u, PetscInt i, PetscReal lam
   BbdNet             net = f->net;
   const PetscInt     M = net->M, NX = M + 1, dof = f->dof, P = net->P, V = P + 2;
   const PetscReal    rho = net->rho, ih = 1.0 / net->h, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
-  const PetscReal   *Bl = f->wB + Slot(i - 1, 3) * NX, *B = f->wB + Slot(i, 3) * NX, *Br = f->wB + Slot(i + 1, 3) * NX;
-  const PetscReal   *D  = f->wD + Slot(i, 5) * NX;
-  const PetscScalar *cl = Col(f, u, i - 1), *c = Col(f, u, i), *cr = Col(f, u, i + 1);
+  const PetscReal   *Bl = f->wB + BbdFieldSlot(i - 1, 3) * NX, *B = f->wB + BbdFieldSlot(i, 3) * NX, *Br = f->wB + BbdFieldSlot(i + 1, 3) * NX;
+  const PetscReal   *D  = f->wD + BbdFieldSlot(i, 5) * NX;
+  const PetscScalar *cl = BbdFieldCol(f, u, i - 1), *c = BbdFieldCol(f, u, i), *cr = BbdFieldCol(f, u, i + 1);
 
   for (PetscInt m = 1; m < M; m++) {
     const PetscInt o = m * dof + 1;
@@ -131,44 +108,10 @@ static void ColumnRv(BbdField f, const PetscScalar *u, PetscInt i, PetscReal lam
 
 static PetscErrorCode IFunctionDamped(TS ts, PetscReal t, Vec U, Vec Udot, Vec F, void *ctx)
 {
-  BbdField           f   = (BbdField)ctx;
-  BbdNet             net = f->net;
-  const PetscInt     M = net->M, dof = f->dof, ys = f->ys, ym = f->ym, stride = (M + 1) * dof;
-  const PetscScalar *u, *ud;
-  PetscScalar       *fa;
-  PetscReal         *Z = f->g2, *lam = f->pw;
-
   PetscFunctionBeginUser;
   (void)ts;
   (void)t;
-  if (f->size > 1) {
-    PetscCall(DMGlobalToLocalBegin(f->da2, U, INSERT_VALUES, f->U2loc));
-    PetscCall(DMGlobalToLocalEnd(f->da2, U, INSERT_VALUES, f->U2loc));
-    PetscCall(DMGlobalToLocalBegin(f->da2, Udot, INSERT_VALUES, f->Ud2loc));
-    PetscCall(DMGlobalToLocalEnd(f->da2, Udot, INSERT_VALUES, f->Ud2loc));
-    PetscCall(VecGetArrayRead(f->U2loc, &u));
-    PetscCall(VecGetArrayRead(f->Ud2loc, &ud));
-  } else {
-    PetscCall(VecGetArrayRead(U, &u));
-    PetscCall(VecGetArrayRead(Udot, &ud));
-  }
-  /* the loss gradient at the output needs the whole output row (softmax couples all widths) */
-  for (PetscInt j = 0; j < ym; j++) Z[j] = Col(f, u, ys + j)[M * dof];
-  PetscCall(BbdFieldOutputGradient(f, Z, lam));
-  PetscCall(VecGetArray(F, &fa));
-  for (PetscInt i = ys - 2; i <= ys + ym + 1; i++) {
-    ColumnActivation(f, u, ud, i);
-    if (i >= ys) ColumnB(f, u, ud, i - 1, i - 1 >= ys && i - 1 < ys + ym ? fa + (i - 1 - ys) * stride : NULL);
-    if (i >= ys + 2) ColumnRv(f, u, i - 2, lam[i - 2 - ys], fa + (i - 2 - ys) * stride);
-  }
-  PetscCall(VecRestoreArray(F, &fa));
-  if (f->size > 1) {
-    PetscCall(VecRestoreArrayRead(f->U2loc, &u));
-    PetscCall(VecRestoreArrayRead(f->Ud2loc, &ud));
-  } else {
-    PetscCall(VecRestoreArrayRead(U, &u));
-    PetscCall(VecRestoreArrayRead(Udot, &ud));
-  }
+  PetscCall(BbdFieldResidualPass((BbdField)ctx, U, Udot, F, ColumnActivation, ColumnB, ColumnRv));
   PetscFunctionReturn(0);
 }
 
