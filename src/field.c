@@ -88,6 +88,7 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
   PetscCheck(!strcmp(f->mode, "lattice") || !strcmp(f->mode, "continuum"), f->comm, PETSC_ERR_USER_INPUT, "-bbd_mode %s: use lattice or continuum", f->mode);
   f->continuum = (PetscBool)!strcmp(f->mode, "continuum");
   PetscCheck(!(f->continuum && f->residual), f->comm, PETSC_ERR_SUP, "-bbd_formulation residual: only in lattice mode so far");
+  PetscCheck(!f->jac_assembled || f->residual, f->comm, PETSC_ERR_USER_INPUT, "-bbd_jacobian assembled: the Jacobian belongs to the implicit residual formulation; add -bbd_formulation residual (lattice mode)");
   PetscCheck(net->family == BBD_FAMILY_FIELD, f->comm, PETSC_ERR_USER_INPUT, "bbd-field integrates field-family networks (-bbd_family field); a dense network has no (depth, width) grid%s%s%s", net->init_file[0] ? " (-bbd_init " : "", net->init_file, net->init_file[0] ? " holds a dense state: bbd-compare -bbd_init coarse-grains it)" : "");
   if (f->continuum) {
     PetscInt NX = net->M + 1, NY = net->n[0];

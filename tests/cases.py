@@ -1079,6 +1079,7 @@ FIELD_BAD = [
     (["-bbd_init", "nothere.h5"], "nothere.h5"),
     (["-bbd_jacobian", "dense"], "-bbd_jacobian"),
     (["-bbd_formulation", "residual", "-pc_type", "lu"], "-bbd_jacobian assembled"),
+    (["-bbd_jacobian", "assembled"], "-bbd_formulation residual"),
 ]
 
 
