@@ -240,6 +240,7 @@ PetscErrorCode BbdTSConfigureWith(BbdNet net, TS ts, TSType type, PetscBool own_
     PetscCall(KSPGetPC(ksp, &pc));
     PetscCall(PCSetType(pc, PCNONE));
   }
+  PetscCall(TSSetErrorIfStepFails(ts, PETSC_FALSE)); /* a failed step ends TSSolve with a reason: BbdTSSolveSegment says what to do */
   PetscCall(TSSetFromOptions(ts));
   PetscCall(TSGetExactFinalTime(ts, &eft));
   PetscCheck(eft == TS_EXACTFINALTIME_MATCHSTEP, net->comm, PETSC_ERR_USER_INPUT, "-ts_exact_final_time: runs are cut at every saved time and sample switch and must end there exactly; only matchstep is allowed");

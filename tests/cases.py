@@ -1080,6 +1080,7 @@ FIELD_BAD = [
     (["-bbd_jacobian", "dense"], "-bbd_jacobian"),
     (["-bbd_formulation", "residual", "-pc_type", "lu"], "-bbd_jacobian assembled"),
     (["-bbd_jacobian", "assembled"], "-bbd_formulation residual"),
+    (["-bbd_formulation", "residual", "-snes_max_it", "1", "-ts_adapt_type", "none"], "try a smaller -ts_dt"),
 ]
 
 
