@@ -248,12 +248,13 @@ PetscErrorCode BbdFieldContinuumRead(BbdField f)
   PetscCall(BbdInterpGrid(1, sx, hs, sy, v, NX, xt, NY, net->periodic, f->src_continuum ? f->iz : f->ib));
   PetscCall(PetscFree(a));
   PetscCall(PetscFree(v));
-  if (f->damped) { /* damped: the velocities of a damped continuum result, interpolated like z and a; else at rest */
-    PetscBool hasa, hasz;
+  if (f->damped) { /* damped: the velocities of a damped state, interpolated like z, a, b (a lattice state: z_dot
+                      is then the continuum tangent pass, BbdFieldContinuumInit); a state without them: at rest */
+    PetscBool   hasa, hasz;
+    const char *zname = f->src_continuum ? "/state/z_dot" : "/state/b_dot";
     PetscCall(StateHas(file, "/state/a_dot", &hasa));
-    PetscCall(StateHas(file, "/state/z_dot", &hasz));
-    PetscCheck(f->src_continuum || !hasa, PETSC_COMM_SELF, PETSC_ERR_SUP, "-bbd_init %s holds a damped lattice state (/state/a_dot, /state/b_dot): continuum damped runs start from a lattice state only at rest, which would drop these velocities; start from a gradient-flow state, a continuum result, or the built-in fields", file);
-    PetscCheck(hasa == hasz, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "-bbd_init %s: the continuum result holds %s but not %s (a damped result stores both)", file, hasa ? "/state/a_dot" : "/state/z_dot", hasa ? "/state/z_dot" : "/state/a_dot");
+    PetscCall(StateHas(file, zname, &hasz));
+    PetscCheck(hasa == hasz, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "-bbd_init %s: the %s holds %s but not %s (a damped state stores both)", file, f->src_continuum ? "continuum result" : "lattice state", hasa ? "/state/a_dot" : zname, hasa ? zname : "/state/a_dot");
     if (hasa) {
       PetscCall(PetscMalloc2(NX * NY, &f->izd, NX * (P + 1) * NY, &f->iad));
       d[0] = (hsize_t)P + 1;
@@ -265,8 +266,9 @@ PetscErrorCode BbdFieldContinuumRead(BbdField f)
         for (PetscInt k = 0; k < NX; k++) PetscCall(PetscArraycpy(f->iad + (k * (P + 1) + c) * NY, tmp + (c * NX + k) * NY, NY));
       d[0] = (hsize_t)sx;
       d[1] = (hsize_t)sy;
-      PetscCall(BbdStateReadArray(file, "/state/z_dot", 2, d, &v));
-      PetscCall(BbdInterpGrid(1, sx, hs, sy, v, NX, xt, NY, net->periodic, f->izd));
+      PetscCall(BbdStateReadArray(file, zname, 2, d, &v));
+      if (!f->src_continuum) PetscCall(PetscMalloc1(NX * NY, &f->ibd));
+      PetscCall(BbdInterpGrid(1, sx, hs, sy, v, NX, xt, NY, net->periodic, f->src_continuum ? f->izd : f->ibd));
       PetscCall(PetscFree(a));
       PetscCall(PetscFree(v));
     }
@@ -338,6 +340,29 @@ PetscErrorCode BbdFieldContinuumInit(BbdField f)
     BbdActivationEval(net->act[0], N, zp, s, NULL, NULL);
     PetscCall(BbdFieldPhi(net, a + (k + 1) * (P + 1) * N, s, k2));
     for (PetscInt i = 0; i < N; i++) z[(k + 1) * N + i] = z[k * N + i] + 0.5 * h * (k1[i] + k2[i] + b[(k + 1) * N + i]);
+  }
+  if (f->ibd) { /* a damped lattice state: z_dot = v solves d_x v = sum_j a_j' D_j s + sum_j a_j D_j (s' v) + b', v(0) = 0 (Heun) */
+    PetscReal *v = f->izd, *w = f->iad, *ds, *u;
+    PetscCall(PetscMalloc2(N, &ds, N, &u));
+    PetscCall(PetscArrayzero(v, N));
+    for (PetscInt k = 0; k < M; k++) {
+      BbdActivationEval(net->act[0], N, z + k * N, s, ds, NULL);
+      PetscCall(BbdFieldPhi(net, w + k * (P + 1) * N, s, k1));
+      for (PetscInt i = 0; i < N; i++) u[i] = ds[i] * v[k * N + i];
+      PetscCall(BbdFieldPhi(net, a + k * (P + 1) * N, u, k2));
+      for (PetscInt i = 0; i < N; i++) {
+        k1[i] += k2[i] + f->ibd[k * N + i];
+        zp[i] = v[k * N + i] + h * k1[i];
+      }
+      BbdActivationEval(net->act[0], N, z + (k + 1) * N, s, ds, NULL);
+      for (PetscInt i = 0; i < N; i++) u[i] = ds[i] * zp[i];
+      PetscCall(BbdFieldPhi(net, a + (k + 1) * (P + 1) * N, u, k2));
+      for (PetscInt i = 0; i < N; i++) zp[i] = k2[i] + f->ibd[(k + 1) * N + i];
+      PetscCall(BbdFieldPhi(net, w + (k + 1) * (P + 1) * N, s, k2));
+      for (PetscInt i = 0; i < N; i++) v[(k + 1) * N + i] = v[k * N + i] + 0.5 * h * (k1[i] + k2[i] + zp[i]);
+    }
+    PetscCall(PetscFree2(ds, u));
+    PetscCall(PetscFree(f->ibd));
   }
   for (PetscInt k = 0; k < M; k++) /* the net's parameters: the fields at the grid's layers x_k, k < M (b: continuum results hold none) */
     for (PetscInt i = 0; i < N; i++) {

@@ -57,6 +57,7 @@ PetscErrorCode BbdFieldDestroy(BbdField *field)
   PetscCall(BbdFieldDampedResidualDestroy(f));
   PetscCall(PetscFree3(f->iz, f->ia, f->ib));
   PetscCall(PetscFree2(f->izd, f->iad));
+  PetscCall(PetscFree(f->ibd));
   PetscCall(PetscFree2(f->cR, f->cP));
   PetscCall(PetscFree4(f->zdr, f->adr, f->D2, f->u1));
   PetscCall(BbdNetDestroy(&f->net));

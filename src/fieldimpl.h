@@ -48,7 +48,7 @@ struct _p_BbdField {
   PetscBool   src_continuum; /* a continuum result (z, a on nx x ny points); else a lattice state (a, b on M x N) */
   PetscInt    src_nx, src_ny; /* continuum: the file's grid; lattice: its M layers and width N */
   PetscReal  *iz, *ia, *ib;   /* [NX][NY], [NX][P+1][NY], [NX][NY] */
-  PetscReal  *izd, *iad;      /* damped from a continuum result with velocities: z_dot [NX][NY], a_dot [NX][P+1][NY] (else NULL: at rest) */
+  PetscReal  *izd, *iad, *ibd; /* damped from a state with velocities: z_dot [NX][NY] (a lattice state: the tangent pass), a_dot [NX][P+1][NY], b_dot [NX][NY] (lattice) (else NULL: at rest) */
 };
 
 /* field.c */
