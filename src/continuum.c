@@ -5,7 +5,9 @@
    on any grid x_k = k/(NX-1), y_i = i/NY, with centred second-order differences in width and
    Heun's method (explicit trapezoidal rule, second order) for the two sweeps in depth. The
    initial fields are the built-in smooth a_j(x, y), b(x, y); z(x, y) solves
-   d_x z = sum_j a_j d_y^j sigma(z) + b, z(0, y) = X(y), by the same Heun steps. */
+   d_x z = sum_j a_j d_y^j sigma(z) + b, z(0, y) = X(y), by the same Heun steps.
+   Damped dynamics (-bbd_dynamics damped): velocity unknowns z_dot, a_j_dot after z, a_j; one
+   adjoint sweep, then a Heun sweep for the neuron accelerations (RHSContinuumDamped). */
 #include "fieldimpl.h"
 #include <unistd.h>
 
