@@ -5,7 +5,9 @@
    on any grid x_k = k/(NX-1), y_i = i/NY, with centred second-order differences in width and
    Heun's method (explicit trapezoidal rule, second order) for the two sweeps in depth. The
    initial fields are the built-in smooth a_j(x, y), b(x, y); z(x, y) solves
-   d_x z = sum_j a_j d_y^j sigma(z) + b, z(0, y) = X(y), by the same Heun steps. */
+   d_x z = sum_j a_j d_y^j sigma(z) + b, z(0, y) = X(y), by the same Heun steps.
+   Damped dynamics (-bbd_dynamics damped): velocity unknowns z_dot, a_j_dot after z, a_j; one
+   adjoint sweep, then a Heun sweep for the neuron accelerations (RHSContinuumDamped). */
 #include "fieldimpl.h"
 #include <unistd.h>
 
@@ -41,6 +43,120 @@ static PetscErrorCode TangentRHS(BbdField f, PetscInt k, const PetscReal *w, Pet
   PetscFunctionReturn(0);
 }
 
+/* the adjoint sweep of the state last transposed in: beta(1) = -eta dl/dZ, Heun steps towards x = 0 */
+static PetscErrorCode AdjointSweep(BbdField f)
+{
+  BbdNet          net = f->net;
+  const PetscInt  M = net->M, ym = f->ym, gym = f->gym, o = f->ys - f->gys;
+  const PetscReal h = net->h;
+  PetscReal      *beta = f->beta, *g1 = f->g1, *g2 = f->g2;
+
+  PetscFunctionBeginUser;
+  PetscCall(BbdFieldOutputGradient(f, f->zr + M * gym + o, beta + M * ym));
+  for (PetscInt j = 0; j < ym; j++) beta[M * ym + j] *= -net->eta;
+  for (PetscInt k = M; k >= 1; k--) {
+    PetscCall(AdjointRHS(f, k, beta + k * ym, g1));
+    for (PetscInt j = 0; j < ym; j++) f->pw[j] = beta[k * ym + j] + h * g1[j];
+    PetscCall(PetscArraycpy(g2, f->pw, ym));
+    PetscCall(AdjointRHS(f, k - 1, g2, g2));
+    for (PetscInt j = 0; j < ym; j++) beta[(k - 1) * ym + j] = beta[k * ym + j] + 0.5 * h * (g1[j] + g2[j]);
+  }
+  PetscFunctionReturn(0);
+}
+
+/* damped tangent right-hand side at depth k: cR_k + sum_c a_c D_c (sigma' q) */
+static PetscErrorCode DampedTangentRHS(BbdField f, PetscInt k, const PetscReal *q, PetscReal *g)
+{
+  const PetscInt ym = f->ym, o = f->ys - f->gys;
+
+  PetscFunctionBeginUser;
+  for (PetscInt j = 0; j < ym; j++) f->pw[j] = f->D1[k * f->gym + j + o] * q[j];
+  PetscCall(BbdFieldExchangeRow(f, f->pw, f->gb));
+  BbdFieldRowPhi(f, k, f->gb, g);
+  for (PetscInt j = 0; j < ym; j++) g[j] += f->cR[k * ym + j];
+  PetscFunctionReturn(0);
+}
+
+/* Damped dynamics in continuum mode (docs/theory.md section 14): state (z, a_j, v = z_t, w_j = a_j_t),
+     z_t = v, a_t = w, w_t = -gamma w + kappa_j beta D_j s,
+     b_t = d_x v - sum_j w_j D_j s - sum_j a_j D_j (s' v),   b_tt = -gamma b_t + beta,
+     d_x v_t = b_tt + sum_j [w_t,j D_j s + 2 w_j D_j (s' v) + a_j D_j (s'' v^2 + s' v_t)],  v_t(0) = 0,
+   beta the overdamped adjoint (AdjointSweep), d_x v by second-order differences (centred inside,
+   one-sided at x = 0, 1), v_t by Heun steps from x = 0. Also the power density
+   cP = beta b_t + sum_j w_j beta D_j s (ContinuumSave). The state is transposed in. */
+static PetscErrorCode RHSContinuumDamped(BbdField f, Vec F)
+{
+  BbdNet          net = f->net;
+  const PetscInt  M = net->M, NX = M + 1, P = net->P, V = P + 2, ys = f->ys, ym = f->ym, gys = f->gys, gym = f->gym, o = ys - gys;
+  const PetscReal h = net->h, gamma = net->gamma, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
+  PetscReal      *beta = f->beta, *g1 = f->g1, *g2 = f->g2, *vt = f->zdot, *u1 = f->u1, *wt = f->dar;
+  PetscScalar  ***fa;
+
+  PetscFunctionBeginUser;
+  PetscCall(AdjointSweep(f));
+  for (PetscInt k = 0; k < NX; k++) {
+    const PetscReal *s = f->S + k * gym, *d1 = f->D1 + k * gym, *d2 = f->D2 + k * gym, *v = f->zdr + k * gym;
+    const PetscReal *vp, *vm, *vmm;
+    for (PetscInt jj = 0; jj < gym; jj++) u1[jj] = d1[jj] * v[jj]; /* s' v (ghosted) */
+    if (!net->periodic) {
+      if (gys < 0) u1[0] = 0;
+      if (gys + gym > net->n[0]) u1[gym - 1] = 0;
+    }
+    BbdFieldRowPhi(f, k, u1, g1); /* sum_c a_c D_c (s' v) */
+    for (PetscInt j = 0; j < ym; j++) f->pw[j] = d2[j + o] * v[j + o] * v[j + o];
+    PetscCall(BbdFieldExchangeRow(f, f->pw, f->gb));
+    BbdFieldRowPhi(f, k, f->gb, g2); /* sum_c a_c D_c (s'' v^2) */
+    if (k == 0) { /* the rows of d_x v: one-sided at the ends */
+      vp = f->zdr + gym, vm = v, vmm = f->zdr + 2 * gym;
+    } else if (k == M) {
+      vp = v, vm = f->zdr + (M - 1) * gym, vmm = f->zdr + (M - 2) * gym;
+    } else vp = f->zdr + (k + 1) * gym, vm = f->zdr + (k - 1) * gym, vmm = NULL;
+    for (PetscInt j = 0; j < ym; j++) {
+      const PetscInt  jj    = j + o;
+      const PetscReal Ds[3] = {s[jj], c1 * (s[jj + 1] - s[jj - 1]), c2 * (s[jj + 1] - 2 * s[jj] + s[jj - 1])};
+      const PetscReal Du[3] = {u1[jj], c1 * (u1[jj + 1] - u1[jj - 1]), c2 * (u1[jj + 1] - 2 * u1[jj] + u1[jj - 1])};
+      const PetscReal b     = beta[k * ym + j];
+      PetscReal       dxv, bt, r, pw;
+      if (k == 0) dxv = (-3 * vm[jj] + 4 * vp[jj] - vmm[jj]) / (2 * h);
+      else if (k == M) dxv = (3 * vp[jj] - 4 * vm[jj] + vmm[jj]) / (2 * h);
+      else dxv = (vp[jj] - vm[jj]) / (2 * h);
+      bt = dxv - g1[j];
+      for (PetscInt c = 0; c <= P; c++) bt -= f->adr[(c * NX + k) * gym + jj] * Ds[c];
+      r  = -gamma * bt + b + g2[j]; /* b_tt + sum_c a_c D_c (s'' v^2) */
+      pw = b * bt;
+      for (PetscInt c = 0; c <= P; c++) {
+        const PetscReal w  = f->adr[(c * NX + k) * gym + jj];
+        const PetscReal ww = -gamma * w + (net->kappa[c] > 0 ? net->kappa[c] * b * Ds[c] : 0);
+        wt[(c * NX + k) * ym + j] = ww;
+        r += ww * Ds[c] + 2 * w * Du[c];
+        pw += w * b * Ds[c];
+      }
+      f->cR[k * ym + j] = r;
+      f->cP[k * ym + j] = pw;
+    }
+  }
+  /* v_t by Heun steps from x = 0 */
+  for (PetscInt j = 0; j < ym; j++) vt[j] = 0;
+  for (PetscInt k = 0; k < M; k++) {
+    PetscCall(DampedTangentRHS(f, k, vt + k * ym, g1));
+    for (PetscInt j = 0; j < ym; j++) vt[(k + 1) * ym + j] = vt[k * ym + j] + h * g1[j];
+    PetscCall(DampedTangentRHS(f, k + 1, vt + (k + 1) * ym, g2));
+    for (PetscInt j = 0; j < ym; j++) vt[(k + 1) * ym + j] = vt[k * ym + j] + 0.5 * h * (g1[j] + g2[j]);
+  }
+  PetscCall(DMDAVecGetArrayDOF(f->da, F, &fa));
+  for (PetscInt j = 0; j < ym; j++)
+    for (PetscInt k = 0; k < NX; k++) {
+      fa[ys + j][k][0] = f->zdr[k * gym + j + o];
+      fa[ys + j][k][V] = vt[k * ym + j];
+      for (PetscInt c = 0; c <= P; c++) {
+        fa[ys + j][k][1 + c]     = f->adr[(c * NX + k) * gym + j + o];
+        fa[ys + j][k][V + 1 + c] = wt[(c * NX + k) * ym + j];
+      }
+    }
+  PetscCall(DMDAVecRestoreArrayDOF(f->da, F, &fa));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode BbdFieldRHSContinuum(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
 {
   BbdField        f   = (BbdField)ctx;
@@ -54,16 +170,11 @@ PetscErrorCode BbdFieldRHSContinuum(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
   (void)ts;
   (void)t;
   PetscCall(BbdFieldTransposeIn(f, U));
-  /* adjoint sweep from the output boundary, Heun steps towards x = 0 */
-  PetscCall(BbdFieldOutputGradient(f, f->zr + M * gym + o, beta + M * ym));
-  for (PetscInt j = 0; j < ym; j++) beta[M * ym + j] *= -net->eta;
-  for (PetscInt k = M; k >= 1; k--) {
-    PetscCall(AdjointRHS(f, k, beta + k * ym, g1));
-    for (PetscInt j = 0; j < ym; j++) f->pw[j] = beta[k * ym + j] + h * g1[j];
-    PetscCall(PetscArraycpy(g2, f->pw, ym));
-    PetscCall(AdjointRHS(f, k - 1, g2, g2));
-    for (PetscInt j = 0; j < ym; j++) beta[(k - 1) * ym + j] = beta[k * ym + j] + 0.5 * h * (g1[j] + g2[j]);
+  if (f->damped) {
+    PetscCall(RHSContinuumDamped(f, F));
+    PetscFunctionReturn(0);
   }
+  PetscCall(AdjointSweep(f));
   /* moment rates, local */
   for (PetscInt k = 0; k < NX; k++) {
     const PetscReal *s = f->S + k * gym;
@@ -89,6 +200,18 @@ PetscErrorCode BbdFieldRHSContinuum(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
       for (PetscInt c = 0; c <= P; c++) fa[ys + j][k][1 + c] = f->dar[(c * NX + k) * ym + j];
     }
   PetscCall(DMDAVecRestoreArrayDOF(f->da, F, &fa));
+  PetscFunctionReturn(0);
+}
+
+/* does the file hold /state/<name>? */
+static PetscErrorCode StateHas(const char *file, const char *name, PetscBool *has)
+{
+  hid_t fid;
+
+  PetscFunctionBeginUser;
+  PetscCheck((fid = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "-bbd_init %s: cannot open the file", file);
+  *has = (PetscBool)(H5Lexists(fid, "/state", H5P_DEFAULT) > 0 && H5Lexists(fid, name, H5P_DEFAULT) > 0);
+  H5Fclose(fid);
   PetscFunctionReturn(0);
 }
 
@@ -127,6 +250,31 @@ PetscErrorCode BbdFieldContinuumRead(BbdField f)
   PetscCall(BbdInterpGrid(1, sx, hs, sy, v, NX, xt, NY, net->periodic, f->src_continuum ? f->iz : f->ib));
   PetscCall(PetscFree(a));
   PetscCall(PetscFree(v));
+  if (f->damped) { /* damped: the velocities of a damped state, interpolated like z, a, b (a lattice state: z_dot
+                      is then the continuum tangent pass, BbdFieldContinuumInit); a state without them: at rest */
+    PetscBool   hasa, hasz;
+    const char *zname = f->src_continuum ? "/state/z_dot" : "/state/b_dot";
+    PetscCall(StateHas(file, "/state/a_dot", &hasa));
+    PetscCall(StateHas(file, zname, &hasz));
+    PetscCheck(hasa == hasz, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "-bbd_init %s: the %s holds %s but not %s (a damped state stores both)", file, f->src_continuum ? "continuum result" : "lattice state", hasa ? "/state/a_dot" : zname, hasa ? zname : "/state/a_dot");
+    if (hasa) {
+      PetscCall(PetscMalloc2(NX * NY, &f->izd, NX * (P + 1) * NY, &f->iad));
+      d[0] = (hsize_t)P + 1;
+      d[1] = (hsize_t)sx;
+      d[2] = (hsize_t)sy;
+      PetscCall(BbdStateReadArray(file, "/state/a_dot", 3, d, &a));
+      PetscCall(BbdInterpGrid(P + 1, sx, hs, sy, a, NX, xt, NY, net->periodic, tmp));
+      for (PetscInt c = 0; c <= P; c++)
+        for (PetscInt k = 0; k < NX; k++) PetscCall(PetscArraycpy(f->iad + (k * (P + 1) + c) * NY, tmp + (c * NX + k) * NY, NY));
+      d[0] = (hsize_t)sx;
+      d[1] = (hsize_t)sy;
+      PetscCall(BbdStateReadArray(file, zname, 2, d, &v));
+      if (!f->src_continuum) PetscCall(PetscMalloc1(NX * NY, &f->ibd));
+      PetscCall(BbdInterpGrid(1, sx, hs, sy, v, NX, xt, NY, net->periodic, f->src_continuum ? f->izd : f->ibd));
+      PetscCall(PetscFree(a));
+      PetscCall(PetscFree(v));
+    }
+  }
   PetscCall(PetscFree(tmp));
   PetscCall(PetscFree(xt));
   if (net->data_in_init && !net->data_source[0]) { /* the samples at y_j = j/NY */
@@ -195,6 +343,29 @@ PetscErrorCode BbdFieldContinuumInit(BbdField f)
     PetscCall(BbdFieldPhi(net, a + (k + 1) * (P + 1) * N, s, k2));
     for (PetscInt i = 0; i < N; i++) z[(k + 1) * N + i] = z[k * N + i] + 0.5 * h * (k1[i] + k2[i] + b[(k + 1) * N + i]);
   }
+  if (f->ibd) { /* a damped lattice state: z_dot = v solves d_x v = sum_j a_j' D_j s + sum_j a_j D_j (s' v) + b', v(0) = 0 (Heun) */
+    PetscReal *v = f->izd, *w = f->iad, *ds, *u;
+    PetscCall(PetscMalloc2(N, &ds, N, &u));
+    PetscCall(PetscArrayzero(v, N));
+    for (PetscInt k = 0; k < M; k++) {
+      BbdActivationEval(net->act[0], N, z + k * N, s, ds, NULL);
+      PetscCall(BbdFieldPhi(net, w + k * (P + 1) * N, s, k1));
+      for (PetscInt i = 0; i < N; i++) u[i] = ds[i] * v[k * N + i];
+      PetscCall(BbdFieldPhi(net, a + k * (P + 1) * N, u, k2));
+      for (PetscInt i = 0; i < N; i++) {
+        k1[i] += k2[i] + f->ibd[k * N + i];
+        zp[i] = v[k * N + i] + h * k1[i];
+      }
+      BbdActivationEval(net->act[0], N, z + (k + 1) * N, s, ds, NULL);
+      for (PetscInt i = 0; i < N; i++) u[i] = ds[i] * zp[i];
+      PetscCall(BbdFieldPhi(net, a + (k + 1) * (P + 1) * N, u, k2));
+      for (PetscInt i = 0; i < N; i++) zp[i] = k2[i] + f->ibd[(k + 1) * N + i];
+      PetscCall(BbdFieldPhi(net, w + (k + 1) * (P + 1) * N, s, k2));
+      for (PetscInt i = 0; i < N; i++) v[(k + 1) * N + i] = v[k * N + i] + 0.5 * h * (k1[i] + k2[i] + zp[i]);
+    }
+    PetscCall(PetscFree2(ds, u));
+    PetscCall(PetscFree(f->ibd));
+  }
   for (PetscInt k = 0; k < M; k++) /* the net's parameters: the fields at the grid's layers x_k, k < M (b: continuum results hold none) */
     for (PetscInt i = 0; i < N; i++) {
       for (PetscInt c = 0; c <= P; c++) net->theta[net->woff[k] + c * N + i] = a[(k * (P + 1) + c) * N + i];
@@ -205,6 +376,10 @@ PetscErrorCode BbdFieldContinuumInit(BbdField f)
     for (PetscInt k = 0; k < NX; k++) {
       u[j][k][0] = z[k * N + j];
       for (PetscInt c = 0; c <= P; c++) u[j][k][1 + c] = a[(k * (P + 1) + c) * N + j];
+      if (f->damped) { /* at rest, or the velocities of a damped continuum result */
+        u[j][k][P + 2] = f->izd ? f->izd[k * N + j] : 0;
+        for (PetscInt c = 0; c <= P; c++) u[j][k][P + 3 + c] = f->iad ? f->iad[(k * (P + 1) + c) * N + j] : 0;
+      }
     }
   PetscCall(DMDAVecRestoreArrayDOF(f->da, f->U, &u));
   PetscCall(PetscFree5(ab, bb, z, s, k1));
@@ -226,11 +401,17 @@ static PetscErrorCode ContinuumSave(BbdField f, PetscReal t, Vec Ftmp)
   PetscCallMPI(MPI_Comm_rank(f->comm, &rank));
   PetscCall(BbdFieldRHSContinuum(NULL, t, f->U, Ftmp, f)); /* beta and dz/dt of this state */
   PetscCall(PetscCalloc2(2 * NX, &J, N, &lam));
-  /* J(x) and the dissipation density D(x) = int (beta^2 + sum_j a_j'^2 / kappa_j) / 2 dy: the law d_x J = 2 D */
+  /* J(x) and the dissipation density D(x) = int (beta^2 + sum_j a_j'^2 / kappa_j) / 2 dy: the law d_x J = 2 D;
+     damped: J(x) = int beta z_t dy with z_t = v, D(x) = int (beta b_t + sum_j a_j_t beta D_j s) / 2 dy (the same law) */
   for (PetscInt k = 0; k < NX; k++)
     for (PetscInt j = 0; j < ym; j++) {
       const PetscReal b = f->beta[k * ym + j];
       PetscReal       d = 0.5 * b * b;
+      if (f->damped) {
+        J[k] += net->dy * b * f->zdr[k * f->gym + j + f->ys - f->gys];
+        J[NX + k] += net->dy * 0.5 * f->cP[k * ym + j];
+        continue;
+      }
       J[k] += net->dy * b * f->zdot[k * ym + j];
       for (PetscInt c = 0; c <= P; c++)
         if (net->kappa[c] > 0) d += 0.5 * PetscSqr(f->dar[(c * NX + k) * ym + j]) / net->kappa[c];
@@ -245,6 +426,10 @@ static PetscErrorCode ContinuumSave(BbdField f, PetscReal t, Vec Ftmp)
         const PetscScalar *p = all + (i * NX + k) * f->dof;
         Z[k * N + i]         = p[0];
         for (PetscInt c = 0; c <= P; c++) f->ra[(((size_t)T * (P + 1) + c) * NX + k) * N + i] = p[1 + c];
+        if (f->damped) {
+          f->rzd[((size_t)T * NX + k) * N + i] = p[P + 2];
+          for (PetscInt c = 0; c <= P; c++) f->rad[(((size_t)T * (P + 1) + c) * NX + k) * N + i] = p[P + 3 + c];
+        }
       }
     f->rt[T]    = t;
     f->rloss[T] = BbdLossEval(net->loss, N, net->dy, Z + M * N, net->Y + f->sample * N, lam);
@@ -338,6 +523,12 @@ static PetscErrorCode ContinuumWrite(BbdField f)
   d[2] = (hsize_t)NX;
   d[3] = (hsize_t)N;
   PetscCall(BbdH5WriteArray(g, tmp, "a", 4, d, f->ra));
+  if (f->damped) {
+    PetscCall(BbdH5WriteArray(g, tmp, "a_dot", 4, d, f->rad));
+    d[1] = (hsize_t)NX;
+    d[2] = (hsize_t)N;
+    PetscCall(BbdH5WriteArray(g, tmp, "z_dot", 3, d, f->rzd));
+  }
   H5Gclose(g);
   PetscCheck((g = H5Gcreate2(fid, "state", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: /state", tmp);
   PetscCall(BbdH5WriteAttrReal(g, tmp, "time", f->rt[T - 1]));
@@ -348,6 +539,12 @@ static PetscErrorCode ContinuumWrite(BbdField f)
   d[1] = (hsize_t)NX;
   d[2] = (hsize_t)N;
   PetscCall(BbdH5WriteArray(g, tmp, "a", 3, d, f->ra + (size_t)(T - 1) * (P + 1) * NX * N));
+  if (f->damped) { /* the velocities: a damped result restarts exactly */
+    PetscCall(BbdH5WriteArray(g, tmp, "a_dot", 3, d, f->rad + (size_t)(T - 1) * (P + 1) * NX * N));
+    d[0] = (hsize_t)NX;
+    d[1] = (hsize_t)N;
+    PetscCall(BbdH5WriteArray(g, tmp, "z_dot", 2, d, f->rzd + (size_t)(T - 1) * NX * N));
+  }
   H5Gclose(g);
   PetscCheck(H5Fclose(fid) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot close %s", tmp);
   PetscCheck(rename(tmp, file) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot rename %s to %s", tmp, file);
@@ -366,10 +563,11 @@ PetscErrorCode BbdFieldContinuumRun(BbdField f)
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(f->comm, &rank));
-  if (!net->quiet) PetscCall(PetscPrintf(f->comm, "bbd-field, continuum mode, grid %" PetscInt_FMT " x %" PetscInt_FMT " (depth x width), h = %g, dy = %g, activation %s, loss %s, eta = %g, kappa = (%g, %g, %g), %d rank(s)\n", NX, N, (double)net->h, (double)net->dy, BbdActivations[net->act[0]], BbdLosses[net->loss], (double)net->eta, (double)net->kappa[0], (double)net->kappa[1], (double)net->kappa[2], f->size));
+  if (!net->quiet) PetscCall(PetscPrintf(f->comm, "bbd-field, continuum mode (%s dynamics), grid %" PetscInt_FMT " x %" PetscInt_FMT " (depth x width), h = %g, dy = %g, activation %s, loss %s, eta = %g, gamma = %g, kappa = (%g, %g, %g), %d rank(s)\n", BbdDynamicsTypes[net->dyn], NX, N, (double)net->h, (double)net->dy, BbdActivations[net->act[0]], BbdLosses[net->loss], (double)net->eta, (double)net->gamma, (double)net->kappa[0], (double)net->kappa[1], (double)net->kappa[2], f->size));
   f->Tmax = (PetscInt)(PetscFloorReal(net->tfinal / net->output_dt + 1e-9) - PetscFloorReal(net->t0 / net->output_dt + 1e-9)) + 3;
   if (!rank) PetscCall(PetscMalloc5(f->Tmax, &f->rt, f->Tmax, &f->rloss, (size_t)f->Tmax * NX * N, &f->rz, (size_t)f->Tmax * (P + 1) * NX * N, &f->ra, (size_t)f->Tmax * NX, &f->rflux));
   if (!rank) PetscCall(PetscMalloc1((size_t)f->Tmax * NX, &f->rdiss));
+  if (!rank && f->damped) PetscCall(PetscMalloc2((size_t)f->Tmax * NX * N, &f->rzd, (size_t)f->Tmax * (P + 1) * NX * N, &f->rad));
   PetscCall(TSCreate(f->comm, &ts));
   PetscCall(TSSetDM(ts, f->dats));
   PetscCall(BbdFieldSetRHSFunction(f, ts, BbdFieldRHSContinuum));
@@ -391,6 +589,7 @@ PetscErrorCode BbdFieldContinuumRun(BbdField f)
   if (!net->quiet) PetscCall(PetscPrintf(f->comm, "wrote %s\n", net->output_file));
   if (!rank) PetscCall(PetscFree5(f->rt, f->rloss, f->rz, f->ra, f->rflux));
   if (!rank) PetscCall(PetscFree(f->rdiss));
+  if (!rank && f->damped) PetscCall(PetscFree2(f->rzd, f->rad));
   PetscCall(VecDestroy(&Ftmp));
   PetscCall(TSDestroy(&ts));
   PetscFunctionReturn(0);

@@ -56,6 +56,9 @@ PetscErrorCode BbdFieldDestroy(BbdField *field)
   if (f->residual) PetscCall(BbdFieldResidualDestroy(f));
   PetscCall(BbdFieldDampedResidualDestroy(f));
   PetscCall(PetscFree3(f->iz, f->ia, f->ib));
+  PetscCall(PetscFree2(f->izd, f->iad));
+  PetscCall(PetscFree(f->ibd));
+  PetscCall(PetscFree2(f->cR, f->cP));
   PetscCall(PetscFree4(f->zdr, f->adr, f->D2, f->u1));
   PetscCall(BbdNetDestroy(&f->net));
   PetscCall(PetscFree(f));
@@ -135,7 +138,6 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
     net->dy = 1.0 / NY;
   }
   PetscCheck(net->dyn != BBD_DYN_SGD, f->comm, PETSC_ERR_SUP, "-bbd_dynamics sgd: bbd-field integrates the continuous-time dynamics (flow, damped); discrete sgd steps are bbd-net's");
-  PetscCheck(net->dyn != BBD_DYN_DAMPED || !f->continuum, f->comm, PETSC_ERR_SUP, "-bbd_dynamics damped with -bbd_mode continuum: damped dynamics are not implemented in continuum mode (only in lattice mode); use -bbd_dynamics flow here");
   f->damped = (PetscBool)(net->dyn == BBD_DYN_DAMPED);
   PetscCheck(net->batch == 1, f->comm, PETSC_ERR_USER_INPUT, "-bbd_batch %" PetscInt_FMT ": the field z(x, y) is one sample's; bbd-field needs -bbd_batch 1", net->batch);
   PetscFunctionReturn(0);
@@ -608,6 +610,7 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
   PetscCall(PetscMalloc4((M + 1) * f->ym, &f->zdot, f->ym, &f->g1, f->ym, &f->g2, f->ym, &f->pw));
   if (f->residual) PetscCall(BbdFieldResidualSetUp(f));
   if (f->damped) PetscCall(PetscMalloc4((M + 1) * f->gym, &f->zdr, (net->P + 1) * (M + 1) * f->gym, &f->adr, (M + 1) * f->gym, &f->D2, f->gym, &f->u1));
+  if (f->continuum && f->damped) PetscCall(PetscMalloc2((M + 1) * f->ym, &f->cR, (M + 1) * f->ym, &f->cP));
   if (f->continuum) PetscCall(BbdFieldContinuumInit(f));
   else {
     PetscCall(BbdNetBatchSamples(net, net->t0, idx));

@@ -42,10 +42,13 @@ struct _p_BbdField {
   /* continuum results, kept on rank 0 until the run ends */
   PetscInt    T, Tmax;
   PetscReal  *rt, *rloss, *rz, *ra, *rflux, *rdiss;
+  PetscReal  *rzd, *rad;     /* continuum damped: the velocities z_dot, a_dot of the saved times */
+  PetscReal  *cR, *cP;       /* continuum damped: the tangent sweep's sources, the power density beta b_t + sum_j a_j_t beta D_j s */
   /* continuum mode from -bbd_init: the file's kind and grid, its fields on this grid */
   PetscBool   src_continuum; /* a continuum result (z, a on nx x ny points); else a lattice state (a, b on M x N) */
   PetscInt    src_nx, src_ny; /* continuum: the file's grid; lattice: its M layers and width N */
   PetscReal  *iz, *ia, *ib;   /* [NX][NY], [NX][P+1][NY], [NX][NY] */
+  PetscReal  *izd, *iad, *ibd; /* damped from a state with velocities: z_dot [NX][NY] (a lattice state: the tangent pass), a_dot [NX][P+1][NY], b_dot [NX][NY] (lattice) (else NULL: at rest) */
 };
 
 /* field.c */

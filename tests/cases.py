@@ -635,6 +635,116 @@ def case_field_continuum_init(b):
         check(not os.path.exists("out.h5"), "%s: left output behind" % extra)
 
 
+def case_field_continuum_damped(b):
+    """Continuum mode with damped dynamics (docs/theory.md section 14, "Continuum damped").
+    (1) Self-convergence at second order in the grid spacing like field-continuum (grids (n+1) x n,
+    n = 8..64, injection), for z and for its velocity z_dot; errors fall monotonically.
+    (2) The lattice damped solver (N = M, the same built-in fields, at rest) approaches the continuum
+    one at first order in 1/M (its stencils are first-order in depth): the change of z over the run,
+    lattice minus continuum on the same points, relative to the continuum change, for M = 16, 32, 64;
+    observed order of the last refinement in [0.7, 1.3], errors falling.
+    (3) The same fields on 1, 2 and 3 ranks to 1e-12.
+    (4) A run to T and a run to T/2 restarted from its own file (/state/z_dot, /state/a_dot) agree
+    bitwise; on 2 ranks to 1e-12.
+    (5) The diagnostics: J(1) = -eta dl/dt holds for damped as for flow (J = int beta z_t dy, z_t = v)
+    against a centred time difference of the loss (dt = 0.005: the difference errs by dt^2 |l_ttt|/6,
+    below 1e-3 relative); d_x J = 2 D with D = int (beta b_t + sum_j a_j_t beta D_j s)/2 dy holds to
+    second order, as in flow; J = 0 at rest.
+    (6) -bbd_init: a flow continuum result and a flow lattice state start at rest (velocities zero);
+    a damped lattice state keeps a_dot at its layers (rounding) and gives z_dot by the continuum
+    tangent pass, first order from the lattice's own z_dot (M = 16, 32, 64, order in [0.7, 1.3]);
+    a lattice state with a_dot but no b_dot is refused with a message naming /state/b_dot."""
+    f = field_bin(b)
+    base = ["-bbd_quiet", "-bbd_mode", "continuum", "-bbd_dynamics", "damped", "-bbd_tfinal", "0.5", "-bbd_output_dt", "0.25"]
+    Z, V = {}, {}
+    for n in (8, 16, 32, 64):
+        run([f] + base + ["-da_grid_x", str(n + 1), "-da_grid_y", str(n), "-bbd_output", "c%d.h5" % n])
+        Z[n], V[n] = traj("c%d.h5" % n, "z")[-1], traj("c%d.h5" % n, "z_dot")[-1]
+    for name, F in (("z", Z), ("z_dot", V)):
+        err = [np.linalg.norm(F[2 * n][::2, ::2] - F[n]) / np.linalg.norm(F[2 * n]) for n in (8, 16, 32)]
+        order = np.log2(np.array(err[:-1]) / np.array(err[1:]))
+        check(all(np.diff(err) < 0), "continuum damped: self-convergence errors of %s do not fall: %s" % (name, err))
+        check(1.6 <= order[-1] <= 2.4, "continuum damped: %s observed orders %s (errors %s), expected 2" % (name, order, err))
+    e = []
+    for M in (16, 32, 64):
+        run([f, "-bbd_quiet", "-bbd_depth", str(M), "-bbd_width", str(M), "-bbd_dynamics", "damped", "-bbd_tfinal", "0.5",
+             "-bbd_output_dt", "0.25", "-bbd_output", "l%d.h5" % M])
+        zl, zc = traj("l%d.h5" % M, "z"), traj("c%d.h5" % M, "z")
+        dl, dc = zl[-1] - zl[0], zc[-1] - zc[0]
+        e.append(np.abs(dl - dc).max() / np.abs(dc).max())
+    lorder = np.log2(e[-2] / e[-1])
+    check(all(np.diff(e) < 0) and 0.7 <= lorder <= 1.3, "continuum damped vs lattice damped (N = M): differences %s (order %.2f), expected first order" % (e, lorder))
+    for p in (2, 3):
+        run([f] + base + ["-da_grid_x", "33", "-da_grid_y", "32", "-bbd_output", "cp%d.h5" % p], nproc=p)
+        for q in ("z", "a", "z_dot", "a_dot", "flux", "dissipation_density", "loss"):
+            d = np.abs(traj("cp%d.h5" % p, q) - traj("c32.h5", q)).max() / np.abs(traj("c32.h5", q)).max()
+            check(d < 1e-12, "continuum damped on %d ranks: %s differs from 1 rank by %.2e" % (p, q, d))
+    cont = ["-bbd_quiet", "-bbd_mode", "continuum", "-bbd_dynamics", "damped"]
+    grid = ["-da_grid_x", "17", "-da_grid_y", "16", "-bbd_output_dt", "0.1"]
+    run([f] + cont + grid + ["-bbd_tfinal", "0.4", "-bbd_output", "full.h5"])
+    run([f] + cont + grid + ["-bbd_tfinal", "0.2", "-bbd_output", "half.h5"])
+    run([f] + cont + ["-bbd_init", "half.h5", "-bbd_tfinal", "0.4", "-bbd_output", "rest.h5"])
+    for q in ["time", "z", "a", "z_dot", "a_dot", "loss", "flux", "dissipation_density"]:
+        check(np.array_equal(traj("full.h5", q)[2:], traj("rest.h5", q)),
+              "continuum damped restart: /trajectory/%s differs from the uninterrupted run" % q)
+    with h5py.File("half.h5", "r") as g:
+        check(np.array_equal(g["state/z_dot"][()], g["trajectory/z_dot"][-1]) and np.array_equal(g["state/a_dot"][()], g["trajectory/a_dot"][-1]),
+              "continuum damped: /state/z_dot, /state/a_dot are not the last saved velocities")
+    run([f] + cont + ["-bbd_init", "half.h5", "-bbd_tfinal", "0.4", "-bbd_output", "rest2.h5"], nproc=2)
+    for q in ["z", "z_dot", "a_dot", "loss"]:
+        d = np.abs(traj("rest2.h5", q) - traj("rest.h5", q)).max() / np.abs(traj("rest.h5", q)).max()
+        check(d < 1e-12, "continuum damped restart on 2 ranks: %s differs by %.2e" % (q, d))
+    run([f] + cont + ["-da_grid_x", "17", "-da_grid_y", "16", "-bbd_tfinal", "0.1", "-bbd_output_dt", "0.005", "-bbd_eta", "0.8",
+                      "-bbd_output", "cl.h5"])
+    t, l, J = traj("cl.h5", "time"), traj("cl.h5", "loss"), traj("cl.h5", "flux")
+    dl = (l[2:] - l[:-2]) / (t[2:] - t[:-2])
+    rel = np.abs(-0.8 * dl - J[1:-1, -1]).max() / np.abs(J[:, -1]).max()
+    check(rel < 1e-3, "continuum damped: J(1) differs from -eta dl/dt by %.2e (relative)" % rel)
+    check(np.abs(J[0]).max() == 0, "continuum damped: J at rest (t = 0) is not zero: %s" % J[0])
+    law = []
+    for n in (16, 32, 64):
+        with h5py.File("c%d.h5" % n, "r") as g:
+            J, D, x = g["trajectory/flux"][()], g["trajectory/dissipation_density"][()], g["grid/x"][()]
+        dJ = (J[:, 2:] - J[:, :-2]) / (x[2] - x[0])
+        law.append(np.abs(dJ - 2 * D[:, 1:-1]).max() / np.abs(2 * D).max())
+    lorder = np.log2(law[-2] / law[-1])
+    check(law[-1] < 1e-3 and 1.5 <= lorder <= 2.6, "continuum damped: d_x J = 2 D defects %s (order %.2f), expected second order" % (law, lorder))
+    # -bbd_init: flow results start at rest
+    run([f, "-bbd_quiet", "-bbd_mode", "continuum", "-da_grid_x", "17", "-da_grid_y", "16", "-bbd_tfinal", "0.2",
+         "-bbd_output", "flowc.h5"])
+    run([b, "-bbd_quiet", "-bbd_depth", "8", "-bbd_width", "16", "-bbd_tfinal", "0.1", "-bbd_output", "flowl.h5"])
+    for src in ("flowc.h5", "flowl.h5"):
+        run([f] + cont + ["-bbd_init", src, "-da_grid_x", "17", "-da_grid_y", "16", "-bbd_tfinal", "0.3", "-bbd_output", "r.h5"])
+        with h5py.File("r.h5", "r") as g:
+            check(np.abs(g["trajectory/z_dot"][0]).max() == 0 and np.abs(g["trajectory/a_dot"][0]).max() == 0,
+                  "continuum damped from the flow state %s: not at rest" % src)
+            check(g["trajectory/loss"][-1] < g["trajectory/loss"][0], "continuum damped from %s: the loss does not fall" % src)
+    # a damped lattice state (bbd-field lattice, N = M, t = 0.2) onto its own lattice points: a_dot at the
+    # layers x_m = m/M is kept (cubic interpolation at its nodes: rounding), z_dot is the continuum tangent
+    # pass of the interpolated (a, b, a_dot, b_dot), which approaches the lattice's /state/z_dot at first order
+    e = []
+    for M in (16, 32, 64):
+        run([f, "-bbd_quiet", "-bbd_depth", str(M), "-bbd_width", str(M), "-bbd_dynamics", "damped", "-bbd_tfinal", "0.2",
+             "-bbd_output", "ld%d.h5" % M])
+        run([f] + cont + ["-bbd_init", "ld%d.h5" % M, "-bbd_tfinal", "0.2", "-bbd_output", "cd%d.h5" % M])
+        with h5py.File("ld%d.h5" % M, "r") as l, h5py.File("cd%d.h5" % M, "r") as c:
+            al, ac = l["state/a_dot"][()], c["trajectory/a_dot"][0][:, :M, :]
+            check(np.abs(ac - al).max() <= 1e-12 * np.abs(al).max(), "continuum damped from a lattice state: a_dot changed at the layers by %.2e" % np.abs(ac - al).max())
+            e.append(np.abs(l["state/z_dot"][()] - c["trajectory/z_dot"][0]).max() / np.abs(l["state/z_dot"][()]).max())
+    lorder = np.log2(e[-2] / e[-1])
+    check(all(np.diff(e) < 0) and 0.7 <= lorder <= 1.3, "continuum damped from a damped lattice state: z_dot against the lattice's %s (order %.2f), expected first order" % (e, lorder))
+    with h5py.File("ld16.h5", "r") as l, h5py.File("nobdot.h5", "w") as g:
+        for k, v in l.attrs.items():
+            g.attrs[k] = v
+        for q in ("data/X", "data/Y", "state/a", "state/b", "state/a_dot"):
+            g[q] = l[q][()]
+        g["state"].attrs["time"] = l["state"].attrs["time"]
+    p = run([f] + cont + ["-bbd_init", "nobdot.h5", "-bbd_tfinal", "0.3", "-bbd_output", "out.h5"], expect_ok=False)
+    text = p.stdout + p.stderr
+    check(p.returncode > 0 and "/state/b_dot" in text, "continuum damped from a lattice state without /state/b_dot: exit %d, message:\n%s" % (p.returncode, text[:1500]))
+    check(not os.path.exists("out.h5"), "continuum damped from a lattice state without /state/b_dot: left output behind")
+
+
 def case_compare_init(b):
     """bbd-compare -bbd_init with a field-family state. A lattice state of another resolution (the built-in
     fields on 48 x 40, data included): every network starts from the file's fields on its lattice,
@@ -1070,7 +1180,7 @@ FIELD_BAD = [
     (["-bbd_mode", "continuum", "-bbd_activation", "tanh,sin,tanh,tanh"], "-bbd_activation"),
     (["-bbd_mode", "spectral"], "-bbd_mode"),
     (["-bbd_family", "dense"], "dense"),
-    (["-bbd_mode", "continuum", "-bbd_dynamics", "damped"], "not implemented in continuum mode"),
+    (["-bbd_mode", "continuum", "-bbd_dynamics", "damped", "-bbd_formulation", "residual"], "-bbd_formulation residual"),
     (["-bbd_dynamics", "sgd"], "-bbd_dynamics sgd"),
     (["-bbd_batch", "2"], "-bbd_batch"),
     (["-da_grid_x", "9"], "-da_grid_x"),
