@@ -106,14 +106,14 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
       f->src_ny      = net->n[0];
       net->init_grid = PETSC_TRUE;
       { /* run settings the file stores as defaults that continuum mode cannot use: unless given
-           as options, one sample (no switching, batch 1) and gradient flow */
+           as options, one sample (no switching, batch 1), and gradient flow for an sgd file */
         PetscBool given;
         PetscCall(PetscOptionsHasName(NULL, NULL, "-bbd_sample_dt", &given));
         if (!given) net->sample_dt = 0;
         PetscCall(PetscOptionsHasName(NULL, NULL, "-bbd_batch", &given));
         if (!given) net->batch = 1;
         PetscCall(PetscOptionsHasName(NULL, NULL, "-bbd_dynamics", &given));
-        if (!given) net->dyn = BBD_DYN_FLOW;
+        if (!given && net->dyn == BBD_DYN_SGD) net->dyn = BBD_DYN_FLOW; /* damped stays damped (with the file's velocities) */
       }
     }
     PetscCheck(net->sample_dt == 0, f->comm, PETSC_ERR_SUP, "-bbd_sample_dt with -bbd_mode continuum: sample switching is not implemented in continuum mode yet");

@@ -690,6 +690,9 @@ def case_field_continuum_damped(b):
     with h5py.File("half.h5", "r") as g:
         check(np.array_equal(g["state/z_dot"][()], g["trajectory/z_dot"][-1]) and np.array_equal(g["state/a_dot"][()], g["trajectory/a_dot"][-1]),
               "continuum damped: /state/z_dot, /state/a_dot are not the last saved velocities")
+    # the file's dynamics are the default: without -bbd_dynamics the damped run continues damped
+    run([f, "-bbd_quiet", "-bbd_mode", "continuum", "-bbd_init", "half.h5", "-bbd_tfinal", "0.4", "-bbd_output", "rest3.h5"])
+    check(np.array_equal(traj("rest3.h5", "z_dot"), traj("rest.h5", "z_dot")), "continuum damped restart without -bbd_dynamics is not damped")
     run([f] + cont + ["-bbd_init", "half.h5", "-bbd_tfinal", "0.4", "-bbd_output", "rest2.h5"], nproc=2)
     for q in ["z", "z_dot", "a_dot", "loss"]:
         d = np.abs(traj("rest2.h5", q) - traj("rest.h5", q)).max() / np.abs(traj("rest.h5", q)).max()
