@@ -506,6 +506,25 @@ def case_field_implicit(b):
         check(err < 1e-2, "bbd-field %s: z differs from the reference by %.2e" % (ts, err))
 
 
+def check_continuum_flux(tag, files, eta_file, eta):
+    """Continuum energy diagnostics: J(1) = -eta dl/dt against a centred time difference of the saved
+    loss (eta_file), and d_x J = 2 D through depth (D: /trajectory/dissipation_density) on the grids of
+    `files` (J differenced at second order against 2 D; the defect must fall at second order)."""
+    t, l, J = traj(eta_file, "time"), traj(eta_file, "loss"), traj(eta_file, "flux")
+    dl = (l[2:] - l[:-2]) / (t[2:] - t[:-2])
+    rel = np.abs(-eta * dl - J[1:-1, -1]).max() / np.abs(J[:, -1]).max()
+    check(rel < 1e-3, "%s: J(1) differs from -eta dl/dt by %.2e (relative)" % (tag, rel))
+    law = []
+    for name in files:
+        with h5py.File(name, "r") as g:
+            J, D, x = g["trajectory/flux"][()], g["trajectory/dissipation_density"][()], g["grid/x"][()]
+        dJ = (J[:, 2:] - J[:, :-2]) / (x[2] - x[0])
+        law.append(np.abs(dJ - 2 * D[:, 1:-1]).max() / np.abs(2 * D).max())
+    lorder = np.log2(law[-2] / law[-1])
+    check(law[-1] < 1e-3 and 1.5 <= lorder <= 2.6, "%s: d_x J = 2 D defects %s (order %.2f), expected second order" % (tag, law, lorder))
+    return traj(eta_file, "flux")
+
+
 def case_field_continuum(b):
     """Continuum mode: self-convergence at second order in the grid spacing (depth and width
     refined together, smooth built-in fields, tight TS tolerances; injection onto the coarse
@@ -529,20 +548,7 @@ def case_field_continuum(b):
             check(d < 1e-12, "continuum on %d ranks: %s differs from 1 rank by %.2e" % (p, q, d))
     run([f, "-bbd_quiet", "-bbd_mode", "continuum", "-da_grid_x", "17", "-da_grid_y", "16", "-bbd_tfinal", "0.1",
          "-bbd_output_dt", "0.005", "-bbd_eta", "0.8", "-bbd_output", "cl.h5"])
-    t, l, J = traj("cl.h5", "time"), traj("cl.h5", "loss"), traj("cl.h5", "flux")
-    dl = (l[2:] - l[:-2]) / (t[2:] - t[:-2])
-    rel = np.abs(-0.8 * dl - J[1:-1, -1]).max() / np.abs(J[:, -1]).max()
-    check(rel < 1e-3, "continuum: J(1) differs from -eta dl/dt by %.2e (relative)" % rel)
-    # energy continuity through depth, d_x J = 2 D (D: /trajectory/dissipation_density), on the
-    # grid: J differenced at second order against 2 D; the defect falls at second order
-    law = []
-    for n in (16, 32, 64):
-        with h5py.File("c%d.h5" % n, "r") as g:
-            J, D, x = g["trajectory/flux"][()], g["trajectory/dissipation_density"][()], g["grid/x"][()]
-        dJ = (J[:, 2:] - J[:, :-2]) / (x[2] - x[0])
-        law.append(np.abs(dJ - 2 * D[:, 1:-1]).max() / np.abs(2 * D).max())
-    lorder = np.log2(law[-2] / law[-1])
-    check(law[-1] < 1e-3 and 1.5 <= lorder <= 2.6, "continuum: d_x J = 2 D defects %s (order %.2f), expected second order" % (law, lorder))
+    check_continuum_flux("continuum", ["c16.h5", "c32.h5", "c64.h5"], "cl.h5", 0.8)
 
 
 def case_field_continuum_init(b):
@@ -699,19 +705,8 @@ def case_field_continuum_damped(b):
         check(d < 1e-12, "continuum damped restart on 2 ranks: %s differs by %.2e" % (q, d))
     run([f] + cont + ["-da_grid_x", "17", "-da_grid_y", "16", "-bbd_tfinal", "0.1", "-bbd_output_dt", "0.005", "-bbd_eta", "0.8",
                       "-bbd_output", "cl.h5"])
-    t, l, J = traj("cl.h5", "time"), traj("cl.h5", "loss"), traj("cl.h5", "flux")
-    dl = (l[2:] - l[:-2]) / (t[2:] - t[:-2])
-    rel = np.abs(-0.8 * dl - J[1:-1, -1]).max() / np.abs(J[:, -1]).max()
-    check(rel < 1e-3, "continuum damped: J(1) differs from -eta dl/dt by %.2e (relative)" % rel)
+    J = check_continuum_flux("continuum damped", ["c16.h5", "c32.h5", "c64.h5"], "cl.h5", 0.8)
     check(np.abs(J[0]).max() == 0, "continuum damped: J at rest (t = 0) is not zero: %s" % J[0])
-    law = []
-    for n in (16, 32, 64):
-        with h5py.File("c%d.h5" % n, "r") as g:
-            J, D, x = g["trajectory/flux"][()], g["trajectory/dissipation_density"][()], g["grid/x"][()]
-        dJ = (J[:, 2:] - J[:, :-2]) / (x[2] - x[0])
-        law.append(np.abs(dJ - 2 * D[:, 1:-1]).max() / np.abs(2 * D).max())
-    lorder = np.log2(law[-2] / law[-1])
-    check(law[-1] < 1e-3 and 1.5 <= lorder <= 2.6, "continuum damped: d_x J = 2 D defects %s (order %.2f), expected second order" % (law, lorder))
     # -bbd_init: flow results start at rest
     run([f, "-bbd_quiet", "-bbd_mode", "continuum", "-da_grid_x", "17", "-da_grid_y", "16", "-bbd_tfinal", "0.2",
          "-bbd_output", "flowc.h5"])
