@@ -38,10 +38,8 @@ PetscErrorCode BbdFieldDestroy(BbdField *field)
   if (!f) PetscFunctionReturn(0);
   PetscCall(VecDestroy(&f->U));
   PetscCall(VecDestroy(&f->Uloc));
-  PetscCall(VecDestroy(&f->Udotloc));
   PetscCall(VecDestroy(&f->Ulin));
   PetscCall(VecDestroy(&f->rowg));
-  PetscCall(VecDestroy(&f->rowl));
   PetscCall(VecDestroy(&f->Zall));
   PetscCall(VecDestroy(&f->Unat));
   PetscCall(VecDestroy(&f->Uall));
@@ -442,6 +440,7 @@ static PetscErrorCode IJacobian(TS ts, PetscReal t, Vec U, Vec Udot, PetscReal s
   (void)ts;
   (void)t;
   PetscCall(BbdFieldFromTS(f, U, f->Ulin)); /* the linearisation point, width-only layout */
+  PetscCall(BbdFieldTransposeIn(f, f->Ulin)); /* its rows, for every preconditioner application until the next Jacobian */
   f->shift = shift;
   if (f->jac_assembled) PetscCall(BbdFieldJacobianAssemble(f, U, Udot, shift, B));
   if (A != B || !f->jac_assembled) { /* the matrix-free operator (also with -snes_mf_operator) */
@@ -456,8 +455,7 @@ static PetscErrorCode PCApplySweep(PC pc, Vec x, Vec y)
   BbdField f;
 
   PetscFunctionBeginUser;
-  PetscCall(PCShellGetContext(pc, &f));
-  PetscCall(BbdFieldTransposeIn(f, f->Ulin));
+  PetscCall(PCShellGetContext(pc, &f)); /* the rows of the linearisation point: transposed in by IJacobian */
   PetscCall(Sweep(f, x, PETSC_FALSE, y));
   PetscCall(VecScale(y, 1.0 / f->shift));
   PetscFunctionReturn(0);
@@ -593,14 +591,10 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
   PetscCall(DMDACreate1d(f->comm, by, N, 1, 1, ly, &f->rowda));
   PetscCall(DMSetUp(f->rowda));
   PetscCall(DMCreateGlobalVector(f->rowda, &f->rowg));
-  PetscCall(DMCreateLocalVector(f->rowda, &f->rowl));
-  PetscCall(VecSet(f->rowl, 0)); /* zero padding outside a non-periodic width stays zero */
   PetscCall(VecScatterCreateToAll(f->rowg, &f->zscat, &f->Zall));
   PetscCall(DMCreateGlobalVector(f->da, &f->U));
   PetscCall(DMCreateLocalVector(f->da, &f->Uloc));
   PetscCall(VecSet(f->Uloc, 0));
-  PetscCall(VecDuplicate(f->Uloc, &f->Udotloc));
-  PetscCall(VecSet(f->Udotloc, 0)); /* zero padding outside a non-periodic width stays zero */
   PetscCall(VecDuplicate(f->U, &f->Ulin));
   PetscCall(BbdFieldLayoutVectors(f));
   PetscCall(DMDACreateNaturalVector(f->da, &f->Unat));

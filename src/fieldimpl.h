@@ -10,7 +10,7 @@ struct _p_BbdField {
   BbdNet      net;
   char        mode[32];
   DM          da, rowda;
-  Vec         U, Uloc, rowg, rowl, Zall, Unat, Uall;
+  Vec         U, Uloc, rowg, Zall, Unat, Uall;
   VecScatter  zscat, allscat;
   PetscInt    dof, ys, ym, gys, gym, sample;
   PetscReal  *beta, *gb, *dz, *dzn, *lam;
@@ -19,7 +19,7 @@ struct _p_BbdField {
   PetscBool   continuum, residual; /* continuum mode; lattice: implicit residual formulation */
   PetscBool   damped;              /* lattice: damped dynamics, velocity dofs z_dot, a_j_dot after z, a_j */
   PetscReal  *zdr, *adr, *D2, *u1; /* damped: velocity rows (all NX depths, ghosted), sigma'', a ghosted row */
-  Vec         Udotloc, Ulin;       /* residual formulation: ghosted rates, linearisation point */
+  Vec         Ulin;                /* residual formulation: the linearisation point */
   PetscReal   shift;
   /* fieldts.c: the TS layout (-da_processors_x > 1: split moves vectors to the width-only f->da) */
   DM          dats;
@@ -32,7 +32,7 @@ struct _p_BbdField {
   /* residual.c: the one-pass residual (window of columns; two ghost columns on several ranks) */
   DM          da2;
   Vec         U2loc, Ud2loc;
-  PetscInt    gys2;
+  PetscInt    gys2, gym2;
   PetscReal  *wS, *wD, *wQ, *wB, *zcol, *zerocol, ik[3], fr[3];
   PetscBool   oneact;
   PetscBool   jac_assembled;       /* residual formulation: assembled analytic Jacobian (fieldjac.c), else matrix-free */

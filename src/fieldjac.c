@@ -13,9 +13,7 @@
 #include "fieldimpl.h"
 
 typedef struct {
-  DM           da2;            /* the grid with width-stencil radius 2: ghosts of beta's neighbours */
-  Vec          Ul, Udl;        /* ghosted U and U' (radius 2) */
-  PetscInt     gys, gym;       /* ghosted width range of da2 */
+  PetscInt     gys, gym;       /* ghosted width range of f->da2 (width-stencil radius 2: ghosts of beta's neighbours; residual.c) */
   PetscReal   *s, *d, *e, *bt; /* [NX][gym]: sigma, sigma', sigma'' of z (zero outside a non-periodic width), beta */
   PetscReal   *q;              /* [N] softmax of the output row (ce, kl) */
   PetscInt    *cols;           /* one row's columns and values */
@@ -28,9 +26,6 @@ static PetscErrorCode JacCtxDestroy(void *ptr)
   JacCtx *J = (JacCtx *)ptr;
 
   PetscFunctionBeginUser;
-  PetscCall(VecDestroy(&J->Ul));
-  PetscCall(VecDestroy(&J->Udl));
-  PetscCall(DMDestroy(&J->da2));
   PetscCall(PetscFree5(J->s, J->d, J->e, J->bt, J->q));
   PetscCall(PetscFree2(J->cols, J->vals));
   PetscCall(PetscFree(J));
@@ -127,12 +122,12 @@ static PetscErrorCode Linearise(BbdField f, JacCtx *J, Vec U, Vec Udot, const Pe
 
   PetscFunctionBeginUser;
   Stencils(net, S);
-  PetscCall(DMGlobalToLocalBegin(J->da2, U, INSERT_VALUES, J->Ul));
-  PetscCall(DMGlobalToLocalEnd(J->da2, U, INSERT_VALUES, J->Ul));
-  PetscCall(DMGlobalToLocalBegin(J->da2, Udot, INSERT_VALUES, J->Udl));
-  PetscCall(DMGlobalToLocalEnd(J->da2, Udot, INSERT_VALUES, J->Udl));
-  PetscCall(DMDAVecGetArrayDOFRead(J->da2, J->Ul, u));
-  PetscCall(DMDAVecGetArrayDOFRead(J->da2, J->Udl, ud));
+  PetscCall(DMGlobalToLocalBegin(f->da2, U, INSERT_VALUES, f->U2loc));
+  PetscCall(DMGlobalToLocalEnd(f->da2, U, INSERT_VALUES, f->U2loc));
+  PetscCall(DMGlobalToLocalBegin(f->da2, Udot, INSERT_VALUES, f->Ud2loc));
+  PetscCall(DMGlobalToLocalEnd(f->da2, Udot, INSERT_VALUES, f->Ud2loc));
+  PetscCall(DMDAVecGetArrayDOFRead(f->da2, f->U2loc, u));
+  PetscCall(DMDAVecGetArrayDOFRead(f->da2, f->Ud2loc, ud));
   PetscCall(PetscMalloc1(gym, &z));
   for (PetscInt k = 0; k < NX; k++) {
     for (PetscInt jj = 0; jj < gym; jj++) z[jj] = (*u)[gys + jj][k][0];
@@ -245,8 +240,8 @@ static PetscErrorCode Fill(BbdField f, JacCtx *J, Vec U, Vec Udot, PetscReal shi
         PetscCall(FlushRow(J, A, row));
       }
   }
-  PetscCall(DMDAVecRestoreArrayDOFRead(J->da2, J->Ul, &u));
-  PetscCall(DMDAVecRestoreArrayDOFRead(J->da2, J->Udl, &ud));
+  PetscCall(DMDAVecRestoreArrayDOFRead(f->da2, f->U2loc, &u));
+  PetscCall(DMDAVecRestoreArrayDOFRead(f->da2, f->Ud2loc, &ud));
   PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
   PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
   PetscFunctionReturn(0);
@@ -257,24 +252,15 @@ PetscErrorCode BbdFieldJacobianCreate(BbdField f, Mat *A)
 {
   BbdNet          net = f->net;
   const PetscInt  NX = net->M + 1, N = net->n[0], nloc = f->ym * NX * f->dof;
-  const PetscInt *ly;
   JacCtx         *J;
   Mat             pre;
   Vec             Z;
   PetscContainer  box;
-  DMBoundaryType  by = net->periodic ? DM_BOUNDARY_PERIODIC : DM_BOUNDARY_GHOSTED;
 
   PetscFunctionBeginUser;
   PetscCall(PetscNew(&J));
-  PetscCall(DMDAGetOwnershipRanges(f->da, NULL, &ly, NULL));
-  PetscCheck(f->size == 1 || f->ym >= 2, f->comm, PETSC_ERR_USER_INPUT, "-bbd_jacobian assembled: every rank needs at least 2 width rows (the width stencil of the Jacobian has radius 2); use fewer ranks or a wider network");
-  PetscCall(DMDACreate2d(f->comm, DM_BOUNDARY_NONE, by, DMDA_STENCIL_STAR, NX, N, 1, f->size, f->dof, 2, NULL, ly, &J->da2));
-  PetscCall(DMSetUp(J->da2));
-  PetscCall(DMDAGetGhostCorners(J->da2, NULL, &J->gys, NULL, NULL, &J->gym, NULL));
-  PetscCall(DMCreateLocalVector(J->da2, &J->Ul));
-  PetscCall(VecSet(J->Ul, 0)); /* the ghosts outside a non-periodic width stay zero */
-  PetscCall(VecDuplicate(J->Ul, &J->Udl));
-  PetscCall(VecSet(J->Udl, 0));
+  J->gys = f->gys2; /* the residual's radius-2 grid (BbdFieldResidualSetUp creates it for the assembled Jacobian) */
+  J->gym = f->gym2;
   PetscCall(PetscMalloc5(NX * J->gym, &J->s, NX * J->gym, &J->d, NX * J->gym, &J->e, NX * J->gym, &J->bt, N, &J->q));
   J->cap = 64 + N;
   PetscCall(PetscMalloc2(J->cap, &J->cols, J->cap, &J->vals));

@@ -78,31 +78,31 @@ PetscErrorCode BbdFieldLayoutDestroy(BbdField f)
   PetscFunctionReturn(0);
 }
 
-/* TS layout -> width-only layout (a copy when they are one) */
-PetscErrorCode BbdFieldFromTS(BbdField f, Vec ts, Vec sw)
+/* copy between the TS layout and the width-only layout (forward: TS -> width-only) */
+static PetscErrorCode Move(BbdField f, Vec from, Vec to, ScatterMode mode)
 {
   PetscFunctionBeginUser;
-  if (ts == sw) PetscFunctionReturn(0);
+  if (from == to) PetscFunctionReturn(0);
   if (!f->split) {
-    PetscCall(VecCopy(ts, sw));
+    PetscCall(VecCopy(from, to));
     PetscFunctionReturn(0);
   }
-  PetscCall(VecScatterBegin(f->tscat, ts, sw, INSERT_VALUES, SCATTER_FORWARD));
-  PetscCall(VecScatterEnd(f->tscat, ts, sw, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecScatterBegin(f->tscat, from, to, INSERT_VALUES, mode));
+  PetscCall(VecScatterEnd(f->tscat, from, to, INSERT_VALUES, mode));
   PetscFunctionReturn(0);
 }
 
-/* width-only layout -> TS layout */
+PetscErrorCode BbdFieldFromTS(BbdField f, Vec ts, Vec sw)
+{
+  PetscFunctionBeginUser;
+  PetscCall(Move(f, ts, sw, SCATTER_FORWARD));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode BbdFieldToTS(BbdField f, Vec sw, Vec ts)
 {
   PetscFunctionBeginUser;
-  if (ts == sw) PetscFunctionReturn(0);
-  if (!f->split) {
-    PetscCall(VecCopy(sw, ts));
-    PetscFunctionReturn(0);
-  }
-  PetscCall(VecScatterBegin(f->tscat, sw, ts, INSERT_VALUES, SCATTER_REVERSE));
-  PetscCall(VecScatterEnd(f->tscat, sw, ts, INSERT_VALUES, SCATTER_REVERSE));
+  PetscCall(Move(f, sw, ts, SCATTER_REVERSE));
   PetscFunctionReturn(0);
 }
 

@@ -29,17 +29,17 @@ PetscErrorCode BbdFieldResidualSetUp(BbdField f)
   for (PetscInt m = 0; m < net->M; m++) f->oneact = (PetscBool)(f->oneact && net->act[m] == net->act[0]);
   PetscCall(PetscMalloc5(5 * NX, &f->wS, 5 * NX, &f->wD, 5 * NX, &f->wQ, 3 * NX, &f->wB, NX, &f->zcol));
   PetscCall(PetscCalloc1(NX * f->dof, &f->zerocol));
-  if (f->size > 1) {
+  if (f->size > 1 || f->jac_assembled) { /* the width-radius-2 ghosts of the residual (several ranks) and of the assembled Jacobian (fieldjac.c) */
     PetscCall(DMDAGetInfo(f->da, NULL, NULL, &ny, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL));
     PetscCall(DMDAGetOwnershipRanges(f->da, NULL, &ly, NULL));
-    for (PetscInt r = 0; r < f->size; r++) PetscCheck(ly[r] >= 2, f->comm, PETSC_ERR_USER_INPUT, "-bbd_formulation residual: every rank needs at least 2 width points (rank %" PetscInt_FMT " has %" PetscInt_FMT "); use fewer ranks or a wider grid", r, ly[r]);
+    for (PetscInt r = 0; r < f->size && f->size > 1; r++) PetscCheck(ly[r] >= 2, f->comm, PETSC_ERR_USER_INPUT, "-bbd_formulation residual: every rank needs at least 2 width points (rank %" PetscInt_FMT " has %" PetscInt_FMT "); use fewer ranks or a wider grid", r, ly[r]);
     PetscCall(DMDACreate2d(f->comm, DM_BOUNDARY_NONE, net->periodic ? DM_BOUNDARY_PERIODIC : DM_BOUNDARY_GHOSTED, DMDA_STENCIL_BOX, NX, ny, 1, f->size, f->dof, 2, NULL, ly, &f->da2));
     PetscCall(DMSetUp(f->da2));
     PetscCall(DMCreateLocalVector(f->da2, &f->U2loc));
     PetscCall(VecDuplicate(f->U2loc, &f->Ud2loc));
     PetscCall(VecSet(f->U2loc, 0)); /* zero padding outside a non-periodic width stays zero */
     PetscCall(VecSet(f->Ud2loc, 0));
-    PetscCall(DMDAGetGhostCorners(f->da2, NULL, &f->gys2, NULL, NULL, NULL, NULL));
+    PetscCall(DMDAGetGhostCorners(f->da2, NULL, &f->gys2, NULL, NULL, &f->gym2, NULL));
   }
   PetscFunctionReturn(0);
 }

@@ -126,6 +126,7 @@ static PetscErrorCode IJacobianDamped(TS ts, PetscReal t, Vec U, Vec Udot, Petsc
   (void)Udot;
   (void)B;
   PetscCall(BbdFieldFromTS(f, U, f->Ulin)); /* the linearisation point, width-only layout */
+  PetscCall(BbdFieldTransposeIn(f, f->Ulin)); /* its rows, for every preconditioner application until the next Jacobian */
   f->shift = shift;
   PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
   PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
@@ -148,8 +149,7 @@ static PetscErrorCode PCApplyDamped(PC pc, Vec x, Vec y)
   V  = f->net->P + 2;
   iv = 1.0 / (f->shift + f->net->gamma);
   is = 1.0 / f->shift;
-  PetscCall(BbdFieldTransposeIn(f, f->Ulin));
-  PetscCall(VecGetLocalSize(x, &n));
+  PetscCall(VecGetLocalSize(x, &n)); /* the rows of the linearisation point: transposed in by IJacobianDamped */
   PetscCall(VecGetArrayRead(x, &xa));
   PetscCall(VecGetArray(f->psrc, &sa));
   for (PetscInt p = 0; p < n; p += f->dof)

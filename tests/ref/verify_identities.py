@@ -164,16 +164,22 @@ for fam in ("field", "dense"):
                 say("  %-5s periodic=%d %-5s B=%d |dJ-2T|/|J| %.1e  J_0 = %.1e  |J_M + eta dl/dt|/|J_M| %.1e  L-Lbulk-Lbdry %.1e  beta_mismatch %.1e"
                     % (fam, per, ln, B, e1, J[0], e2, e3, d["beta_mismatch"]))
 
+def damped_case(fam, B, scale):
+    """a damped network, B samples and a random velocity (the a_2 rates kept small: stability)"""
+    net, th, nin, nout = make(fam, "mse", True)
+    Xs = rng.standard_normal((B, nin)); Ys = targets(net, "mse", B, nout)
+    thdot = unflatten(scale * rng.standard_normal(flatten(th).size), th)
+    if fam == "field":
+        for m in range(net.M):
+            thdot[m]["a"][2] *= 0.01
+    return net, th, Xs, Ys, thdot
+
+
 # ---------------------------------------------------------------- 1c damped
 say("## 1c damped law J_(m+1)-J_m = dT_m/dt + 2 gamma T_m")
 for fam in ("field", "dense"):
     for B in (1, 2):
-        net, th, nin, nout = make(fam, "mse", True)
-        Xs = rng.standard_normal((B, nin)); Ys = targets(net, "mse", B, nout)
-        thdot = unflatten(0.5 * rng.standard_normal(flatten(th).size), th)
-        if fam == "field":
-            for m in range(net.M):
-                thdot[m]["a"][2] *= 0.01
+        net, th, Xs, Ys, thdot = damped_case(fam, B, 0.5)
         d = net.diagnostics(th, thdot, Xs, Ys, "damped")
         J = d["flux"]
         e = np.abs(J[1:] - J[:-1] - d["energy_rate"] - 2 * d["dissipation"]).max() / np.abs(J).max()
@@ -211,12 +217,7 @@ def Pkk(net, k, th, z, beta):
 
 for fam in ("field", "dense"):
     for B in (1, 2):
-        net, th, nin, nout = make(fam, "mse", True)
-        Xs = rng.standard_normal((B, nin)); Ys = targets(net, "mse", B, nout)
-        td0 = unflatten(0.3 * rng.standard_normal(flatten(th).size), th)
-        if fam == "field":
-            for m in range(net.M):
-                td0[m]["a"][2] *= 0.01
+        net, th, Xs, Ys, td0 = damped_case(fam, B, 0.3)
         sol = damped_traj(net, th, td0, Xs, Ys, 1.0, None)
         n = flatten(th).size
         hs = 2.5e-4 if fam == "field" else 1e-3
