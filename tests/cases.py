@@ -1134,38 +1134,58 @@ def case_field_damped_residual(b):
           "damped residual without the preconditioner converged as fast: the test no longer shows what the preconditioner does")
 
 
-def case_field_xdmf(b):
-    """The .xdmf beside a bbd-field result is well-formed XML whose HDF5 references exist with the
-    shapes it declares, one grid per saved time."""
+def xdmf_check(xdmf, h5, expect):
+    """Every temporal collection of the .xdmf: one grid per saved time with the file's times, and
+    each attribute a hyperslab of an existing dataset (declared shape = the dataset's) whose
+    selection is slice t (and component j) with the topology's shape; expect maps collection names
+    to their attribute names."""
     import xml.etree.ElementTree as ET
-    run([field_bin(b), "-bbd_quiet", "-bbd_depth", "4", "-bbd_width", "8", "-bbd_tfinal", "0.2", "-bbd_output_dt",
-         "0.1", "-bbd_output", "x.h5"])
-    root = ET.parse("x.xdmf").getroot()
-    topo = root.find("Domain/Topology")
-    check(topo.get("Dimensions") == "5 8", "xdmf topology %s" % topo.get("Dimensions"))
-    grids = root.findall("Domain/Grid/Grid")
-    with h5py.File("x.h5", "r") as h:
-        T = h["trajectory/time"].shape[0]
-        check(len(grids) == T, "xdmf has %d grids for %d saved times" % (len(grids), T))
-        for g in grids:
-            items = g.findall("Attribute/DataItem/DataItem")
-            fname, path = items[1].text.strip().split(":")
-            check(fname == "x.h5" and path in h, "xdmf reference %s" % items[1].text)
-            check(tuple(int(v) for v in items[1].get("Dimensions").split()) == h[path].shape, "xdmf shape mismatch")
-    # continuum mode adds the moments a_0..a_2 (hyperslabs of /trajectory/a [T, 3, NX, NY])
-    run([field_bin(b), "-bbd_quiet", "-bbd_mode", "continuum", "-da_grid_x", "9", "-da_grid_y", "8", "-bbd_tfinal", "0.1",
-         "-bbd_output_dt", "0.05", "-bbd_output", "xc.h5"])
-    root = ET.parse("xc.xdmf").getroot()
-    with h5py.File("xc.h5", "r") as h:
-        a = h["trajectory/a"][()]
-        for t, g in enumerate(root.findall("Domain/Grid/Grid")):
-            attrs = {x.get("Name"): x for x in g.findall("Attribute")}
-            check(sorted(attrs) == ["a_0", "a_1", "a_2", "z"], "xdmf continuum attributes %s" % sorted(attrs))
-            for j in range(3):
-                sel, ref = attrs["a_%d" % j].findall("DataItem/DataItem")
-                start = [int(v) for v in sel.text.split()[:4]]
-                check(start == [t, j, 0, 0] and ref.text.strip() == "xc.h5:/trajectory/a"
-                      and tuple(int(v) for v in ref.get("Dimensions").split()) == a.shape, "xdmf a_%d at t %d" % (j, t))
+    root = ET.parse(xdmf).getroot()
+    topos = root.findall("Domain/Topology")
+    colls = {c.get("Name"): c for c in root.findall("Domain/Grid")}
+    check(sorted(colls) == sorted(expect), "%s: collections %s, expected %s" % (xdmf, sorted(colls), sorted(expect)))
+    with h5py.File(h5, "r") as h:
+        times = h["trajectory/time"][()]
+        for ci, (name, coll) in enumerate(colls.items()):
+            shape = tuple(int(v) for v in topos[ci].get("Dimensions").split())
+            grids = coll.findall("Grid")
+            check(len(grids) == len(times), "%s: %d grids in %s for %d saved times" % (xdmf, len(grids), name, len(times)))
+            for t, g in enumerate(grids):
+                check(abs(float(g.find("Time").get("Value")) - times[t]) <= 1e-15 * max(1, abs(times[t])), "%s: time %d" % (xdmf, t))
+                attrs = {x.get("Name"): x for x in g.findall("Attribute")}
+                check(sorted(attrs) == sorted(expect[name]), "%s: %s attributes %s, expected %s" % (xdmf, name, sorted(attrs), sorted(expect[name])))
+                for an, x in attrs.items():
+                    sel, ref = x.findall("DataItem/DataItem")
+                    fname, path = ref.text.strip().split(":")
+                    check(fname == h5 and path in h, "%s: reference %s" % (xdmf, ref.text))
+                    dims = tuple(int(v) for v in ref.get("Dimensions").split())
+                    check(dims == h[path].shape, "%s: %s declares %s, the file has %s" % (xdmf, path, dims, h[path].shape))
+                    v = [int(s) for s in sel.text.split()]
+                    r = len(dims)
+                    start, stride, count = v[:r], v[r:2 * r], v[2 * r:]
+                    comp = [int(an.split("_")[1])] if r == 4 else []
+                    check(start == [t] + comp + [0, 0] and stride == [1] * r and tuple(count) == (1,) * (r - 2) + shape,
+                          "%s: %s at t %d selects %s" % (xdmf, an, t, v))
+                    base = an[:-4] if an.endswith("_dot") else an
+                    want = ("a" if base.startswith("a_") else base) + ("_dot" if an.endswith("_dot") else "")
+                    check(path == "/trajectory/" + want, "%s: %s reads %s" % (xdmf, an, path))
+
+
+def case_field_xdmf(b):
+    """The .xdmf beside a bbd-field result (ParaView) describes what the .h5 holds: lattice mode z on
+    the grid and a_j, b on the layer grid; continuum mode z and a_j on the grid; the velocities too
+    in damped dynamics."""
+    aj = ["a_0", "a_1", "a_2"]
+    dots = ["a_0_dot", "a_1_dot", "a_2_dot"]
+    for dyn in ("flow", "damped"):
+        d = dyn == "damped"
+        run([field_bin(b), "-bbd_quiet", "-bbd_depth", "4", "-bbd_width", "8", "-bbd_tfinal", "0.2", "-bbd_output_dt",
+             "0.1", "-bbd_dynamics", dyn, "-bbd_output", "x%s.h5" % dyn])
+        xdmf_check("x%s.xdmf" % dyn, "x%s.h5" % dyn,
+                   {"trajectory": ["z"], "layers": aj + ["b"] + (dots + ["b_dot"] if d else [])})
+        run([field_bin(b), "-bbd_quiet", "-bbd_mode", "continuum", "-da_grid_x", "9", "-da_grid_y", "8", "-bbd_tfinal", "0.1",
+             "-bbd_output_dt", "0.05", "-bbd_dynamics", dyn, "-bbd_output", "xc%s.h5" % dyn])
+        xdmf_check("xc%s.xdmf" % dyn, "xc%s.h5" % dyn, {"trajectory": ["z"] + aj + (["z_dot"] + dots if d else [])})
 
 
 FIELD_BAD = [
