@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 /* adjoint right-hand side at depth k: g = sigma'(z_k) .* sum_c D_c^T (a_c beta), beta owned */
-static PetscErrorCode AdjointRHS(BbdField f, PetscInt k, const PetscReal *beta, PetscReal *g)
+PetscErrorCode BbdFieldContinuumAdjointRHS(BbdField f, PetscInt k, const PetscReal *beta, PetscReal *g)
 {
   const PetscInt o = f->ys - f->gys;
 
@@ -24,7 +24,7 @@ static PetscErrorCode AdjointRHS(BbdField f, PetscInt k, const PetscReal *beta, 
 }
 
 /* tangent right-hand side at depth k: beta_k + sum_c adot_c D_c sigma(z_k) + sum_c a_c D_c (sigma' w) */
-static PetscErrorCode TangentRHS(BbdField f, PetscInt k, const PetscReal *w, PetscReal *g)
+PetscErrorCode BbdFieldContinuumTangentRHS(BbdField f, PetscInt k, const PetscReal *w, PetscReal *g)
 {
   BbdNet          net = f->net;
   const PetscInt  NX = net->M + 1, gym = f->gym, ym = f->ym, o = f->ys - f->gys, P = net->P;
@@ -55,17 +55,17 @@ static PetscErrorCode AdjointSweep(BbdField f)
   PetscCall(BbdFieldOutputGradient(f, f->zr + M * gym + o, beta + M * ym));
   for (PetscInt j = 0; j < ym; j++) beta[M * ym + j] *= -net->eta;
   for (PetscInt k = M; k >= 1; k--) {
-    PetscCall(AdjointRHS(f, k, beta + k * ym, g1));
+    PetscCall(BbdFieldContinuumAdjointRHS(f, k, beta + k * ym, g1));
     for (PetscInt j = 0; j < ym; j++) f->pw[j] = beta[k * ym + j] + h * g1[j];
     PetscCall(PetscArraycpy(g2, f->pw, ym));
-    PetscCall(AdjointRHS(f, k - 1, g2, g2));
+    PetscCall(BbdFieldContinuumAdjointRHS(f, k - 1, g2, g2));
     for (PetscInt j = 0; j < ym; j++) beta[(k - 1) * ym + j] = beta[k * ym + j] + 0.5 * h * (g1[j] + g2[j]);
   }
   PetscFunctionReturn(0);
 }
 
 /* damped tangent right-hand side at depth k: cR_k + sum_c a_c D_c (sigma' q) */
-static PetscErrorCode DampedTangentRHS(BbdField f, PetscInt k, const PetscReal *q, PetscReal *g)
+PetscErrorCode BbdFieldContinuumDampedTangentRHS(BbdField f, PetscInt k, const PetscReal *q, PetscReal *g)
 {
   const PetscInt ym = f->ym, o = f->ys - f->gys;
 
@@ -83,17 +83,17 @@ static PetscErrorCode DampedTangentRHS(BbdField f, PetscInt k, const PetscReal *
      d_x v_t = b_tt + sum_j [w_t,j D_j s + 2 w_j D_j (s' v) + a_j D_j (s'' v^2 + s' v_t)],  v_t(0) = 0,
    beta the overdamped adjoint (AdjointSweep), d_x v by second-order differences (centred inside,
    one-sided at x = 0, 1), v_t by Heun steps from x = 0. Also the power density
-   cP = beta b_t + sum_j w_j beta D_j s (ContinuumSave). The state is transposed in. */
-static PetscErrorCode RHSContinuumDamped(BbdField f, Vec F)
+   cP = beta b_t + sum_j w_j beta D_j s (ContinuumSave). The state is transposed in.
+   BbdFieldContinuumDampedSources: with f->beta given, the moment accelerations w_t into f->dar
+   (given_wt: already there, the residual form's w'), the tangent sources cR and the power cP. */
+PetscErrorCode BbdFieldContinuumDampedSources(BbdField f, PetscBool given_wt)
 {
   BbdNet          net = f->net;
-  const PetscInt  M = net->M, NX = M + 1, P = net->P, V = P + 2, ys = f->ys, ym = f->ym, gys = f->gys, gym = f->gym, o = ys - gys;
+  const PetscInt  M = net->M, NX = M + 1, P = net->P, ym = f->ym, gys = f->gys, gym = f->gym, o = f->ys - gys;
   const PetscReal h = net->h, gamma = net->gamma, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
-  PetscReal      *beta = f->beta, *g1 = f->g1, *g2 = f->g2, *vt = f->zdot, *u1 = f->u1, *wt = f->dar;
-  PetscScalar  ***fa;
+  PetscReal      *beta = f->beta, *g1 = f->g1, *g2 = f->g2, *u1 = f->u1, *wt = f->dar;
 
   PetscFunctionBeginUser;
-  PetscCall(AdjointSweep(f));
   for (PetscInt k = 0; k < NX; k++) {
     const PetscReal *s = f->S + k * gym, *d1 = f->D1 + k * gym, *d2 = f->D2 + k * gym, *v = f->zdr + k * gym;
     const PetscReal *vp, *vm, *vmm;
@@ -126,7 +126,7 @@ static PetscErrorCode RHSContinuumDamped(BbdField f, Vec F)
       pw = b * bt;
       for (PetscInt c = 0; c <= P; c++) {
         const PetscReal w  = f->adr[(c * NX + k) * gym + jj];
-        const PetscReal ww = -gamma * w + (net->kappa[c] > 0 ? net->kappa[c] * b * Ds[c] : 0);
+        const PetscReal ww = given_wt ? wt[(c * NX + k) * ym + j] : -gamma * w + (net->kappa[c] > 0 ? net->kappa[c] * b * Ds[c] : 0);
         wt[(c * NX + k) * ym + j] = ww;
         r += ww * Ds[c] + 2 * w * Du[c];
         pw += w * b * Ds[c];
@@ -135,12 +135,26 @@ static PetscErrorCode RHSContinuumDamped(BbdField f, Vec F)
       f->cP[k * ym + j] = pw;
     }
   }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode RHSContinuumDamped(BbdField f, Vec F)
+{
+  BbdNet          net = f->net;
+  const PetscInt  M = net->M, NX = M + 1, P = net->P, V = P + 2, ys = f->ys, ym = f->ym, gys = f->gys, gym = f->gym, o = ys - gys;
+  const PetscReal h = net->h;
+  PetscReal      *g1 = f->g1, *g2 = f->g2, *vt = f->zdot, *wt = f->dar;
+  PetscScalar  ***fa;
+
+  PetscFunctionBeginUser;
+  PetscCall(AdjointSweep(f));
+  PetscCall(BbdFieldContinuumDampedSources(f, PETSC_FALSE));
   /* v_t by Heun steps from x = 0 */
   for (PetscInt j = 0; j < ym; j++) vt[j] = 0;
   for (PetscInt k = 0; k < M; k++) {
-    PetscCall(DampedTangentRHS(f, k, vt + k * ym, g1));
+    PetscCall(BbdFieldContinuumDampedTangentRHS(f, k, vt + k * ym, g1));
     for (PetscInt j = 0; j < ym; j++) vt[(k + 1) * ym + j] = vt[k * ym + j] + h * g1[j];
-    PetscCall(DampedTangentRHS(f, k + 1, vt + (k + 1) * ym, g2));
+    PetscCall(BbdFieldContinuumDampedTangentRHS(f, k + 1, vt + (k + 1) * ym, g2));
     for (PetscInt j = 0; j < ym; j++) vt[(k + 1) * ym + j] = vt[k * ym + j] + 0.5 * h * (g1[j] + g2[j]);
   }
   PetscCall(DMDAVecGetArrayDOF(f->da, F, &fa));
@@ -187,10 +201,10 @@ PetscErrorCode BbdFieldRHSContinuum(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
   /* tangent sweep from the input boundary, Heun steps towards x = 1 */
   for (PetscInt j = 0; j < ym; j++) zd[j] = 0;
   for (PetscInt k = 0; k < M; k++) {
-    PetscCall(TangentRHS(f, k, zd + k * ym, g1));
+    PetscCall(BbdFieldContinuumTangentRHS(f, k, zd + k * ym, g1));
     for (PetscInt j = 0; j < ym; j++) g2[j] = zd[k * ym + j] + h * g1[j];
     PetscCall(PetscArraycpy(zd + (k + 1) * ym, g2, ym));
-    PetscCall(TangentRHS(f, k + 1, zd + (k + 1) * ym, g2));
+    PetscCall(BbdFieldContinuumTangentRHS(f, k + 1, zd + (k + 1) * ym, g2));
     for (PetscInt j = 0; j < ym; j++) zd[(k + 1) * ym + j] = zd[k * ym + j] + 0.5 * h * (g1[j] + g2[j]);
   }
   PetscCall(DMDAVecGetArrayDOF(f->da, F, &fa));
@@ -564,14 +578,23 @@ PetscErrorCode BbdFieldContinuumRun(BbdField f)
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(f->comm, &rank));
   if (!net->quiet) PetscCall(PetscPrintf(f->comm, "bbd-field, continuum mode (%s dynamics), grid %" PetscInt_FMT " x %" PetscInt_FMT " (depth x width), h = %g, dy = %g, activation %s, loss %s, eta = %g, gamma = %g, kappa = (%g, %g, %g), %d rank(s)\n", BbdDynamicsTypes[net->dyn], NX, N, (double)net->h, (double)net->dy, BbdActivations[net->act[0]], BbdLosses[net->loss], (double)net->eta, (double)net->gamma, (double)net->kappa[0], (double)net->kappa[1], (double)net->kappa[2], f->size));
+  if (!net->quiet) { /* the depth steps are explicit Heun steps: the same bound as the lattice's (docs/theory.md section 14, Stability) */
+    const PetscReal sn = BbdNetStabilityNumber(net);
+    PetscCall(PetscPrintf(f->comm, "  forward-map stability number h max|a_2| max sigma'/dy^2 = %.3g%s\n", (double)sn, sn > 0.5 ? " > 1/2: WARNING, the depth steps on this grid are unstable (refine depth like the square of width: -da_grid_x)" : " (stable: <= 1/2)"));
+  }
   f->Tmax = (PetscInt)(PetscFloorReal(net->tfinal / net->output_dt + 1e-9) - PetscFloorReal(net->t0 / net->output_dt + 1e-9)) + 3;
   if (!rank) PetscCall(PetscMalloc5(f->Tmax, &f->rt, f->Tmax, &f->rloss, (size_t)f->Tmax * NX * N, &f->rz, (size_t)f->Tmax * (P + 1) * NX * N, &f->ra, (size_t)f->Tmax * NX, &f->rflux));
   if (!rank) PetscCall(PetscMalloc1((size_t)f->Tmax * NX, &f->rdiss));
   if (!rank && f->damped) PetscCall(PetscMalloc2((size_t)f->Tmax * NX * N, &f->rzd, (size_t)f->Tmax * (P + 1) * NX * N, &f->rad));
   PetscCall(TSCreate(f->comm, &ts));
   PetscCall(TSSetDM(ts, f->dats));
-  PetscCall(BbdFieldSetRHSFunction(f, ts, BbdFieldRHSContinuum));
-  PetscCall(BbdTSConfigure(net, ts, &dt0));
+  if (f->residual) {
+    PetscCall(BbdFieldContinuumResidualSetTS(f, ts, &dt0)); /* residual_continuum.c */
+    PetscCall(BbdFieldContinuumResidualConsistent(f, f->U));
+  } else {
+    PetscCall(BbdFieldSetRHSFunction(f, ts, BbdFieldRHSContinuum));
+    PetscCall(BbdTSConfigure(net, ts, &dt0));
+  }
   PetscCall(VecDuplicate(f->U, &Ftmp));
   ierr = ContinuumSave(f, t, Ftmp);
   while (!ierr && t < net->tfinal - eps) {
@@ -586,7 +609,14 @@ PetscErrorCode BbdFieldContinuumRun(BbdField f)
   PetscCall(ContinuumWrite(f));
   PetscCall(BbdFieldWriteXdmf(f, f->T));
   PetscCallMPI(MPI_Barrier(f->comm));
-  if (!net->quiet) PetscCall(PetscPrintf(f->comm, "wrote %s\n", net->output_file));
+  if (!net->quiet) {
+    PetscInt steps, nits, lits;
+    PetscCall(TSGetStepNumber(ts, &steps));
+    PetscCall(TSGetSNESIterations(ts, &nits));
+    PetscCall(TSGetKSPIterations(ts, &lits));
+    PetscCall(PetscPrintf(f->comm, "solver: %" PetscInt_FMT " steps in the last segment, %" PetscInt_FMT " Newton and %" PetscInt_FMT " Krylov iterations in all (%.2f Krylov per Newton)\n", steps, nits, lits, nits ? (double)lits / nits : 0.0));
+    PetscCall(PetscPrintf(f->comm, "wrote %s\n", net->output_file));
+  }
   if (!rank) PetscCall(PetscFree5(f->rt, f->rloss, f->rz, f->ra, f->rflux));
   if (!rank) PetscCall(PetscFree(f->rdiss));
   if (!rank && f->damped) PetscCall(PetscFree2(f->rzd, f->rad));

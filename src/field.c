@@ -51,7 +51,8 @@ PetscErrorCode BbdFieldDestroy(BbdField *field)
   PetscCall(PetscFree4(f->beta, f->gb, f->dz, f->dzn));
   PetscCall(PetscFree6(f->lam, f->zr, f->ar, f->S, f->D1, f->dar));
   PetscCall(PetscFree4(f->zdot, f->g1, f->g2, f->pw));
-  if (f->residual) PetscCall(BbdFieldResidualDestroy(f));
+  if (f->residual && !f->continuum) PetscCall(BbdFieldResidualDestroy(f));
+  PetscCall(PetscFree2(f->rc, f->rrows));
   PetscCall(BbdFieldDampedResidualDestroy(f));
   PetscCall(PetscFree3(f->iz, f->ia, f->ib));
   PetscCall(PetscFree2(f->izd, f->iad));
@@ -75,7 +76,7 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
   PetscCall(PetscOptionsString("-bbd_mode", "Discretisation: lattice (the network's own stencils on its lattice) or continuum (second-order stencils on any grid)", "BbdFieldSetFromOptions", f->mode, f->mode, sizeof(f->mode), &set));
   {
     char form[32] = "sweep";
-    PetscCall(PetscOptionsString("-bbd_formulation", "Lattice mode: sweep (explicit right-hand side: the exact block-triangular solve; any explicit or implicit -ts_type) or residual (the implicit residual form F(U, U') = 0 with the sweep as preconditioner; implicit -ts_type)", "BbdFieldSetFromOptions", form, form, sizeof(form), NULL));
+    PetscCall(PetscOptionsString("-bbd_formulation", "sweep (explicit right-hand side: the exact sweeps; any explicit or implicit -ts_type) or residual (the implicit residual form F(U, U') = 0 with the sweeps as preconditioner; implicit -ts_type; continuum mode: with beta an algebraic unknown)", "BbdFieldSetFromOptions", form, form, sizeof(form), NULL));
     PetscCheck(!strcmp(form, "sweep") || !strcmp(form, "residual"), f->comm, PETSC_ERR_USER_INPUT, "-bbd_formulation %s: use sweep or residual", form);
     f->residual = (PetscBool)!strcmp(form, "residual");
   }
@@ -88,7 +89,7 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
   PetscOptionsEnd();
   PetscCheck(!strcmp(f->mode, "lattice") || !strcmp(f->mode, "continuum"), f->comm, PETSC_ERR_USER_INPUT, "-bbd_mode %s: use lattice or continuum", f->mode);
   f->continuum = (PetscBool)!strcmp(f->mode, "continuum");
-  PetscCheck(!(f->continuum && f->residual), f->comm, PETSC_ERR_SUP, "-bbd_formulation residual: only in lattice mode so far");
+  PetscCheck(!(f->continuum && f->jac_assembled), f->comm, PETSC_ERR_SUP, "-bbd_jacobian assembled: continuum mode in residual form has a matrix-free Jacobian only (with the sweep preconditioner); use -bbd_jacobian mf");
   PetscCheck(!f->jac_assembled || f->residual, f->comm, PETSC_ERR_USER_INPUT, "-bbd_jacobian assembled: the Jacobian belongs to the implicit residual formulation; add -bbd_formulation residual (lattice mode)");
   PetscCheck(net->family == BBD_FAMILY_FIELD, f->comm, PETSC_ERR_USER_INPUT, "bbd-field integrates field-family networks (-bbd_family field); a dense network has no (depth, width) grid%s%s%s", net->init_file[0] ? " (-bbd_init " : "", net->init_file, net->init_file[0] ? " holds a dense state: bbd-compare -bbd_init coarse-grains it)" : "");
   if (f->continuum) {
@@ -201,6 +202,7 @@ PetscErrorCode BbdFieldTransposeIn(BbdField f, Vec U)
   PetscScalar ***u;
 
   PetscFunctionBeginUser;
+  f->lin_in = PETSC_FALSE; /* residual_continuum.c: the rows are no longer the linearisation point's */
   PetscCall(DMGlobalToLocalBegin(f->da, U, INSERT_VALUES, f->Uloc));
   PetscCall(DMGlobalToLocalEnd(f->da, U, INSERT_VALUES, f->Uloc));
   PetscCall(DMDAVecGetArrayDOFRead(f->da, f->Uloc, &u));
@@ -551,6 +553,7 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
   if (f->continuum && net->init_file[0]) PetscCall(BbdFieldContinuumRead(f));
   PetscCall(BbdNetSetUp(net));
   f->dof = (f->damped ? 2 : 1) * (net->P + 2); /* z, a_0..a_P (damped: then z_dot, a_0_dot..a_P_dot) */
+  if (f->continuum && f->residual) f->dof++;     /* continuum residual form: beta, algebraic (residual_continuum.c) */
   nx = M + 1;
   ny = N;
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-da_grid_x", &nx, NULL));
@@ -570,6 +573,7 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
       PetscCall(DMDASetFieldName(f->da, net->P + 3 + c, name));
     }
   }
+  if (f->continuum && f->residual) PetscCall(DMDASetFieldName(f->da, f->dof - 1, "beta"));
   PetscCall(DMDASetUniformCoordinates(f->da, 0, 1, 0, 1 - 1.0 / N, 0, 0));
   if (f->split) { /* the TS layout carries the same names and coordinates (viewers, monitors) */
     for (PetscInt c = 0; c < f->dof; c++) {
@@ -602,7 +606,7 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
   PetscCall(PetscMalloc4((M + 1) * f->ym, &f->beta, f->gym, &f->gb, f->ym, &f->dz, f->ym, &f->dzn));
   PetscCall(PetscMalloc6(N, &f->lam, (M + 1) * f->gym, &f->zr, (net->P + 1) * (M + 1) * f->gym, &f->ar, (M + 1) * f->gym, &f->S, (M + 1) * f->gym, &f->D1, (net->P + 1) * (M + 1) * f->ym, &f->dar));
   PetscCall(PetscMalloc4((M + 1) * f->ym, &f->zdot, f->ym, &f->g1, f->ym, &f->g2, f->ym, &f->pw));
-  if (f->residual) PetscCall(BbdFieldResidualSetUp(f));
+  if (f->residual && !f->continuum) PetscCall(BbdFieldResidualSetUp(f));
   if (f->damped) PetscCall(PetscMalloc4((M + 1) * f->gym, &f->zdr, (net->P + 1) * (M + 1) * f->gym, &f->adr, (M + 1) * f->gym, &f->D2, f->gym, &f->u1));
   if (f->continuum && f->damped) PetscCall(PetscMalloc2((M + 1) * f->ym, &f->cR, (M + 1) * f->ym, &f->cP));
   if (f->continuum) PetscCall(BbdFieldContinuumInit(f));

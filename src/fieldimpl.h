@@ -42,6 +42,8 @@ struct _p_BbdField {
   /* continuum results, kept on rank 0 until the run ends */
   PetscInt    T, Tmax;
   PetscReal  *rt, *rloss, *rz, *ra, *rflux, *rdiss;
+  PetscReal  *rc, *rrows;    /* continuum residual form: work rows, the beta and tangent rows */
+  PetscBool   lin_in;        /* the transposed rows are the linearisation point's (residual_continuum.c) */
   PetscReal  *rzd, *rad;     /* continuum damped: the velocities z_dot, a_dot of the saved times */
   PetscReal  *cR, *cP;       /* continuum damped: the tangent sweep's sources, the power density beta b_t + sum_j a_j_t beta D_j s */
   /* continuum mode from -bbd_init: the file's kind and grid, its fields on this grid */
@@ -113,4 +115,11 @@ PETSC_INTERN PetscErrorCode BbdFieldRHSContinuum(TS, PetscReal, Vec, Vec, void *
 PETSC_INTERN PetscErrorCode BbdFieldContinuumInit(BbdField);
 PETSC_INTERN PetscErrorCode BbdFieldContinuumRead(BbdField); /* -bbd_init onto the grid (before BbdNetSetUp) */
 PETSC_INTERN PetscErrorCode BbdFieldContinuumRun(BbdField);
+PETSC_INTERN PetscErrorCode BbdFieldContinuumAdjointRHS(BbdField, PetscInt k, const PetscReal *beta, PetscReal *g);     /* g = sigma' sum_c D_c^T (a_c beta) at depth k */
+PETSC_INTERN PetscErrorCode BbdFieldContinuumTangentRHS(BbdField, PetscInt k, const PetscReal *w, PetscReal *g);       /* f->beta + sum_c f->dar D_c s + sum_c a_c D_c (s' w) */
+PETSC_INTERN PetscErrorCode BbdFieldContinuumDampedTangentRHS(BbdField, PetscInt k, const PetscReal *q, PetscReal *g); /* f->cR + sum_c a_c D_c (s' q) */
+PETSC_INTERN PetscErrorCode BbdFieldContinuumDampedSources(BbdField, PetscBool given_wt);
+/* residual_continuum.c: continuum mode in residual form (beta an algebraic unknown) */
+PETSC_INTERN PetscErrorCode BbdFieldContinuumResidualSetTS(BbdField, TS, PetscReal *dt0);
+PETSC_INTERN PetscErrorCode BbdFieldContinuumResidualConsistent(BbdField, Vec U);
 #endif
