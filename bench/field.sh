@@ -13,7 +13,12 @@
 #   residual    residual (IFunction) evaluations per second of the implicit formulation and the
 #               bytes they must move, against single-core STREAM (target: at least half).
 #   krylov      Krylov iterations per Newton step of the implicit residual formulation with the
-#               sweep preconditioner (beuler, fixed dt) for the grids in KRYLOV_SIZES.
+#               sweep preconditioner (beuler, fixed dt) for the grids in KRYLOV_SIZES, two ways:
+#               (a) M = N from the stable state (a_2 scaled down like 1/N beyond N = 64, so the
+#               problem changes with the grid and its stencil rates grow like N), and (b) one fixed
+#               problem, the built-in fields unscaled, depth refined like the square of width where
+#               the forward map needs it (M = max(N, N^2/64)), lattice mode and continuum mode
+#               ((M+1) x N grid, residual form) side by side.
 #
 # Usage: bash bench/field.sh [trajectory|residual|krylov ...]
 # Environment: BBD_NET, BBD_FIELD (default build/bin/...), BENCH_DIR (default build/bench),
@@ -132,7 +137,7 @@ trajectory() {
 }
 
 # ---------------------------------------------------------------- residual and krylov
-RROWS=() KROWS=()
+RROWS=() KROWS=() KFROWS=()
 implicit_run() { # implicit_run N NSTEPS TAG: the residual formulation, beuler, fixed dt, from the stable state
   local n=$1 init="$OUT/f$1-init.h5"
   [ -f "$init" ] || init_state "$n" "$init" > /dev/null
@@ -165,12 +170,31 @@ krylov() {
   read -r steps newton kry <<< "$(echo "$line" | awk '{print $2, $8, $11}')"
   KROWS+=("$(printf '%5s %6s %7s %7s %9.2f %9.2f' "$n" "$steps" "$newton" "$kry" "$(calc %.4g "$newton / $steps")" "$(calc %.4g "$kry / $newton")")")
 }
+kpn() { # kpn LOG: Krylov iterations per Newton step from a run's "solver:" line
+  grep -m1 "^solver:" "$1" | sed 's/.*(\([0-9.]*\) Krylov per Newton).*/\1/'
+}
+krylov_fixed() { # the same problem at every grid: lattice (M x N) and continuum ((M+1) x N)
+  local n=$1 m t lat con
+  m=$((n * n / 64 > n ? n * n / 64 : n))
+  t=$(calc %.10g "3 * $KRYLOV_DT")
+  echo "== Krylov iterations, fixed problem, N = $n, M = $m"
+  local step=(-bbd_formulation residual -ts_type beuler -ts_adapt_type none -ts_dt "$KRYLOV_DT" -bbd_tfinal "$t" -bbd_output_dt "$t")
+  LOG="$OUT/kf$n-lattice.log" LV=""
+  timed "$FIELD" -bbd_depth "$m" -bbd_width "$n" "${step[@]}" -bbd_output "$OUT/kf$n-lattice.h5" > /dev/null || return 1
+  lat=$(kpn "$LOG")
+  LOG="$OUT/kf$n-continuum.log"
+  timed "$FIELD" -bbd_mode continuum -da_grid_x $((m + 1)) -da_grid_y "$n" "${step[@]}" -bbd_output "$OUT/kf$n-continuum.h5" > /dev/null || return 1
+  con=$(kpn "$LOG")
+  KFROWS+=("$(printf '%5s %6s %12s %12s' "$n" "$m" "$lat" "$con")")
+}
 
 for s in "${SECTIONS[@]}"; do
   case $s in
     trajectory) for n in "${TRAJ_SIZES[@]}"; do trajectory "$n" || { FAIL=1; TROWS+=("$(printf '%5s FAILED' "$n")"); }; done ;;
     residual) for n in "${RESIDUAL_SIZES[@]}"; do residual "$n" || { FAIL=1; RROWS+=("$(printf '%5s FAILED' "$n")"); }; done ;;
-    krylov) for n in "${KRYLOV_SIZES[@]}"; do krylov "$n" || { FAIL=1; KROWS+=("$(printf '%5s FAILED' "$n")"); }; done ;;
+    krylov)
+      for n in "${KRYLOV_SIZES[@]}"; do krylov "$n" || { FAIL=1; KROWS+=("$(printf '%5s FAILED' "$n")"); }; done
+      for n in "${KRYLOV_SIZES[@]}"; do krylov_fixed "$n" || { FAIL=1; KFROWS+=("$(printf '%5s FAILED' "$n")"); }; done ;;
   esac
 done
 
@@ -193,6 +217,12 @@ if [ ${#KROWS[@]} -gt 0 ]; then
   echo "== Krylov iterations per Newton step (residual formulation, sweep preconditioner, beuler, dt = $KRYLOV_DT${KRYLOV_OPTS:+, $KRYLOV_OPTS})"
   printf '%5s %6s %7s %7s %9s %9s\n' N steps Newton Krylov "N/step" "K/Newton"
   for r in "${KROWS[@]}"; do echo "$r"; done
+  echo "(M = N; beyond N = 64 a_2 is scaled like 1/N for stability, so the stencil rates, and the problem, change with N)"
+fi
+if [ ${#KFROWS[@]} -gt 0 ]; then
+  echo "== Krylov iterations per Newton step, one fixed problem (built-in fields, M = max(N, N^2/64), beuler, dt = $KRYLOV_DT)"
+  printf '%5s %6s %12s %12s\n' N M lattice continuum
+  for r in "${KFROWS[@]}"; do echo "$r"; done
 fi
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 [ $FAIL = 0 ] || { echo "a run FAILED or the codes DISAGREE"; exit 1; }
