@@ -133,6 +133,7 @@ PetscErrorCode BbdFieldContinuumDampedSources(BbdField f, PetscBool given_wt)
       }
       f->cR[k * ym + j] = r;
       f->cP[k * ym + j] = pw;
+      f->cB[k * ym + j] = bt;
     }
   }
   PetscFunctionReturn(0);
@@ -162,6 +163,7 @@ static PetscErrorCode RHSContinuumDamped(BbdField f, Vec F)
     for (PetscInt k = 0; k < NX; k++) {
       fa[ys + j][k][0] = f->zdr[k * gym + j + o];
       fa[ys + j][k][V] = vt[k * ym + j];
+      if (f->bi >= 0) fa[ys + j][k][f->bi] = f->cB[k * ym + j];
       for (PetscInt c = 0; c <= P; c++) {
         fa[ys + j][k][1 + c]     = f->adr[(c * NX + k) * gym + j + o];
         fa[ys + j][k][V + 1 + c] = wt[(c * NX + k) * ym + j];
@@ -212,6 +214,7 @@ PetscErrorCode BbdFieldRHSContinuum(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
     for (PetscInt k = 0; k < NX; k++) {
       fa[ys + j][k][0] = zd[k * ym + j];
       for (PetscInt c = 0; c <= P; c++) fa[ys + j][k][1 + c] = f->dar[(c * NX + k) * ym + j];
+      if (f->bi >= 0) fa[ys + j][k][f->bi] = beta[k * ym + j]; /* b_t = beta */
     }
   PetscCall(DMDAVecRestoreArrayDOF(f->da, F, &fa));
   PetscFunctionReturn(0);
@@ -264,6 +267,14 @@ PetscErrorCode BbdFieldContinuumRead(BbdField f)
   PetscCall(BbdInterpGrid(1, sx, hs, sy, v, NX, xt, NY, net->periodic, f->src_continuum ? f->iz : f->ib));
   PetscCall(PetscFree(a));
   PetscCall(PetscFree(v));
+  if (f->src_continuum) PetscCall(StateHas(file, "/state/b", &f->src_b)); /* a result of a run with sample switching */
+  if (f->src_b) {
+    d[0] = (hsize_t)sx;
+    d[1] = (hsize_t)sy;
+    PetscCall(BbdStateReadArray(file, "/state/b", 2, d, &v));
+    PetscCall(BbdInterpGrid(1, sx, hs, sy, v, NX, xt, NY, net->periodic, f->ib));
+    PetscCall(PetscFree(v));
+  }
   if (f->damped) { /* damped: the velocities of a damped state, interpolated like z, a, b (a lattice state: z_dot
                       is then the continuum tangent pass, BbdFieldContinuumInit); a state without them: at rest */
     PetscBool   hasa, hasz;
@@ -318,35 +329,19 @@ PetscErrorCode BbdFieldContinuumRead(BbdField f)
   PetscFunctionReturn(0);
 }
 
-/* The initial fields on the grid (built-in, or from -bbd_init by BbdFieldContinuumRead) and
-   z(x, y) of the sample in use by Heun steps of the forward map (every rank computes the full
-   width: it is done once); a continuum result gives z itself. */
-PetscErrorCode BbdFieldContinuumInit(BbdField f)
+/* The forward map on the whole width (every rank): z solves d_x z = sum_j a_j D_j sigma(z) + b,
+   z(0) = X, by Heun steps (a [NX][P+1][N], b and z [NX][N]) */
+static PetscErrorCode ContinuumForward(BbdField f, const PetscReal *a, const PetscReal *b, const PetscReal *X, PetscReal *z)
 {
   BbdNet          net = f->net;
-  const PetscInt  M = net->M, N = net->n[0], P = net->P, NX = M + 1;
+  const PetscInt  M = net->M, N = net->n[0], P = net->P;
   const PetscReal h = net->h;
-  PetscReal      *a, *b, *z, *s, *k1, *k2, *zp, *ab = NULL, *bb = NULL;
-  PetscInt        idx[1];
-  PetscScalar  ***u;
+  PetscReal      *s, *k1, *k2, *zp;
 
   PetscFunctionBeginUser;
-  PetscCall(BbdNetBatchSamples(net, net->t0, idx));
-  f->sample = idx[0];
-  PetscCall(PetscMalloc5((P + 1) * N * NX, &ab, N * NX, &bb, N * NX, &z, N, &s, N, &k1));
-  PetscCall(PetscMalloc2(N, &k2, N, &zp));
-  a = f->ia ? f->ia : ab;
-  b = f->ib ? f->ib : bb;
-  if (!net->init_file[0])
-    for (PetscInt k = 0; k < NX; k++)
-      for (PetscInt i = 0; i < N; i++) {
-        PetscReal aj[BBD_MAX_MOMENTS];
-        BbdFieldAnalytic(P, (PetscReal)k / M, (PetscReal)i / N, aj, &b[k * N + i]);
-        for (PetscInt c = 0; c <= P; c++) a[(k * (P + 1) + c) * N + i] = aj[c];
-      }
-  PetscCall(PetscArraycpy(z, net->X + f->sample * N, N));
-  if (f->src_continuum) PetscCall(PetscArraycpy(z, f->iz, NX * N)); /* the file's own z(x, y) */
-  else for (PetscInt k = 0; k < M; k++) { /* d_x z = Phi(a, sigma(z)) + b */
+  PetscCall(PetscMalloc4(N, &s, N, &k1, N, &k2, N, &zp));
+  PetscCall(PetscArraycpy(z, X, N));
+  for (PetscInt k = 0; k < M; k++) {
     BbdActivationEval(net->act[0], N, z + k * N, s, NULL, NULL);
     PetscCall(BbdFieldPhi(net, a + k * (P + 1) * N, s, k1));
     for (PetscInt i = 0; i < N; i++) {
@@ -357,33 +352,78 @@ PetscErrorCode BbdFieldContinuumInit(BbdField f)
     PetscCall(BbdFieldPhi(net, a + (k + 1) * (P + 1) * N, s, k2));
     for (PetscInt i = 0; i < N; i++) z[(k + 1) * N + i] = z[k * N + i] + 0.5 * h * (k1[i] + k2[i] + b[(k + 1) * N + i]);
   }
-  if (f->ibd) { /* a damped lattice state: z_dot = v solves d_x v = sum_j a_j' D_j s + sum_j a_j D_j (s' v) + b', v(0) = 0 (Heun) */
-    PetscReal *v = f->izd, *w = f->iad, *ds, *u;
-    PetscCall(PetscMalloc2(N, &ds, N, &u));
-    PetscCall(PetscArrayzero(v, N));
-    for (PetscInt k = 0; k < M; k++) {
-      BbdActivationEval(net->act[0], N, z + k * N, s, ds, NULL);
-      PetscCall(BbdFieldPhi(net, w + k * (P + 1) * N, s, k1));
-      for (PetscInt i = 0; i < N; i++) u[i] = ds[i] * v[k * N + i];
-      PetscCall(BbdFieldPhi(net, a + k * (P + 1) * N, u, k2));
-      for (PetscInt i = 0; i < N; i++) {
-        k1[i] += k2[i] + f->ibd[k * N + i];
-        zp[i] = v[k * N + i] + h * k1[i];
-      }
-      BbdActivationEval(net->act[0], N, z + (k + 1) * N, s, ds, NULL);
-      for (PetscInt i = 0; i < N; i++) u[i] = ds[i] * zp[i];
-      PetscCall(BbdFieldPhi(net, a + (k + 1) * (P + 1) * N, u, k2));
-      for (PetscInt i = 0; i < N; i++) zp[i] = k2[i] + f->ibd[(k + 1) * N + i];
-      PetscCall(BbdFieldPhi(net, w + (k + 1) * (P + 1) * N, s, k2));
-      for (PetscInt i = 0; i < N; i++) v[(k + 1) * N + i] = v[k * N + i] + 0.5 * h * (k1[i] + k2[i] + zp[i]);
+  PetscCall(PetscFree4(s, k1, k2, zp));
+  PetscFunctionReturn(0);
+}
+
+/* The tangent pass on the whole width (every rank): the neuron velocity v of parameter
+   velocities (w [NX][P+1][N], bt [NX][N]) at the neurons z, d_x v = sum_j w_j D_j s +
+   sum_j a_j D_j (s' v) + b_t, v(0) = X_t = 0 (Heun) */
+static PetscErrorCode ContinuumVelocity(BbdField f, const PetscReal *z, const PetscReal *a, const PetscReal *w, const PetscReal *bt, PetscReal *v)
+{
+  BbdNet          net = f->net;
+  const PetscInt  M = net->M, N = net->n[0], P = net->P;
+  const PetscReal h = net->h;
+  PetscReal      *s, *ds, *u, *k1, *k2, *zp;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc6(N, &s, N, &ds, N, &u, N, &k1, N, &k2, N, &zp));
+  PetscCall(PetscArrayzero(v, N));
+  for (PetscInt k = 0; k < M; k++) {
+    BbdActivationEval(net->act[0], N, z + k * N, s, ds, NULL);
+    PetscCall(BbdFieldPhi(net, w + k * (P + 1) * N, s, k1));
+    for (PetscInt i = 0; i < N; i++) u[i] = ds[i] * v[k * N + i];
+    PetscCall(BbdFieldPhi(net, a + k * (P + 1) * N, u, k2));
+    for (PetscInt i = 0; i < N; i++) {
+      k1[i] += k2[i] + bt[k * N + i];
+      zp[i] = v[k * N + i] + h * k1[i];
     }
-    PetscCall(PetscFree2(ds, u));
+    BbdActivationEval(net->act[0], N, z + (k + 1) * N, s, ds, NULL);
+    for (PetscInt i = 0; i < N; i++) u[i] = ds[i] * zp[i];
+    PetscCall(BbdFieldPhi(net, a + (k + 1) * (P + 1) * N, u, k2));
+    for (PetscInt i = 0; i < N; i++) zp[i] = k2[i] + bt[(k + 1) * N + i];
+    PetscCall(BbdFieldPhi(net, w + (k + 1) * (P + 1) * N, s, k2));
+    for (PetscInt i = 0; i < N; i++) v[(k + 1) * N + i] = v[k * N + i] + 0.5 * h * (k1[i] + k2[i] + zp[i]);
+  }
+  PetscCall(PetscFree6(s, ds, u, k1, k2, zp));
+  PetscFunctionReturn(0);
+}
+
+/* The initial fields on the grid (built-in, or from -bbd_init by BbdFieldContinuumRead) and
+   z(x, y) of the sample in use by Heun steps of the forward map (every rank computes the full
+   width: it is done once); a continuum result gives z itself. */
+PetscErrorCode BbdFieldContinuumInit(BbdField f)
+{
+  BbdNet          net = f->net;
+  const PetscInt  M = net->M, N = net->n[0], P = net->P, NX = M + 1;
+  PetscReal      *a, *b, *z, *ab = NULL, *bb = NULL;
+  PetscInt        idx[1];
+  PetscScalar  ***u;
+
+  PetscFunctionBeginUser;
+  PetscCall(BbdNetBatchSamples(net, net->t0, idx));
+  f->sample = idx[0];
+  PetscCall(PetscMalloc3((P + 1) * N * NX, &ab, N * NX, &bb, N * NX, &z));
+  a = f->ia ? f->ia : ab;
+  b = f->ib ? f->ib : bb;
+  if (!net->init_file[0])
+    for (PetscInt k = 0; k < NX; k++)
+      for (PetscInt i = 0; i < N; i++) {
+        PetscReal aj[BBD_MAX_MOMENTS];
+        BbdFieldAnalytic(P, (PetscReal)k / M, (PetscReal)i / N, aj, &b[k * N + i]);
+        for (PetscInt c = 0; c <= P; c++) a[(k * (P + 1) + c) * N + i] = aj[c];
+      }
+  PetscCheck(f->bi < 0 || !f->src_continuum || f->src_b, f->comm, PETSC_ERR_USER_INPUT, "-bbd_sample_dt with -bbd_init %s: sample switching in continuum mode needs the bias field b, and this continuum result holds no /state/b (it was run without switching); start from a lattice state or the built-in fields, or run without -bbd_sample_dt", net->init_file);
+  if (f->src_continuum) PetscCall(PetscArraycpy(z, f->iz, NX * N)); /* the file's own z(x, y) */
+  else PetscCall(ContinuumForward(f, a, b, net->X + f->sample * N, z)); /* d_x z = Phi(a, sigma(z)) + b */
+  if (f->ibd) { /* a damped lattice state: z_dot = v solves d_x v = sum_j a_j' D_j s + sum_j a_j D_j (s' v) + b', v(0) = 0 (Heun) */
+    PetscCall(ContinuumVelocity(f, z, a, f->iad, f->ibd, f->izd));
     PetscCall(PetscFree(f->ibd));
   }
   for (PetscInt k = 0; k < M; k++) /* the net's parameters: the fields at the grid's layers x_k, k < M (b: continuum results hold none) */
     for (PetscInt i = 0; i < N; i++) {
       for (PetscInt c = 0; c <= P; c++) net->theta[net->woff[k] + c * N + i] = a[(k * (P + 1) + c) * N + i];
-      net->theta[net->boff[k] + i] = f->src_continuum ? 0 : b[k * N + i];
+      net->theta[net->boff[k] + i] = f->src_continuum && !f->src_b ? 0 : b[k * N + i];
     }
   PetscCall(DMDAVecGetArrayDOF(f->da, f->U, &u));
   for (PetscInt j = f->ys; j < f->ys + f->ym; j++)
@@ -394,10 +434,57 @@ PetscErrorCode BbdFieldContinuumInit(BbdField f)
         u[j][k][P + 2] = f->izd ? f->izd[k * N + j] : 0;
         for (PetscInt c = 0; c <= P; c++) u[j][k][P + 3 + c] = f->iad ? f->iad[(k * (P + 1) + c) * N + j] : 0;
       }
+      if (f->bi >= 0) u[j][k][f->bi] = b[k * N + j];
     }
   PetscCall(DMDAVecRestoreArrayDOF(f->da, f->U, &u));
-  PetscCall(PetscFree5(ab, bb, z, s, k1));
-  PetscCall(PetscFree2(k2, zp));
+  PetscCall(PetscFree3(ab, bb, z));
+  PetscFunctionReturn(0);
+}
+
+/* A sample switch (SGD in continuous time): a, b (damped: and their velocities w, b_t) are
+   continuous; z jumps to the forward map of the new sample, z_dot to its tangent pass. b is
+   carried as a field of its own when switching is on (f->bi), so this is exact. Ftmp: work. */
+static PetscErrorCode ContinuumSwitch(BbdField f, PetscInt sample, Vec Ftmp)
+{
+  BbdNet             net = f->net;
+  const PetscInt     M = net->M, N = net->n[0], P = net->P, NX = M + 1, dof = f->dof, V = P + 2;
+  const PetscScalar *all;
+  PetscReal         *a, *b, *z, *w = NULL, *bt = NULL, *v = NULL;
+  PetscScalar     ***u;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc3((P + 1) * NX * N, &a, NX * N, &b, NX * N, &z));
+  if (f->damped) { /* b_t of the state before the switch: the b-component of the right-hand side */
+    PetscCall(PetscMalloc3((P + 1) * NX * N, &w, NX * N, &bt, NX * N, &v));
+    PetscCall(BbdFieldRHSContinuum(NULL, 0, f->U, Ftmp, f));
+    PetscCall(BbdFieldGatherVec(f, Ftmp, &all));
+    for (PetscInt i = 0; i < N; i++)
+      for (PetscInt k = 0; k < NX; k++) bt[k * N + i] = all[(i * NX + k) * dof + f->bi];
+    PetscCall(VecRestoreArrayRead(f->Uall, &all));
+  }
+  PetscCall(BbdFieldGatherAll(f, &all));
+  for (PetscInt i = 0; i < N; i++)
+    for (PetscInt k = 0; k < NX; k++) {
+      const PetscScalar *p = all + (i * NX + k) * dof;
+      b[k * N + i]         = p[f->bi];
+      for (PetscInt c = 0; c <= P; c++) a[(k * (P + 1) + c) * N + i] = p[1 + c];
+      if (f->damped)
+        for (PetscInt c = 0; c <= P; c++) w[(k * (P + 1) + c) * N + i] = p[V + 1 + c];
+    }
+  PetscCall(VecRestoreArrayRead(f->Uall, &all));
+  f->sample = sample;
+  PetscCall(ContinuumForward(f, a, b, net->X + sample * N, z));
+  if (f->damped) PetscCall(ContinuumVelocity(f, z, a, w, bt, v));
+  PetscCall(DMDAVecGetArrayDOF(f->da, f->U, &u));
+  for (PetscInt j = f->ys; j < f->ys + f->ym; j++)
+    for (PetscInt k = 0; k < NX; k++) {
+      u[j][k][0] = z[k * N + j];
+      if (f->damped) u[j][k][V] = v[k * N + j];
+    }
+  PetscCall(DMDAVecRestoreArrayDOF(f->da, f->U, &u));
+  if (f->residual) PetscCall(BbdFieldContinuumResidualConsistent(f, f->U));
+  PetscCall(PetscFree3(a, b, z));
+  if (f->damped) PetscCall(PetscFree3(w, bt, v));
   PetscFunctionReturn(0);
 }
 
@@ -448,6 +535,10 @@ static PetscErrorCode ContinuumSave(BbdField f, PetscReal t, Vec Ftmp)
     f->rt[T]    = t;
     f->rloss[T] = BbdLossEval(net->loss, N, net->dy, Z + M * N, net->Y + f->sample * N, lam);
     PetscCall(PetscArraycpy(f->rflux + T * NX, J, NX));
+    f->rsample[T] = f->sample;
+    if (f->bi >= 0)
+      for (PetscInt i = 0; i < N; i++)
+        for (PetscInt k = 0; k < NX; k++) f->rbl[k * N + i] = all[(i * NX + k) * f->dof + f->bi];
     PetscCall(PetscArraycpy(f->rdiss + T * NX, J + NX, NX));
     if (!net->quiet) PetscCall(PetscPrintf(PETSC_COMM_SELF, "  t = %-10.5g loss = %-13.6e J(1) = %-13.6e\n", (double)t, (double)f->rloss[T], (double)J[M]));
     PetscCheck(!PetscIsInfOrNanReal(f->rloss[T]), PETSC_COMM_SELF, PETSC_ERR_NOT_CONVERGED, "the continuum fields diverged at t = %g; reduce the time step or refine the grid", (double)t);
@@ -528,6 +619,17 @@ static PetscErrorCode ContinuumWrite(BbdField f)
   d[0] = (hsize_t)T;
   PetscCall(BbdH5WriteArray(g, tmp, "time", 1, d, f->rt));
   PetscCall(BbdH5WriteArray(g, tmp, "loss", 1, d, f->rloss));
+  { /* the sample in use at each saved time (int64, as in lattice results) */
+    hid_t sp = H5Screate_simple(1, d, NULL), ds;
+    long long *smp;
+    PetscCall(PetscMalloc1(T, &smp));
+    for (PetscInt i = 0; i < T; i++) smp[i] = f->rsample[i];
+    ds = H5Dcreate2(g, "sample", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    PetscCheck(ds >= 0 && H5Dwrite(ds, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, smp) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: /trajectory/sample", tmp);
+    H5Dclose(ds);
+    H5Sclose(sp);
+    PetscCall(PetscFree(smp));
+  }
   d[1] = (hsize_t)NX;
   PetscCall(BbdH5WriteArray(g, tmp, "flux", 2, d, f->rflux));
   PetscCall(BbdH5WriteArray(g, tmp, "dissipation_density", 2, d, f->rdiss));
@@ -553,6 +655,14 @@ static PetscErrorCode ContinuumWrite(BbdField f)
   d[1] = (hsize_t)NX;
   d[2] = (hsize_t)N;
   PetscCall(BbdH5WriteArray(g, tmp, "a", 3, d, f->ra + (size_t)(T - 1) * (P + 1) * NX * N));
+  if (f->bi >= 0) { /* with sample switching: the bias field, so that a restart switches exactly */
+    d[0] = (hsize_t)NX;
+    d[1] = (hsize_t)N;
+    PetscCall(BbdH5WriteArray(g, tmp, "b", 2, d, f->rbl));
+    d[0] = (hsize_t)P + 1;
+    d[1] = (hsize_t)NX;
+    d[2] = (hsize_t)N;
+  }
   if (f->damped) { /* the velocities: a damped result restarts exactly */
     PetscCall(BbdH5WriteArray(g, tmp, "a_dot", 3, d, f->rad + (size_t)(T - 1) * (P + 1) * NX * N));
     d[0] = (hsize_t)NX;
@@ -585,6 +695,7 @@ PetscErrorCode BbdFieldContinuumRun(BbdField f)
   f->Tmax = (PetscInt)(PetscFloorReal(net->tfinal / net->output_dt + 1e-9) - PetscFloorReal(net->t0 / net->output_dt + 1e-9)) + 3;
   if (!rank) PetscCall(PetscMalloc5(f->Tmax, &f->rt, f->Tmax, &f->rloss, (size_t)f->Tmax * NX * N, &f->rz, (size_t)f->Tmax * (P + 1) * NX * N, &f->ra, (size_t)f->Tmax * NX, &f->rflux));
   if (!rank) PetscCall(PetscMalloc1((size_t)f->Tmax * NX, &f->rdiss));
+  if (!rank) PetscCall(PetscMalloc2(f->Tmax, &f->rsample, f->bi >= 0 ? NX * N : 0, &f->rbl));
   if (!rank && f->damped) PetscCall(PetscMalloc2((size_t)f->Tmax * NX * N, &f->rzd, (size_t)f->Tmax * (P + 1) * NX * N, &f->rad));
   PetscCall(TSCreate(f->comm, &ts));
   PetscCall(TSSetDM(ts, f->dats));
@@ -603,6 +714,11 @@ PetscErrorCode BbdFieldContinuumRun(BbdField f)
     BbdTSNextSegment(net, t, &tend, &save);
     ierr = BbdFieldSolveSegment(f, ts, t, tend, dt0);
     t    = tend;
+    if (!ierr && f->bi >= 0) { /* a sample switch: z (and z_dot) jump, the parameters are continuous */
+      PetscInt idx[1];
+      PetscCall(BbdNetBatchSamples(net, t, idx));
+      if (idx[0] != f->sample) ierr = ContinuumSwitch(f, idx[0], Ftmp);
+    }
     if (!ierr && save) ierr = ContinuumSave(f, t, Ftmp);
   }
   PetscCall(ierr);
@@ -619,6 +735,7 @@ PetscErrorCode BbdFieldContinuumRun(BbdField f)
   }
   if (!rank) PetscCall(PetscFree5(f->rt, f->rloss, f->rz, f->ra, f->rflux));
   if (!rank) PetscCall(PetscFree(f->rdiss));
+  if (!rank) PetscCall(PetscFree2(f->rsample, f->rbl));
   if (!rank && f->damped) PetscCall(PetscFree2(f->rzd, f->rad));
   PetscCall(VecDestroy(&Ftmp));
   PetscCall(TSDestroy(&ts));

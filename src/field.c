@@ -57,7 +57,7 @@ PetscErrorCode BbdFieldDestroy(BbdField *field)
   PetscCall(PetscFree3(f->iz, f->ia, f->ib));
   PetscCall(PetscFree2(f->izd, f->iad));
   PetscCall(PetscFree(f->ibd));
-  PetscCall(PetscFree2(f->cR, f->cP));
+  PetscCall(PetscFree3(f->cR, f->cP, f->cB));
   PetscCall(PetscFree4(f->zdr, f->adr, f->D2, f->u1));
   PetscCall(BbdNetDestroy(&f->net));
   PetscCall(PetscFree(f));
@@ -115,7 +115,6 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
         if (!given && net->dyn == BBD_DYN_SGD) net->dyn = BBD_DYN_FLOW; /* damped stays damped (with the file's velocities) */
       }
     }
-    PetscCheck(net->sample_dt == 0, f->comm, PETSC_ERR_SUP, "-bbd_sample_dt with -bbd_mode continuum: sample switching is not implemented in continuum mode yet");
     for (PetscInt m = 0; m < net->M; m++) PetscCheck(net->act[m] == net->act[0], f->comm, PETSC_ERR_USER_INPUT, "-bbd_activation: continuum mode needs one activation for all depths");
     PetscCheck(net->act[0] != BBD_ACT_RELU, f->comm, PETSC_ERR_USER_INPUT, "-bbd_activation relu: relu is not C^2, so the continuum field equations (which need sigma'') are not defined for it; use it with -bbd_mode lattice or bbd-net");
     PetscCall(PetscOptionsGetInt(NULL, NULL, "-da_grid_x", &NX, NULL));
@@ -467,8 +466,16 @@ static PetscErrorCode PCApplySweep(PC pc, Vec x, Vec y)
 PetscErrorCode BbdFieldGatherAll(BbdField f, const PetscScalar **all)
 {
   PetscFunctionBeginUser;
-  PetscCall(DMDAGlobalToNaturalBegin(f->da, f->U, INSERT_VALUES, f->Unat));
-  PetscCall(DMDAGlobalToNaturalEnd(f->da, f->U, INSERT_VALUES, f->Unat));
+  PetscCall(BbdFieldGatherVec(f, f->U, all));
+  PetscFunctionReturn(0);
+}
+
+/* the same for any vector of the width-only layout */
+PetscErrorCode BbdFieldGatherVec(BbdField f, Vec v, const PetscScalar **all)
+{
+  PetscFunctionBeginUser;
+  PetscCall(DMDAGlobalToNaturalBegin(f->da, v, INSERT_VALUES, f->Unat));
+  PetscCall(DMDAGlobalToNaturalEnd(f->da, v, INSERT_VALUES, f->Unat));
   PetscCall(VecScatterBegin(f->allscat, f->Unat, f->Uall, INSERT_VALUES, SCATTER_FORWARD));
   PetscCall(VecScatterEnd(f->allscat, f->Unat, f->Uall, INSERT_VALUES, SCATTER_FORWARD));
   PetscCall(VecGetArrayRead(f->Uall, all));
@@ -553,7 +560,9 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
   if (f->continuum && net->init_file[0]) PetscCall(BbdFieldContinuumRead(f));
   PetscCall(BbdNetSetUp(net));
   f->dof = (f->damped ? 2 : 1) * (net->P + 2); /* z, a_0..a_P (damped: then z_dot, a_0_dot..a_P_dot) */
-  if (f->continuum && f->residual) f->dof++;     /* continuum residual form: beta, algebraic (residual_continuum.c) */
+  f->bi = -1;
+  if (f->continuum && net->sample_dt > 0) f->bi = f->dof++; /* continuum with sample switching: b carried along (continuum.c) */
+  if (f->continuum && f->residual) f->dof++;                /* continuum residual form: beta, algebraic, last (residual_continuum.c) */
   nx = M + 1;
   ny = N;
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-da_grid_x", &nx, NULL));
@@ -574,6 +583,7 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
     }
   }
   if (f->continuum && f->residual) PetscCall(DMDASetFieldName(f->da, f->dof - 1, "beta"));
+  if (f->bi >= 0) PetscCall(DMDASetFieldName(f->da, f->bi, "b"));
   PetscCall(DMDASetUniformCoordinates(f->da, 0, 1, 0, 1 - 1.0 / N, 0, 0));
   if (f->split) { /* the TS layout carries the same names and coordinates (viewers, monitors) */
     for (PetscInt c = 0; c < f->dof; c++) {
@@ -608,7 +618,7 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
   PetscCall(PetscMalloc4((M + 1) * f->ym, &f->zdot, f->ym, &f->g1, f->ym, &f->g2, f->ym, &f->pw));
   if (f->residual && !f->continuum) PetscCall(BbdFieldResidualSetUp(f));
   if (f->damped) PetscCall(PetscMalloc4((M + 1) * f->gym, &f->zdr, (net->P + 1) * (M + 1) * f->gym, &f->adr, (M + 1) * f->gym, &f->D2, f->gym, &f->u1));
-  if (f->continuum && f->damped) PetscCall(PetscMalloc2((M + 1) * f->ym, &f->cR, (M + 1) * f->ym, &f->cP));
+  if (f->continuum && f->damped) PetscCall(PetscMalloc3((M + 1) * f->ym, &f->cR, (M + 1) * f->ym, &f->cP, (M + 1) * f->ym, &f->cB));
   if (f->continuum) PetscCall(BbdFieldContinuumInit(f));
   else {
     PetscCall(BbdNetBatchSamples(net, net->t0, idx));

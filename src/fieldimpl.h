@@ -45,8 +45,12 @@ struct _p_BbdField {
   PetscReal  *rc, *rrows;    /* continuum residual form: work rows, the beta and tangent rows */
   PetscBool   lin_in;        /* the transposed rows are the linearisation point's (residual_continuum.c) */
   PetscReal  *rzd, *rad;     /* continuum damped: the velocities z_dot, a_dot of the saved times */
-  PetscReal  *cR, *cP;       /* continuum damped: the tangent sweep's sources, the power density beta b_t + sum_j a_j_t beta D_j s */
+  PetscReal  *cR, *cP, *cB;  /* continuum damped: the tangent sweep's sources, the power density beta b_t + sum_j a_j_t beta D_j s, b_t */
+  PetscInt    bi;            /* continuum with sample switching: the dof of b (else -1) */
+  PetscInt   *rsample;       /* continuum: the sample in use at each saved time (rank 0) */
+  PetscReal  *rbl;           /* continuum with switching: b at the last saved time (rank 0) */
   /* continuum mode from -bbd_init: the file's kind and grid, its fields on this grid */
+  PetscBool   src_b;         /* a continuum result with /state/b (a run with sample switching) */
   PetscBool   src_continuum; /* a continuum result (z, a on nx x ny points); else a lattice state (a, b on M x N) */
   PetscInt    src_nx, src_ny; /* continuum: the file's grid; lattice: its M layers and width N */
   PetscReal  *iz, *ia, *ib;   /* [NX][NY], [NX][P+1][NY], [NX][NY] */
@@ -60,6 +64,7 @@ PETSC_INTERN PetscErrorCode BbdFieldTransposeIn(BbdField, Vec U);
 PETSC_INTERN void           BbdFieldRowPhiT(BbdField, PetscInt k, const PetscReal *gv, PetscReal *out);
 PETSC_INTERN void           BbdFieldRowPhi(BbdField, PetscInt k, const PetscReal *gu, PetscReal *out);
 PETSC_INTERN PetscErrorCode BbdFieldGatherAll(BbdField, const PetscScalar **all); /* restore with VecRestoreArrayRead(f->Uall) */
+PETSC_INTERN PetscErrorCode BbdFieldGatherVec(BbdField, Vec, const PetscScalar **all); /* the same for a vector of f->da */
 PETSC_INTERN PetscErrorCode BbdFieldWriteXdmf(BbdField, PetscInt T);
 /* residual.c: the one-pass residual, shared by flow and damped (residual_damped.c) */
 typedef void (*BbdColumnAct)(BbdField, const PetscScalar *u, const PetscScalar *ud, PetscInt i);

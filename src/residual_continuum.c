@@ -18,7 +18,7 @@
    Damped dynamics add the velocities v, w (state (z, a, v, w, beta)): kinematic rows z' - v,
    a' - w; R_w = (w' + gamma w)/kappa - beta D s; R_v^0 = v_0' + gamma v_0 and the Heun relation of
    the acceleration sweep, with the sources cR built from w' (BbdFieldContinuumDampedSources); the
-   beta rows as in flow.
+   beta rows as in flow. With sample switching b is carried too: R_b = b' - beta (damped: - b_t).
 
    Preconditioner: the rows are linear in (U', beta) with coefficients from the state, and the
    system in those unknowns is solved exactly by the sweeps with sources (adjoint sweep from the
@@ -165,6 +165,7 @@ static PetscErrorCode IFunction(TS ts, PetscReal t, Vec U, Vec Udot, Vec F, void
       PetscReal          D[3];
       Ds(f, k, j, D);
       ff[B] = Rb[k * ym + j];
+      if (f->bi >= 0) ff[f->bi] = uud[f->bi] - (f->damped ? f->cB[k * ym + j] : f->beta[k * ym + j]); /* b carried for sample switching: b' = b_t */
       if (!f->damped) {
         ff[0] = k ? Rz[k * ym + j] : uud[0];
         for (PetscInt c = 0; c <= P; c++) ff[1 + c] = net->kappa[c] > 0 ? uud[1 + c] / net->kappa[c] - f->beta[k * ym + j] * D[c] : uud[1 + c];
@@ -244,6 +245,7 @@ static PetscErrorCode PCApplySweeps(PC pc, Vec x, Vec y)
     for (PetscInt k = 0; k < NX; k++) {
       PetscScalar *yy = ya[ys + j][k];
       yy[B]           = f->beta[k * ym + j];
+      if (f->bi >= 0) yy[f->bi] = (r[ys + j][k][f->bi] + (f->damped ? 0 : f->beta[k * ym + j])) / s1; /* damped: b_t's dependence on (v, w) dropped */
       yy[V]           = zd[k * ym + j] / s2;
       for (PetscInt c = 0; c <= P; c++) yy[V + 1 + c] = ad[(c * NX + k) * ym + j] / s2;
       if (f->damped) { /* the kinematic rows eliminated: shift dq - dp = r_q */

@@ -619,6 +619,88 @@ def case_field_continuum_residual(b):
               "continuum residual: %s is not refused by name" % what)
 
 
+def case_field_continuum_switch(b):
+    """Sample switching in continuum mode (docs/theory.md section 14, "Sample switching in continuum
+    mode"): b is carried as a field, and at a switch z jumps to the forward map of the new sample
+    (damped: z_dot to its tangent pass) with a, b (and their velocities) continuous.
+    (1) Flow: self-convergence at second order over grids (n+1) x n, n = 8..64, with switches every
+    0.1 up to t = 0.35 (injection onto the coarse points; errors falling, last order in [1.6, 2.4]);
+    at every saved time z(0, y) is the sample in use, and the samples visited are the lattice's.
+    (2) Lattice networks with the same built-in fields and switches (M = N = 16, 32, 64) approach the
+    finest continuum solution at first order (their depth stencil): the change of z over the run,
+    last order in [0.7, 1.3], errors falling; flow and damped.
+    (3) 1, 2 (depth split, -da_processors_x 2) and 3 ranks agree to 1e-12, flow and damped.
+    (4) The residual form with switches solves the same equations as the sweep formulation
+    (backward Euler, Newton tolerance 1e-12: 1e-8 of the change of z), flow and damped.
+    (5) Carrying b without a switch changes nothing: fixed-step RK4 with -bbd_sample_dt beyond
+    tfinal is bitwise the run without switching.
+    (6) A run restarted from its own result (which stores /state/b) continues bitwise through
+    later switches; a continuum result without /state/b cannot switch, and says so."""
+    f = field_bin(b)
+    sw = ["-bbd_quiet", "-bbd_mode", "continuum", "-bbd_sample_dt", "0.1", "-bbd_tfinal", "0.35", "-bbd_output_dt", "0.35"]
+    Z = {}
+    for n in (8, 16, 32, 64):
+        run([f] + sw + ["-da_grid_x", str(n + 1), "-da_grid_y", str(n), "-bbd_output", "c%d.h5" % n])
+        Z[n] = traj("c%d.h5" % n, "z")
+    err = [np.linalg.norm(Z[2 * n][-1][::2, ::2] - Z[n][-1]) / np.linalg.norm(Z[2 * n][-1]) for n in (8, 16, 32)]
+    order = np.log2(np.array(err[:-1]) / np.array(err[1:]))
+    check(all(np.diff(err) < 0) and 1.6 <= order[-1] <= 2.4, "continuum switching: self-convergence errors %s, orders %s (expected 2)" % (err, order))
+    run([f] + sw[:-4] + ["-bbd_tfinal", "0.35", "-bbd_output_dt", "0.05", "-da_grid_x", "17", "-da_grid_y", "16", "-bbd_output", "cs.h5"])
+    with h5py.File("cs.h5", "r") as g:
+        smp, X, z = g["trajectory/sample"][()], g["data/X"][()], g["trajectory/z"][()]
+        check(len(set(smp.tolist())) == 4, "continuum switching: samples visited %s (expected 4 by t = 0.35)" % smp)
+        d = max(np.abs(z[t, 0] - X[smp[t]]).max() for t in range(len(smp)))
+        check(d == 0, "continuum switching: z(0, y) is not the sample in use (%.2e)" % d)
+    for dyn in ("flow", "damped"):
+        if dyn == "damped":
+            run([f] + sw + ["-bbd_dynamics", dyn, "-da_grid_x", "65", "-da_grid_y", "64", "-bbd_output", "d64.h5"])
+        ref = traj("c64.h5" if dyn == "flow" else "d64.h5", "z")
+        e = []
+        for M in (16, 32, 64):
+            run([b, "-bbd_quiet", "-bbd_family", "field", "-bbd_dynamics", dyn, "-bbd_depth", str(M), "-bbd_width", str(M),
+                 "-bbd_sample_dt", "0.1", "-bbd_tfinal", "0.35", "-bbd_output_dt", "0.35", "-bbd_output", "l%s%d.h5" % (dyn, M)])
+            L, s = traj("l%s%d.h5" % (dyn, M), "z"), 64 // M
+            dc = (ref[-1] - ref[0])[::s, ::s]
+            e.append(np.linalg.norm((L[-1] - L[0]) - dc) / np.linalg.norm(dc))
+            check(np.array_equal(traj("l%s%d.h5" % (dyn, M), "sample"), traj("c64.h5", "sample")),
+                  "continuum switching: the continuum run and the lattice (M = %d) use different samples" % M)
+        o = np.log2(e[1] / e[2])
+        check(e[0] > e[1] > e[2] and 0.7 <= o <= 1.3, "continuum switching, %s: lattice against continuum %s, order %.2f (expected 1)" % (dyn, e, o))
+        grid = ["-bbd_quiet", "-bbd_mode", "continuum", "-bbd_dynamics", dyn, "-da_grid_x", "17", "-da_grid_y", "16",
+                "-bbd_sample_dt", "0.05", "-bbd_tfinal", "0.2", "-bbd_output_dt", "0.1"]
+        run([f] + grid + ["-bbd_output", "r1%s.h5" % dyn])
+        run([f] + grid + ["-da_processors_x", "2", "-bbd_output", "r2%s.h5" % dyn], nproc=2)
+        run([f] + grid + ["-bbd_output", "r3%s.h5" % dyn], nproc=3)
+        for r in ("r2", "r3"):
+            d = np.abs(traj("%s%s.h5" % (r, dyn), "z") - traj("r1%s.h5" % dyn, "z")).max()
+            check(d < 1e-12, "continuum switching, %s: %s ranks differ by %.2e" % (dyn, r, d))
+        be = ["-ts_type", "beuler", "-ts_dt", "0.01", "-ts_adapt_type", "none"]
+        run([f] + grid + be + ["-bbd_output", "bs%s.h5" % dyn])
+        run([f] + grid + be + ["-bbd_formulation", "residual", "-snes_rtol", "1e-12", "-snes_atol", "1e-13", "-ksp_rtol", "1e-12",
+                               "-bbd_output", "br%s.h5" % dyn])
+        zs, zr = traj("bs%s.h5" % dyn, "z"), traj("br%s.h5" % dyn, "z")
+        d = np.abs(zs - zr).max() / np.abs(zs[-1] - zs[0]).max()
+        check(d < 1e-8, "continuum switching, %s: residual form differs from the sweep formulation by %.2e" % (dyn, d))
+        rk = ["-bbd_quiet", "-bbd_mode", "continuum", "-bbd_dynamics", dyn, "-da_grid_x", "17", "-da_grid_y", "16", "-bbd_tfinal", "0.1",
+              "-bbd_output_dt", "0.05", "-ts_type", "rk", "-ts_rk_type", "4", "-ts_adapt_type", "none", "-ts_dt", "0.01"]
+        run([f] + rk + ["-bbd_output", "nb.h5"])
+        run([f] + rk + ["-bbd_sample_dt", "5", "-bbd_output", "wb.h5"])
+        check(np.array_equal(traj("nb.h5", "z"), traj("wb.h5", "z")), "continuum, %s: carrying b without a switch changed z" % dyn)
+        R = ["-bbd_quiet", "-bbd_mode", "continuum", "-bbd_dynamics", dyn, "-da_grid_x", "17", "-da_grid_y", "16", "-bbd_sample_dt", "0.05",
+             "-bbd_output_dt", "0.1"]
+        run([f] + R + ["-bbd_tfinal", "0.4", "-bbd_output", "full.h5"])
+        run([f] + R + ["-bbd_tfinal", "0.2", "-bbd_output", "half.h5"])
+        run([f, "-bbd_quiet", "-bbd_mode", "continuum", "-bbd_dynamics", dyn, "-bbd_sample_dt", "0.05", "-bbd_init", "half.h5",
+             "-bbd_tfinal", "0.4", "-bbd_output", "rest.h5"])
+        for q in ("z", "a", "sample"):
+            check(np.array_equal(traj("full.h5", q)[2:], traj("rest.h5", q)), "continuum switching, %s: restart differs in %s" % (dyn, q))
+    run([f, "-bbd_quiet", "-bbd_mode", "continuum", "-da_grid_x", "17", "-da_grid_y", "16", "-bbd_tfinal", "0.1", "-bbd_output", "nob.h5"])
+    p = run([f, "-bbd_quiet", "-bbd_mode", "continuum", "-bbd_init", "nob.h5", "-bbd_sample_dt", "0.05", "-bbd_tfinal", "0.2",
+             "-bbd_output", "bad.h5"], expect_ok=False)
+    check(p.returncode != 0 and "/state/b" in p.stdout + p.stderr and not os.path.exists("bad.h5"),
+          "continuum switching from a result without /state/b is not refused by name")
+
+
 def case_field_continuum_init(b):
     """Continuum mode from -bbd_init (docs/theory.md section 15).
     (1) From a high-resolution lattice state of the built-in fields (M = 60 layers at x_m = m/60,
@@ -1259,12 +1341,13 @@ def case_field_xdmf(b):
 FIELD_BAD = [
     (["-bbd_mode", "continuum", "-bbd_activation", "relu"], "relu"),
     (["-bbd_mode", "continuum", "-bbd_init", "nothere.h5"], "-bbd_init"),
-    (["-bbd_mode", "continuum", "-bbd_sample_dt", "0.1"], "-bbd_sample_dt"),
+    (["-bbd_mode", "continuum", "-bbd_formulation", "residual", "-bbd_jacobian", "assembled"], "-bbd_jacobian assembled"),
+    (["-da_processors_x", "3"], "-da_processors_x 3 does not divide"),
+    (["-da_processors_x", "2", "-da_processors_y", "2"], "-da_processors_y 2 is 4"),
     (["-bbd_mode", "continuum", "-da_grid_x", "2"], "-da_grid_x"),
     (["-bbd_mode", "continuum", "-bbd_activation", "tanh,sin,tanh,tanh"], "-bbd_activation"),
     (["-bbd_mode", "spectral"], "-bbd_mode"),
     (["-bbd_family", "dense"], "dense"),
-    (["-bbd_mode", "continuum", "-bbd_dynamics", "damped", "-bbd_formulation", "residual"], "-bbd_formulation residual"),
     (["-bbd_dynamics", "sgd"], "-bbd_dynamics sgd"),
     (["-bbd_batch", "2"], "-bbd_batch"),
     (["-da_grid_x", "9"], "-da_grid_x"),
