@@ -197,17 +197,18 @@ PetscErrorCode BbdFieldJacobianCreate(BbdField f, Mat *A)
   PetscCall(PetscMalloc2(J->cap, &J->cols, J->cap, &J->vals));
   PetscCall(MatCreate(f->comm, A));
   PetscCall(MatSetSizes(*A, nloc, nloc, PETSC_DETERMINE, PETSC_DETERMINE));
-  PetscCall(MatSetBlockSize(*A, f->dof));
   PetscCall(MatSetType(*A, MATAIJ));
   PetscCall(PetscContainerCreate(f->comm, &box));
   PetscCall(PetscContainerSetPointer(box, J));
   PetscCall(PetscContainerSetUserDestroy(box, JacCtxDestroy));
   PetscCall(PetscObjectCompose((PetscObject)*A, "BbdFieldJacobian", (PetscObject)box));
   PetscCall(PetscContainerDestroy(&box));
-  /* exact preallocation: a dry run of the insertion at U' = 0 */
+  /* exact preallocation: a dry run of the insertion at U' = 0. Block size 1: MATPREALLOCATOR counts
+     (and fills) whole bs x bs blocks, which with bs = dof stored every row of a point with the
+     union of its rows' columns (4.6x the entries for flow, 9x for damped at 64^2) */
   PetscCall(MatCreate(f->comm, &pre));
   PetscCall(MatSetSizes(pre, nloc, nloc, PETSC_DETERMINE, PETSC_DETERMINE));
-  PetscCall(MatSetBlockSize(pre, f->dof));
+  PetscCall(MatSetBlockSize(pre, 1));
   PetscCall(MatSetType(pre, MATPREALLOCATOR));
   PetscCall(MatSetUp(pre));
   PetscCall(VecDuplicate(f->U, &Z));
