@@ -300,7 +300,8 @@ def case_fashion(b):
 
 def case_valgrind(b):
     """Memcheck finds no invalid access or use of uninitialised memory in small runs of every
-    dynamics, both families, a restart, and an error path (a truncated -bbd_init file)."""
+    dynamics, both families, a restart, the damped residual form with its assembled Jacobian, and
+    an error path (a truncated -bbd_init file)."""
     supp = "/usr/share/openmpi/openmpi-valgrind.supp"
     vg = ["valgrind", "-q", "--error-exitcode=3"] + (["--suppressions=" + supp] if os.path.exists(supp) else [])
     tiny = ["-bbd_quiet", "-bbd_depth", "3", "-bbd_width", "4", "-bbd_tfinal", "0.1", "-bbd_output_dt", "0.05"]
@@ -317,6 +318,9 @@ def case_valgrind(b):
          "-bbd_activation", "softplus", "-bbd_tfinal", "0.05", "-bbd_sample_dt", "0.02", "-bbd_output", "vf4.h5"],
         [f, "-bbd_quiet", "-bbd_depth", "3", "-bbd_width", "5", "-bbd_formulation", "residual", "-ts_dt", "0.01",
          "-bbd_tfinal", "0.02", "-bbd_output", "vf2.h5"],
+        [f, "-bbd_quiet", "-bbd_depth", "3", "-bbd_width", "5", "-bbd_periodic", "0", "-bbd_dynamics", "damped", "-bbd_loss", "ce",
+         "-bbd_kappa", "1,0.1,0.01", "-bbd_formulation", "residual", "-bbd_jacobian", "assembled", "-ts_dt", "0.01",
+         "-bbd_tfinal", "0.02", "-bbd_output", "vf5.h5"],
         [f, "-bbd_quiet", "-bbd_mode", "continuum", "-da_grid_x", "5", "-da_grid_y", "4", "-bbd_tfinal", "0.02",
          "-bbd_output", "vf3.h5"]]
     for cmd in progs:
