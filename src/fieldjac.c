@@ -10,7 +10,7 @@
    DMDA box stencil of width 2 would allocate 25 dof^2 entries per row, about 3x too many).
    The grid splits across ranks in width only, so the PETSc ordering of the DMDA is the natural
    one: global index ((i NX) + k) dof + c for width i, depth k, component c. */
-#include "fieldjac.h" /* JacCtx, Col, Add, Stencils, FlushRow: shared with fieldjac_damped.c */
+#include "fieldjac.h" /* JacCtx, Col, Add, Stencils, FlushRow, AddLossHessian: shared with fieldjac_damped.c */
 
 static PetscErrorCode JacCtxDestroy(void *ptr)
 {
