@@ -36,6 +36,8 @@ PETSC_EXTERN const char *const BbdSampleOrders[];
 PETSC_EXTERN PetscErrorCode BbdActivationFromString(MPI_Comm, const char *what, const char *name, BbdActivation *);
 /* s = sigma(z), d1 = sigma'(z), d2 = sigma''(z) for n values; any output may be NULL. */
 PETSC_EXTERN void BbdActivationEval(BbdActivation, PetscInt n, const PetscReal *z, PetscReal *s, PetscReal *d1, PetscReal *d2);
+/* d3 = sigma'''(z) for n values (the damped residual's assembled Jacobian, src/fieldjac_damped.c). */
+PETSC_EXTERN void BbdActivationEval3(BbdActivation, PetscInt n, const PetscReal *z, PetscReal *d3);
 
 /* ---- losses (src/loss.c) ----
    l(Z, Y) = w * sum_i ell(Z_i, Y_i) with cell weight w (dense: 1; field: dy).

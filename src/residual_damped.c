@@ -14,7 +14,8 @@
    velocity-squared terms in B. The part of dR/dU' on (v', w') is the flow's G(z, a); the Jacobian
    of an implicit step is [[shift I, -I], [dR_mom/d(z, a), (shift + gamma) G + (velocity terms)]],
    and the preconditioner (PCSHELL) eliminates the kinematic rows: dv = ((shift + gamma) G)^-1 r_v
-   by one sweep with sources (field.c), then dq = (r_q + dv)/shift.
+   by one sweep with sources (field.c), then dq = (r_q + dv)/shift. The Jacobian is applied matrix-free
+   or assembled analytically (-bbd_jacobian assembled: src/fieldjac_damped.c).
    The residual is evaluated in one pass over the columns in storage order, as in residual.c: a
    window of five columns of sigma, sigma', s' V' + s'' v^2, s' v and three columns of B; on several
    ranks the columns come from residual.c's local vectors with two ghost columns. */
@@ -115,7 +116,8 @@ static PetscErrorCode IFunctionDamped(TS ts, PetscReal t, Vec U, Vec Udot, Vec F
   PetscFunctionReturn(0);
 }
 
-/* the Jacobian stays matrix-free: keep the shift and the linearisation point for the preconditioner */
+/* keep the shift and the linearisation point for the preconditioner; the Jacobian is matrix-free or
+   assembled analytically (-bbd_jacobian assembled, fieldjac_damped.c) */
 static PetscErrorCode IJacobianDamped(TS ts, PetscReal t, Vec U, Vec Udot, PetscReal shift, Mat A, Mat B, void *ctx)
 {
   BbdField f = (BbdField)ctx;
@@ -123,13 +125,14 @@ static PetscErrorCode IJacobianDamped(TS ts, PetscReal t, Vec U, Vec Udot, Petsc
   PetscFunctionBeginUser;
   (void)ts;
   (void)t;
-  (void)Udot;
-  (void)B;
   PetscCall(BbdFieldFromTS(f, U, f->Ulin)); /* the linearisation point, width-only layout */
   PetscCall(BbdFieldTransposeIn(f, f->Ulin)); /* its rows, for every preconditioner application until the next Jacobian */
   f->shift = shift;
-  PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
-  PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
+  if (f->jac_assembled) PetscCall(BbdFieldJacobianAssemble(f, U, Udot, shift, B));
+  if (A != B || !f->jac_assembled) { /* the matrix-free operator (also with -snes_mf_operator) */
+    PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
+    PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -170,8 +173,8 @@ static PetscErrorCode PCApplyDamped(PC pc, Vec x, Vec y)
   PetscFunctionReturn(0);
 }
 
-/* the time-stepper of the damped residual formulation: IFunction, matrix-free Jacobian, the
-   preconditioner above; default -ts_type beuler */
+/* the time-stepper of the damped residual formulation: IFunction, matrix-free or assembled Jacobian,
+   the preconditioner above (a user's -pc_type wins with the assembled one); default -ts_type beuler */
 PetscErrorCode BbdFieldDampedResidualSetTS(BbdField f, TS ts, PetscReal *dt0)
 {
   const PetscInt NX = f->net->M + 1;
@@ -180,9 +183,11 @@ PetscErrorCode BbdFieldDampedResidualSetTS(BbdField f, TS ts, PetscReal *dt0)
   PC             pc;
   Mat            J;
   SNESLineSearch ls;
+  PCType         type;
+  PetscBool      shell, none;
 
   PetscFunctionBeginUser;
-  PetscCheck(!f->jac_assembled, f->comm, PETSC_ERR_SUP, "-bbd_jacobian assembled: the assembled Jacobian is written for gradient flow; damped dynamics in residual form use the matrix-free one (-bbd_jacobian mf)");
+  PetscCheck(!f->jac_assembled || !f->split, f->comm, PETSC_ERR_SUP, "-bbd_jacobian assembled with -da_processors_x > 1: the assembled Jacobian is numbered in the width-only layout; use -da_processors_x 1 or -bbd_jacobian mf");
   if (!f->wP) {
     PetscCall(PetscMalloc2(5 * NX, &f->wP, NX, &f->wC));
     PetscCall(VecDuplicate(f->U, &f->psrc));
@@ -191,7 +196,8 @@ PetscErrorCode BbdFieldDampedResidualSetTS(BbdField f, TS ts, PetscReal *dt0)
   }
   PetscCall(BbdFieldSetIFunction(f, ts, IFunctionDamped));
   PetscCall(TSGetSNES(ts, &snes));
-  PetscCall(MatCreateSNESMF(snes, &J));
+  if (f->jac_assembled) PetscCall(BbdFieldJacobianCreate(f, &J)); /* fieldjac.c, filled by fieldjac_damped.c */
+  else PetscCall(MatCreateSNESMF(snes, &J));
   PetscCall(TSSetIJacobian(ts, J, J, IJacobianDamped, f));
   PetscCall(MatDestroy(&J));
   PetscCall(SNESGetKSP(snes, &ksp));
@@ -203,6 +209,10 @@ PetscErrorCode BbdFieldDampedResidualSetTS(BbdField f, TS ts, PetscReal *dt0)
   PetscCall(SNESGetLineSearch(snes, &ls)); /* the full Newton step, as for flow (src/field.c) */
   PetscCall(SNESLineSearchSetType(ls, SNESLINESEARCHBASIC));
   PetscCall(BbdTSConfigureWith(f->net, ts, TSBEULER, PETSC_TRUE, dt0));
+  PetscCall(PCGetType(pc, &type));
+  PetscCall(PetscStrcmp(type, PCSHELL, &shell));
+  PetscCall(PetscStrcmp(type, PCNONE, &none));
+  PetscCheck(f->jac_assembled || shell || none, f->comm, PETSC_ERR_USER_INPUT, "-pc_type %s: the matrix-free Jacobian (-bbd_jacobian mf) has no entries to build it from; use -bbd_jacobian assembled, or the default sweep (-pc_type shell) or none", type);
   PetscFunctionReturn(0);
 }
 

@@ -300,7 +300,8 @@ def case_fashion(b):
 
 def case_valgrind(b):
     """Memcheck finds no invalid access or use of uninitialised memory in small runs of every
-    dynamics, both families, a restart, and an error path (a truncated -bbd_init file)."""
+    dynamics, both families, a restart, the damped residual form with its assembled Jacobian, and
+    an error path (a truncated -bbd_init file)."""
     supp = "/usr/share/openmpi/openmpi-valgrind.supp"
     vg = ["valgrind", "-q", "--error-exitcode=3"] + (["--suppressions=" + supp] if os.path.exists(supp) else [])
     tiny = ["-bbd_quiet", "-bbd_depth", "3", "-bbd_width", "4", "-bbd_tfinal", "0.1", "-bbd_output_dt", "0.05"]
@@ -317,6 +318,9 @@ def case_valgrind(b):
          "-bbd_activation", "softplus", "-bbd_tfinal", "0.05", "-bbd_sample_dt", "0.02", "-bbd_output", "vf4.h5"],
         [f, "-bbd_quiet", "-bbd_depth", "3", "-bbd_width", "5", "-bbd_formulation", "residual", "-ts_dt", "0.01",
          "-bbd_tfinal", "0.02", "-bbd_output", "vf2.h5"],
+        [f, "-bbd_quiet", "-bbd_depth", "3", "-bbd_width", "5", "-bbd_periodic", "0", "-bbd_dynamics", "damped", "-bbd_loss", "ce",
+         "-bbd_kappa", "1,0.1,0.01", "-bbd_formulation", "residual", "-bbd_jacobian", "assembled", "-ts_dt", "0.01",
+         "-bbd_tfinal", "0.02", "-bbd_output", "vf5.h5"],
         [f, "-bbd_quiet", "-bbd_mode", "continuum", "-da_grid_x", "5", "-da_grid_y", "4", "-bbd_tfinal", "0.02",
          "-bbd_output", "vf3.h5"]]
     for cmd in progs:
@@ -1117,6 +1121,22 @@ def solver_line(out):
     return int(w[w.index("Newton") - 1]), int(w[w.index("Krylov") - 1])
 
 
+# the -snes_test_jacobian matrix of the assembled Jacobians: (loss, periodic, activation); tanh and
+# softplus (sigma'' not odd), hinge (zero loss Hessian) once
+JACOBIAN_KINDS = [(loss, per, act) for loss in ("mse", "ce", "kl", "hinge") for per in ("1", "0") for act in ("tanh", "softplus")
+                  if loss != "hinge" or (act == "tanh" and per == "1")]
+
+
+def test_jacobian(args, nproc, tol, what):
+    """Run bbd-field ARGS with -snes_test_jacobian and check that it compares at least twice and
+    every ||J - Jfd||_F/||J||_F is below tol; returns the figures."""
+    out = run(args + ["-snes_test_jacobian"], nproc=nproc).stdout
+    rel = [float(l.split("=")[1].split(",")[0]) for l in out.splitlines() if "||J - Jfd||_F/||J||_F =" in l]
+    check(len(rel) >= 2, "-snes_test_jacobian printed %d comparisons (%s, %d ranks)" % (len(rel), what, nproc))
+    check(rel and max(rel) < tol, "analytic Jacobian: ||J - Jfd||/||J|| = %s (%s, %d ranks)" % (rel, what, nproc))
+    return rel
+
+
 def case_field_jacobian(b):
     """The assembled analytic Jacobian of the residual formulation (docs/theory.md section 14):
     (1) -snes_test_jacobian: ||J - Jfd||_F/||J||_F < 1e-6 for mse, ce, kl (and hinge), periodic and
@@ -1131,17 +1151,11 @@ def case_field_jacobian(b):
     f = field_bin(b)
     one = ["-bbd_quiet", "-bbd_depth", "4", "-bbd_width", "6", "-bbd_formulation", "residual",
            "-bbd_jacobian", "assembled", "-ts_type", "beuler", "-ts_dt", "0.01", "-ts_adapt_type", "none",
-           "-bbd_tfinal", "0.01", "-bbd_output_dt", "0.01", "-bbd_output", "tj.h5", "-snes_test_jacobian"]
+           "-bbd_tfinal", "0.01", "-bbd_output_dt", "0.01", "-bbd_output", "tj.h5"]
     for p in (1, 2):
-        for loss in ("mse", "ce", "kl", "hinge"):
-            for per in ("1", "0"):
-                for act in ("tanh", "softplus"):
-                    if loss == "hinge" and (act != "tanh" or per != "1"):
-                        continue
-                    out = run([f] + one + ["-bbd_loss", loss, "-bbd_periodic", per, "-bbd_activation", act], nproc=p).stdout
-                    rel = [float(l.split("=")[1].split(",")[0]) for l in out.splitlines() if "||J - Jfd||_F/||J||_F =" in l]
-                    check(len(rel) >= 2, "-snes_test_jacobian printed %d comparisons (%s, %s, %s, %d ranks)" % (len(rel), loss, per, act, p))
-                    check(rel and max(rel) < 1e-6, "analytic Jacobian: ||J - Jfd||/||J|| = %s (%s, periodic %s, %s, %d ranks)" % (rel, loss, per, act, p))
+        for loss, per, act in JACOBIAN_KINDS:
+            test_jacobian([f] + one + ["-bbd_loss", loss, "-bbd_periodic", per, "-bbd_activation", act], p, 1e-6,
+                          "%s, periodic %s, %s" % (loss, per, act))
     # (2) the same trajectory
     O = ["-bbd_quiet", "-bbd_depth", "6", "-bbd_width", "8", "-bbd_tfinal", "0.1", "-bbd_output_dt", "0.05", "-bbd_loss", "ce"]
     run([b, "-bbd_family", "field", "-ts_rtol", "1e-12", "-ts_atol", "1e-12", "-bbd_output", "n.h5"] + O)
@@ -1284,6 +1298,55 @@ def case_field_damped_residual(b):
           "damped residual without the preconditioner converged as fast: the test no longer shows what the preconditioner does")
 
 
+def case_field_damped_jacobian(b):
+    """The assembled analytic Jacobian of the damped residual formulation (docs/theory.md section 14,
+    "The Jacobian of the damped residual").
+    (1) -snes_test_jacobian at states with nonzero velocities (0.3 time units of damped dynamics from
+    rest, gamma = 2: max |z_dot| ~ 0.26, |a_dot| ~ 0.06, checked > 0.05 and 0.01), for the losses,
+    paddings and activations of net-field-jacobian plus mixed activations with an active a_2 and a
+    frozen a_1, 4 x 6 grids, 1 and 2 ranks: ||J - Jfd||_F/||J||_F < 1e-7. The figure is the finite
+    difference's own error (PETSc differences with a relative step ~1.5e-8, so each entry carries
+    an error of about 1e-8 of its size); observed 1.0e-9 to 8.3e-9. Dropping any one of the
+    velocity-squared terms of dB (s''' v^2 in dQ/dz, 2 s'' v in dQ/dv, 2 w s'' v in d(2 w D(s' v))/dz)
+    raises it to 1.1e-6 .. 1.1e-5, so they are all seen.
+    (2) From a damped bbd-net state with velocities, zero padding, ce, sample switching, backward
+    Euler with tight Newton tolerances: the assembled Jacobian with the default sweep preconditioner
+    (1 and 2 ranks) and with -pc_type lu give the matrix-free trajectory (the same nonlinear systems,
+    solved to 1e-12) to 1e-10 (observed 1e-13); with -pc_type lu every Newton step takes one Krylov
+    iteration (the matrix is the exact Jacobian)."""
+    f = field_bin(b)
+    grid = ["-bbd_quiet", "-bbd_depth", "4", "-bbd_width", "6", "-bbd_dynamics", "damped", "-bbd_gamma", "2"]
+    step = ["-bbd_formulation", "residual", "-bbd_jacobian", "assembled", "-ts_type", "beuler", "-ts_dt", "0.01",
+            "-ts_adapt_type", "none", "-bbd_tfinal", "0.32", "-bbd_output_dt", "0.02", "-bbd_output", "tj.h5"]
+    kinds = [["-bbd_loss", loss, "-bbd_periodic", per, "-bbd_activation", act] for loss, per, act in JACOBIAN_KINDS]
+    kinds.append(["-bbd_loss", "ce", "-bbd_periodic", "0", "-bbd_activation", "tanh,sin,gelu,erf", "-bbd_kappa", "1,0,0.01"])
+    for kind in kinds:
+        run([f] + grid + kind + ["-bbd_tfinal", "0.3", "-bbd_output_dt", "0.3", "-bbd_output", "s.h5"])
+        with h5py.File("s.h5", "r") as h:
+            check(np.abs(h["state/z_dot"][()]).max() > 0.05 and np.abs(h["state/a_dot"][()]).max() > 0.01,
+                  "damped Jacobian %s: the state is nearly at rest; the velocity terms are not tested" % kind)
+        for p in (1, 2):
+            test_jacobian([f, "-bbd_quiet", "-bbd_init", "s.h5"] + step, p, 1e-7, "damped, " + " ".join(kind))
+    # (2) the same trajectory; -pc_type lu
+    run([b, "-bbd_quiet", "-bbd_family", "field", "-bbd_depth", "6", "-bbd_width", "8", "-bbd_dynamics", "damped", "-bbd_gamma", "2",
+         "-bbd_output_dt", "0.1", "-bbd_sample_dt", "0.15", "-bbd_tfinal", "0.3", "-bbd_periodic", "0", "-bbd_loss", "ce",
+         "-bbd_output", "mid.h5"])
+    ini = ["-bbd_init", "mid.h5", "-bbd_tfinal", "0.8", "-bbd_output_dt", "0.1", "-bbd_formulation", "residual", "-ts_type", "beuler",
+           "-ts_dt", "0.01", "-ts_adapt_type", "none", "-snes_rtol", "1e-12", "-snes_atol", "1e-14", "-ksp_rtol", "1e-12"]
+    for p, name, extra in ((1, "mf1", []), (2, "mf2", []), (1, "as1", ["-bbd_jacobian", "assembled"]),
+                           (2, "as2", ["-bbd_jacobian", "assembled"]), (1, "lu1", ["-bbd_jacobian", "assembled", "-pc_type", "lu"])):
+        out = run([f] + ini + extra + ["-bbd_output", name + ".h5"], nproc=p).stdout
+        if name == "lu1":
+            newton, krylov = solver_line(out)
+            check(krylov == newton, "damped, -pc_type lu with the assembled Jacobian: %d Krylov iterations for %d Newton steps" % (krylov, newton))
+        if name.startswith("mf"):
+            continue
+        for q in ("z", "a", "b", "a_dot", "b_dot", "loss"):
+            ref, got = traj("mf%d.h5" % p, q), traj(name + ".h5", q)
+            e = np.abs(got - ref).max() / np.abs(ref).max()
+            check(e < 1e-10, "damped, %s vs the matrix-free Jacobian on %d ranks: /trajectory/%s differs by %.2e" % (name, p, q, e))
+
+
 def xdmf_check(xdmf, h5, expect):
     """Every temporal collection of the .xdmf: one grid per saved time with the file's times, and
     each attribute a hyperslab of an existing dataset (declared shape = the dataset's) whose
@@ -1358,6 +1421,9 @@ FIELD_BAD = [
     (["-bbd_formulation", "residual", "-pc_type", "lu"], "-bbd_jacobian assembled"),
     (["-bbd_jacobian", "assembled"], "-bbd_formulation residual"),
     (["-bbd_formulation", "residual", "-snes_max_it", "1", "-ts_adapt_type", "none"], "try a smaller -ts_dt"),
+    (["-bbd_dynamics", "damped", "-bbd_formulation", "residual", "-pc_type", "lu"], "-bbd_jacobian assembled"),
+    (["-bbd_dynamics", "damped", "-bbd_formulation", "residual", "-bbd_jacobian", "assembled", "-da_processors_x", "2"],
+     "-da_processors_x"),
 ]
 
 

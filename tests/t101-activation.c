@@ -1,12 +1,14 @@
 static const char help[] = "t101: activation derivatives against finite differences, stability, name parsing.\n";
 
 /* sigma' is checked against the central difference of sigma, sigma'' against
-   the central difference of sigma', with step h = 1e-5 at 100 points in [-4, 4]
-   (none closer than 0.04 to relu's kink at 0). The central-difference error is
-   h^2/6 |f'''| + eps |f| / h <= 1e-10 * 2 + 2.2e-16 * 4 / 1e-5 ~ 3e-10 for these
-   functions (|f'''| <= 12 on [-4, 4], |f| <= 4), so a tolerance of
-   1e-8 (1 + |f'|) has a margin of ~30 but still catches any wrong formula
-   (a wrong term is O(1e-2) or larger somewhere on the grid). */
+   the central difference of sigma', and sigma''' (BbdActivationEval3) against
+   that of sigma'', with step h = 1e-5 at 100 points in [-4, 4] (none closer
+   than 0.04 to relu's kink at 0). The central-difference error is
+   h^2/6 |f'''| + eps |f| / h <= 1e-10 * 3 + 2.2e-16 * 4 / 1e-5 ~ 4e-10 for these
+   functions (|f'''| <= 16 on [-4, 4]: for f = sigma'' it is sigma^(5), largest
+   for tanh at 0; |f| <= 4), so a tolerance of 1e-8 (1 + |f'|) has a margin of
+   ~25 but still catches any wrong formula (a wrong term is O(1e-2) or larger
+   somewhere on the grid). */
 #include "bbdtest.h"
 
 
@@ -20,21 +22,25 @@ int main(int argc, char **argv)
   for (PetscInt a = 0; a <= BBD_ACT_RELU; a++) {
     for (PetscInt k = 0; k < npt; k++) {
       const PetscReal z[3] = {-4 + 8 * (k + 0.5) / npt - h, -4 + 8 * (k + 0.5) / npt, -4 + 8 * (k + 0.5) / npt + h};
-      PetscReal       s[3], d1[3], d2[3], fd1, fd2;
+      PetscReal       s[3], d1[3], d2[3], d3[3], fd1, fd2, fd3;
 
       BbdActivationEval((BbdActivation)a, 3, z, s, d1, d2);
+      BbdActivationEval3((BbdActivation)a, 3, z, d3);
       fd1 = (s[2] - s[0]) / (2 * h);
       fd2 = (d1[2] - d1[0]) / (2 * h);
+      fd3 = (d2[2] - d2[0]) / (2 * h);
       CHECK(PetscAbsReal(fd1 - d1[1]) <= tol * (1 + PetscAbsReal(d1[1])), "%s: sigma'(%g) = %.12g, finite difference %.12g", BbdActivations[a], (double)z[1], (double)d1[1], (double)fd1);
       CHECK(PetscAbsReal(fd2 - d2[1]) <= tol * (1 + PetscAbsReal(d2[1])), "%s: sigma''(%g) = %.12g, finite difference %.12g", BbdActivations[a], (double)z[1], (double)d2[1], (double)fd2);
+      CHECK(PetscAbsReal(fd3 - d3[1]) <= tol * (1 + PetscAbsReal(d3[1])), "%s: sigma'''(%g) = %.12g, finite difference of sigma'' %.12g", BbdActivations[a], (double)z[1], (double)d3[1], (double)fd3);
     }
     { /* large |z|: finite values with the right asymptotes; NULL outputs allowed */
       const PetscReal zb[2] = {-800, 800};
-      PetscReal       s[2], d1[2], d2[2];
+      PetscReal       s[2], d1[2], d2[2], d3[2];
 
       BbdActivationEval((BbdActivation)a, 2, zb, s, NULL, NULL);
       BbdActivationEval((BbdActivation)a, 2, zb, NULL, d1, d2);
-      for (PetscInt i = 0; i < 2; i++) CHECK(!PetscIsInfOrNanReal(s[i]) && !PetscIsInfOrNanReal(d1[i]) && !PetscIsInfOrNanReal(d2[i]), "%s: not finite at z = %g", BbdActivations[a], (double)zb[i]);
+      BbdActivationEval3((BbdActivation)a, 2, zb, d3);
+      for (PetscInt i = 0; i < 2; i++) CHECK(!PetscIsInfOrNanReal(s[i]) && !PetscIsInfOrNanReal(d1[i]) && !PetscIsInfOrNanReal(d2[i]) && !PetscIsInfOrNanReal(d3[i]), "%s: not finite at z = %g", BbdActivations[a], (double)zb[i]);
     }
   }
   { /* exact values and asymptotes; relative tolerance 1e-14 is a few ulps */

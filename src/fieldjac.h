@@ -1,0 +1,92 @@
+/* Private helpers of the assembled Jacobians of the residual formulation, shared by the flow
+   Jacobian (fieldjac.c) and the damped one (fieldjac_damped.c): the linearisation-point context,
+   global column numbering, stencil weights and the row buffer (sorted and merged by FlushRow). */
+#ifndef FIELDJAC_H
+#define FIELDJAC_H
+#include "fieldimpl.h"
+
+typedef struct {
+  PetscInt     gys, gym;       /* ghosted width range of f->da2 (width-stencil radius 2: ghosts of beta's neighbours; residual.c) */
+  PetscReal   *s, *d, *e, *bt; /* [NX][gym]: sigma, sigma', sigma'' of z (zero outside a non-periodic width), beta (damped: B) */
+  PetscReal   *t;              /* [NX][gym]: sigma''' of z (damped only) */
+  PetscReal   *q;              /* [N] softmax of the output row (ce, kl) */
+  PetscInt    *cols;           /* one row's columns and values */
+  PetscScalar *vals;
+  PetscInt     n, cap;
+} JacCtx;
+
+/* the global column of (depth k, width i, component c); -1 outside a non-periodic width */
+static inline PetscInt Col(BbdField f, PetscInt k, PetscInt i, PetscInt c)
+{
+  const PetscInt N = f->net->n[0];
+
+  if (i < 0 || i >= N) {
+    if (!f->net->periodic) return -1;
+    i = ((i % N) + N) % N;
+  }
+  return (i * (f->net->M + 1) + k) * f->dof + c;
+}
+
+static inline void Add(JacCtx *J, PetscInt col, PetscScalar v)
+{
+  if (col < 0) return;
+  J->cols[J->n] = col;
+  J->vals[J->n] = v;
+  J->n++;
+}
+
+/* the width stencil weights S_c[l], l = -1, 0, 1, of D_c (D_c^T has S_c[-l]) */
+static inline void Stencils(BbdNet net, PetscReal S[3][3])
+{
+  const PetscReal c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
+
+  S[0][0] = 0, S[0][1] = 1, S[0][2] = 0;
+  S[1][0] = -c1, S[1][1] = 0, S[1][2] = c1;
+  S[2][0] = c2, S[2][1] = -2 * c2, S[2][2] = c2;
+}
+
+/* sort the buffered row, sum repeated columns, and set it */
+static inline PetscErrorCode FlushRow(JacCtx *J, Mat A, PetscInt row)
+{
+  PetscInt n = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscSortIntWithScalarArray(J->n, J->cols, J->vals));
+  for (PetscInt q = 0; q < J->n; q++) {
+    if (n && J->cols[n - 1] == J->cols[q]) J->vals[n - 1] += J->vals[q];
+    else {
+      J->cols[n] = J->cols[q];
+      J->vals[n] = J->vals[q];
+      n++;
+    }
+  }
+  PetscCall(MatSetValues(A, 1, &row, n, J->cols, J->vals, INSERT_VALUES));
+  J->n = 0;
+  PetscFunctionReturn(0);
+}
+
+/* eta d lam_j / dZ_k of the output row into the row buffer (lam = (1/w) dl/dZ, so the cell weight
+   drops out; sumy = sum_k Y_k of the sample) */
+static inline void AddLossHessian(BbdField f, JacCtx *J, PetscInt j, PetscReal sumy)
+{
+  BbdNet         net = f->net;
+  const PetscInt M = net->M, N = net->n[0];
+
+  switch (net->loss) { /* eta d lam_j / dZ: lam = (1/w) dl/dZ */
+  case BBD_LOSS_MSE:
+    Add(J, Col(f, M, j, 0), net->eta);
+    break;
+  case BBD_LOSS_CE:
+  case BBD_LOSS_KL: /* lam_j = sumY q_j - Y_j with the softmax q = w p: d lam_j/dZ_k = sumY q_j (delta_jk - q_k) */
+    for (PetscInt k = 0; k < N; k++) Add(J, Col(f, M, k, 0), net->eta * sumy * J->q[j] * ((k == j ? 1 : 0) - J->q[k]));
+    break;
+  case BBD_LOSS_HINGE: /* piecewise linear: zero Hessian almost everywhere */
+    break;
+  }
+}
+
+/* fieldjac.c */
+PETSC_INTERN PetscErrorCode BbdFieldJacLinearise(BbdField, JacCtx *, Vec U, Vec Udot, const PetscScalar ****u, const PetscScalar ****ud);
+/* fieldjac_damped.c */
+PETSC_INTERN PetscErrorCode BbdFieldJacFillDamped(BbdField, JacCtx *, Vec U, Vec Udot, PetscReal shift, Mat);
+#endif
