@@ -578,7 +578,7 @@ PetscErrorCode BbdFieldContinuumRun(BbdField f)
     PetscReal tend;
     PetscBool save;
     BbdTSNextSegment(net, t, &tend, &save);
-    ierr = BbdFieldSolveSegment(f, ts, t, tend, dt0);
+    ierr = BbdFieldSolveSegment(f, ts, t, tend, dt0, NULL);
     t    = tend;
     if (!ierr && save) ierr = ContinuumSave(f, t, Ftmp);
   }
