@@ -766,12 +766,17 @@ static PetscErrorCode SolveSegmentEvents(BbdField f, TS ts, PetscReal t, PetscRe
 {
   PetscInt    dir = 1, steps, nits, lits;
   PetscBool   term = PETSC_TRUE, given;
+  PetscReal   tol  = 1e-3 * BbdTimeEps(f->net); /* PETSc's 1e-6 would take a step ending that near t_k for the switch */
   const char *prefix;
 
   PetscFunctionBeginUser;
   PetscCall(TSGetOptionsPrefix(ts, &prefix));
-  PetscCall(PetscOptionsHasName(NULL, prefix, "-ts_event_tol", &given));
+  PetscCall(PetscOptionsGetReal(NULL, prefix, "-ts_event_tol", &tol, &given));
   while (t < tend - BbdTimeEps(f->net)) {
+    if ((PetscReal)(f->batch + 1) * f->net->sample_dt - t < tol) { /* a switch within the tolerance after the start: PETSc skips the */
+      PetscCall(SwitchBatch(f, f->batch + 1));                        /* sign change of a step that starts at |g| < tol, so take it here */
+      f->nswitch_seg++;
+    }
     PetscCall(TSGetStepNumber(ts, &steps));
     PetscCall(TSGetSNESIterations(ts, &nits));
     PetscCall(TSGetKSPIterations(ts, &lits));
@@ -780,7 +785,7 @@ static PetscErrorCode SolveSegmentEvents(BbdField f, TS ts, PetscReal t, PetscRe
     f->acc_krylov += lits;
     PetscCall(TSSetStepNumber(ts, 0)); /* TSSolve then evaluates the event function at t (TSEventInitialize) */
     PetscCall(TSSetEventHandler(ts, 1, &dir, &term, SwitchEvent, SwitchPostEvent, f));
-    if (!given) PetscCall(TSSetEventTolerances(ts, 1e-3 * BbdTimeEps(f->net), NULL)); /* PETSc's 1e-6 would take a step ending that near t_k for the switch */
+    if (!given) PetscCall(TSSetEventTolerances(ts, tol, NULL));
     PetscCall(BbdFieldSolveSegment(f, ts, t, tend, dt0, &t));
   }
   PetscFunctionReturn(0);
@@ -811,10 +816,10 @@ static PetscErrorCode Integrate(BbdField f, TS ts, PetscReal dt0, BbdOutput out,
       PetscCall(BbdFieldSolveSegment(f, ts, t, tend, dt0, NULL));
     }
     t = tend;
-    /* a switch at the segment end (with events, only one within BbdTimeEps that the event handler
-       did not take: a switch on a saved time is taken by the event at the solve's last step) */
+    /* a switch at the segment end (with events only one just after it, within BatchIndex's
+       1e-9 sample_dt: a switch on a saved time is taken by the event at the solve's last step) */
     k = BbdNetBatchIndex(net, t);
-    if (k != f->batch) {
+    if (k > f->batch) { /* (an event may have taken a switch a little early, within its tolerance) */
       PetscCall(SwitchBatch(f, k));
       f->nswitch_seg++;
     }

@@ -1166,7 +1166,9 @@ def case_field_events(b):
     restarted from its file give the same trajectory, bitwise for rk (flow, damped) and the residual
     form with beuler; with bdf to 1e-12 (observed 1e-14 to 3e-13, as with -bbd_switch segments: the
     BDF start is not bitwise repeatable across TSSolve calls).
-    (3) -help lists -bbd_switch; a bad value, events in continuum mode and a time stepper that cannot
+    (3) With a loose -ts_event_tol each switch is still applied once (events may take it early, within
+    the tolerance), also when a restart starts within the tolerance before a switch time.
+    (4) -help lists -bbd_switch; a bad value, events in continuum mode and a time stepper that cannot
     roll a step back are refused (net-field-badinput)."""
     f = field_bin(b)
     base = ["-bbd_depth", "6", "-bbd_width", "8", "-bbd_tfinal", "0.45", "-bbd_output_dt", "0.1",
@@ -1213,6 +1215,18 @@ def case_field_events(b):
                 else:
                     err = np.abs(got - ref).max() / max(np.abs(ref).max(), 1e-300)
                     check(ref.shape == got.shape and err <= 1e-12, "events restart %s at %s: /trajectory/%s differs by %.2e" % (extra, H, q, err))
+    # (3) a loose -ts_event_tol 1e-3 with saved times every 0.1499: the events take each switch up to
+    # 1e-3 early (at the saved time 0.1499 j, 4e-4 before 0.15 j), still once each (4 in (0, 0.6]);
+    # a run restarted at 0.1499, within the tolerance before the switch at 0.15, takes that switch
+    # at its start (PETSc would not see it), the other 3 as events
+    loose = ["-bbd_depth", "4", "-bbd_width", "6", "-bbd_sample_dt", "0.15", "-bbd_output_dt", "0.1499"]
+    out = run([f] + loose + ["-bbd_tfinal", "0.6", "-bbd_switch", "events", "-ts_event_tol", "1e-3", "-bbd_output", "tol.h5"]).stdout
+    n, nev, err, nseg = switch_line(out)
+    check((n, nev, nseg) == (4, 4, 0) and 3e-4 < err < 5e-4, "-ts_event_tol 1e-3: %d switches (%d events, %d at segment ends, %.2e early), 4 events 4e-4 early expected" % (n, nev, nseg, err))
+    run([f, "-bbd_quiet"] + loose + ["-bbd_tfinal", "0.1499", "-bbd_output", "h.h5"])
+    out = run([f, "-bbd_init", "h.h5", "-bbd_tfinal", "0.6", "-bbd_switch", "events", "-ts_event_tol", "1e-3", "-bbd_output", "g.h5"]).stdout
+    n, nev, err, nseg = switch_line(out)
+    check((n, nev, nseg) == (4, 3, 1), "restart 1e-4 before a switch, -ts_event_tol 1e-3: %d switches (%d events, %d at the start), 4 (3, 1) expected" % (n, nev, nseg))
     check("-bbd_switch" in run([f, "-help"]).stdout, "bbd-field -help does not list -bbd_switch")
 
 
