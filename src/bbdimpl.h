@@ -134,9 +134,10 @@ PETSC_INTERN PetscErrorCode BbdRunSGD(BbdNet, BbdOutput);
 PETSC_INTERN PetscErrorCode BbdRunTS(BbdNet, BbdOutput); /* flow and damped */
 PETSC_INTERN PetscReal      BbdTimeEps(BbdNet);
 PETSC_INTERN void           BbdTSNextSegment(BbdNet, PetscReal t, PetscReal *tend, PetscBool *save);
+PETSC_INTERN PetscReal      BbdTSNextSave(BbdNet, PetscReal t); /* the next saved time after t */
 PETSC_INTERN PetscErrorCode BbdTSConfigure(BbdNet, TS, PetscReal *dt0);
 PETSC_INTERN PetscErrorCode BbdTSConfigureWith(BbdNet, TS, TSType, PetscBool own_solver, PetscReal *dt0);
-PETSC_INTERN PetscErrorCode BbdTSSolveSegment(BbdNet, TS, Vec U, PetscReal t, PetscReal tend, PetscReal dt0);
+PETSC_INTERN PetscErrorCode BbdTSSolveSegment(BbdNet, TS, Vec U, PetscReal t, PetscReal tend, PetscReal dt0, PetscReal *reached); /* reached: NULL, or where a terminal TS event stopped it */
 
 /* io.c: extra datasets of field-solver results */
 PETSC_INTERN PetscErrorCode BbdOutputWriteGrid(BbdOutput, PetscInt nx, const PetscReal *x, PetscInt ny, const PetscReal *y);

@@ -712,7 +712,7 @@ PetscErrorCode BbdFieldContinuumRun(BbdField f)
     PetscReal tend;
     PetscBool save;
     BbdTSNextSegment(net, t, &tend, &save);
-    ierr = BbdFieldSolveSegment(f, ts, t, tend, dt0);
+    ierr = BbdFieldSolveSegment(f, ts, t, tend, dt0, NULL);
     t    = tend;
     if (!ierr && f->bi >= 0) { /* a sample switch: z (and z_dot) jump, the parameters are continuous */
       PetscInt idx[1];

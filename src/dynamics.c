@@ -186,15 +186,21 @@ PetscReal BbdTimeEps(BbdNet net)
   return 1e-9 * PetscMax(1.0, PetscAbsReal(net->tfinal));
 }
 
-/* The end of the segment that starts at t: the next saved time (an exact multiple k output_dt,
-   so that a run stopped there and restarted sees the same times; tfinal if it comes first) or
-   the next sample switch before it. */
+/* The next saved time after t: an exact multiple k output_dt, so that a run stopped there and
+   restarted sees the same times; tfinal if it comes first. */
+PetscReal BbdTSNextSave(BbdNet net, PetscReal t)
+{
+  PetscReal tout = (PetscFloorReal(t / net->output_dt + 1e-9) + 1) * net->output_dt;
+
+  return tout > net->tfinal + BbdTimeEps(net) ? net->tfinal : tout;
+}
+
+/* The end of the segment that starts at t: the next saved time or the next sample switch before it. */
 void BbdTSNextSegment(BbdNet net, PetscReal t, PetscReal *tend, PetscBool *save)
 {
   const PetscReal eps  = BbdTimeEps(net);
-  PetscReal       tout = (PetscFloorReal(t / net->output_dt + 1e-9) + 1) * net->output_dt;
+  PetscReal       tout = BbdTSNextSave(net, t);
 
-  if (tout > net->tfinal + eps) tout = net->tfinal;
   *tend = tout;
   *save = PETSC_TRUE;
   if (net->sample_dt > 0) {
@@ -249,8 +255,10 @@ PetscErrorCode BbdTSConfigureWith(BbdNet net, TS ts, TSType type, PetscBool own_
   PetscFunctionReturn(0);
 }
 
-/* Integrate one segment [t, tend] from the same initial step every time (exact restarts). */
-PetscErrorCode BbdTSSolveSegment(BbdNet net, TS ts, Vec U, PetscReal t, PetscReal tend, PetscReal dt0)
+/* Integrate one segment [t, tend] from the same initial step every time (exact restarts). With
+   reached (bbd-field -bbd_switch events), a terminal TS event may stop it early: *reached is the
+   time it stopped at. */
+PetscErrorCode BbdTSSolveSegment(BbdNet net, TS ts, Vec U, PetscReal t, PetscReal tend, PetscReal dt0, PetscReal *stop)
 {
   TSConvergedReason reason;
   PetscReal         reached;
@@ -264,7 +272,8 @@ PetscErrorCode BbdTSSolveSegment(BbdNet net, TS ts, Vec U, PetscReal t, PetscRea
   PetscCall(TSGetConvergedReason(ts, &reason));
   PetscCall(TSGetTime(ts, &reached));
   PetscCheck(reason >= 0, net->comm, PETSC_ERR_NOT_CONVERGED, "the time stepper failed at t = %g (%s); try a smaller -ts_dt or another -ts_type", (double)t, TSConvergedReasons[reason]);
-  PetscCheck(PetscAbsReal(reached - tend) <= BbdTimeEps(net), net->comm, PETSC_ERR_USER_INPUT, "the time stepper stopped at t = %g before the end of its segment %g (%s): do not limit -ts_max_steps or -ts_max_time", (double)reached, (double)tend, TSConvergedReasons[reason]);
+  if (stop) *stop = reached;
+  PetscCheck((stop && reason == TS_CONVERGED_EVENT) || PetscAbsReal(reached - tend) <= BbdTimeEps(net), net->comm, PETSC_ERR_USER_INPUT, "the time stepper stopped at t = %g before the end of its segment %g (%s): do not limit -ts_max_steps or -ts_max_time", (double)reached, (double)tend, TSConvergedReasons[reason]);
   PetscFunctionReturn(0);
 }
 
@@ -303,7 +312,7 @@ PetscErrorCode BbdRunTS(BbdNet net, BbdOutput out)
     PetscBool save;
     BbdTSNextSegment(net, t, &tend, &save);
     PetscCall(BbdNetBatchSamples(net, 0.5 * (t + tend), ctx.idx));
-    PetscCall(BbdTSSolveSegment(net, ts, U, t, tend, dt0));
+    PetscCall(BbdTSSolveSegment(net, ts, U, t, tend, dt0, NULL));
     t = tend;
     if (save) {
       PetscCall(Gather(&ctx, U));

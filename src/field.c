@@ -86,10 +86,17 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
     PetscCheck(!strcmp(jac, "mf") || !strcmp(jac, "assembled"), f->comm, PETSC_ERR_USER_INPUT, "-bbd_jacobian %s: use mf or assembled", jac);
     f->jac_assembled = (PetscBool)!strcmp(jac, "assembled");
   }
+  {
+    char sw[32] = "segments";
+    PetscCall(PetscOptionsString("-bbd_switch", "Lattice mode, sample switching (-bbd_sample_dt > 0): segments (each TSSolve ends at the next switch or saved time; z jumps between solves) or events (PETSc TS events, event function t - k sample_dt: a step that crosses a switch time is rolled back and retaken to end on it, the event handler makes z jump on the solver's vector, the solve goes on to the next saved time; docs/usage.md)", "BbdFieldSetFromOptions", sw, sw, sizeof(sw), NULL));
+    PetscCheck(!strcmp(sw, "segments") || !strcmp(sw, "events"), f->comm, PETSC_ERR_USER_INPUT, "-bbd_switch %s: use segments or events", sw);
+    f->events = (PetscBool)!strcmp(sw, "events");
+  }
   PetscOptionsEnd();
   PetscCheck(!strcmp(f->mode, "lattice") || !strcmp(f->mode, "continuum"), f->comm, PETSC_ERR_USER_INPUT, "-bbd_mode %s: use lattice or continuum", f->mode);
   f->continuum = (PetscBool)!strcmp(f->mode, "continuum");
   PetscCheck(!(f->continuum && f->jac_assembled), f->comm, PETSC_ERR_SUP, "-bbd_jacobian assembled: continuum mode in residual form has a matrix-free Jacobian only (with the sweep preconditioner); use -bbd_jacobian mf");
+  PetscCheck(!(f->continuum && f->events), f->comm, PETSC_ERR_SUP, "-bbd_switch events: continuum mode switches samples between TS segments only; use -bbd_switch segments (the default)");
   PetscCheck(!f->jac_assembled || f->residual, f->comm, PETSC_ERR_USER_INPUT, "-bbd_jacobian assembled: the Jacobian belongs to the implicit residual formulation; add -bbd_formulation residual (lattice mode)");
   PetscCheck(net->family == BBD_FAMILY_FIELD, f->comm, PETSC_ERR_USER_INPUT, "bbd-field integrates field-family networks (-bbd_family field); a dense network has no (depth, width) grid%s%s%s", net->init_file[0] ? " (-bbd_init " : "", net->init_file, net->init_file[0] ? " holds a dense state: bbd-compare -bbd_init coarse-grains it)" : "");
   if (f->continuum) {
@@ -138,6 +145,7 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
   PetscCheck(net->dyn != BBD_DYN_SGD, f->comm, PETSC_ERR_SUP, "-bbd_dynamics sgd: bbd-field integrates the continuous-time dynamics (flow, damped); discrete sgd steps are bbd-net's");
   f->damped = (PetscBool)(net->dyn == BBD_DYN_DAMPED);
   PetscCheck(net->batch == 1, f->comm, PETSC_ERR_USER_INPUT, "-bbd_batch %" PetscInt_FMT ": the field z(x, y) is one sample's; bbd-field needs -bbd_batch 1", net->batch);
+  if (net->sample_dt <= 0) f->events = PETSC_FALSE; /* no switches: nothing for events to do */
   PetscFunctionReturn(0);
 }
 
@@ -621,7 +629,8 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
   if (f->continuum && f->damped) PetscCall(PetscMalloc3((M + 1) * f->ym, &f->cR, (M + 1) * f->ym, &f->cP, (M + 1) * f->ym, &f->cB));
   if (f->continuum) PetscCall(BbdFieldContinuumInit(f));
   else {
-    PetscCall(BbdNetBatchSamples(net, net->t0, idx));
+    f->batch = BbdNetBatchIndex(net, net->t0);
+    PetscCall(BbdNetBatchFromIndex(net, f->batch, idx));
     f->sample = -1;
     PetscCall(NetToState(f, idx[0]));
   }
@@ -747,12 +756,101 @@ static PetscErrorCode Save(BbdField f, BbdOutput out, BbdSnapshot *snap, PetscRe
   PetscFunctionReturn(0);
 }
 
-/* the time loop: segments between saved times and sample switches */
+/* A sample switch to batch k: theta (and theta') continuous, z jumps to the new sample's forward
+   pass (damped: z' to its tangent pass); nothing moves when batch k uses the same sample. */
+static PetscErrorCode SwitchBatch(BbdField f, PetscInt k)
+{
+  BbdNet    net = f->net;
+  PetscInt  idx[1];
+  PetscReal *z, *zd;
+
+  PetscFunctionBeginUser;
+  PetscCall(BbdNetBatchFromIndex(net, k, idx));
+  if (idx[0] != f->sample) {
+    PetscCall(PetscMalloc2(net->nz, &z, net->nz, &zd));
+    PetscCall(StateToNet(f, z, zd));
+    PetscCall(NetToState(f, idx[0]));
+    PetscCall(PetscFree2(z, zd));
+  }
+  f->batch = k;
+  PetscFunctionReturn(0);
+}
+
+/* -bbd_switch events (docs/theory.md section 14, "Sample switching as TS events"): the event
+   function is t - t_k of the next switch time t_k = (batch + 1) sample_dt. It is linear in t, so
+   PETSc's regula falsi puts the end of the retaken step on t_k to rounding. */
+static PetscErrorCode SwitchEvent(TS ts, PetscReal t, Vec U, PetscScalar *fv, void *ctx)
+{
+  BbdField f = (BbdField)ctx;
+
+  PetscFunctionBeginUser;
+  (void)ts;
+  (void)U;
+  fv[0] = t - (PetscReal)(f->batch + 1) * f->net->sample_dt;
+  PetscFunctionReturn(0);
+}
+
+/* the switch on the solver's vector U (the TS layout: moved to the width-only f->U and back) */
+static PetscErrorCode SwitchPostEvent(TS ts, PetscInt nzero, PetscInt zero[], PetscReal t, Vec U, PetscBool forward, void *ctx)
+{
+  BbdField        f  = (BbdField)ctx;
+  const PetscReal tk = (PetscReal)(f->batch + 1) * f->net->sample_dt;
+
+  PetscFunctionBeginUser;
+  (void)nzero;
+  (void)zero;
+  PetscCheck(forward, f->comm, PETSC_ERR_SUP, "-bbd_switch events: no adjoint solves");
+  PetscCall(BbdFieldFromTS(f, U, f->U));
+  PetscCall(SwitchBatch(f, f->batch + 1));
+  PetscCall(BbdFieldToTS(f, f->U, U));
+  f->nswitch_event++;
+  f->switch_err = PetscMax(f->switch_err, PetscAbsReal(t - tk));
+  PetscCall(TSRestartStep(ts)); /* no FSAL stage, no BDF history across the jump (PETSc also restarts on a changed U) */
+  PetscFunctionReturn(0);
+}
+
+/* -bbd_switch events: the segment [t, tend] between saved times, its sample switches located by
+   TS events. The event is terminal: PETSc 3.18 accepts the first step after a non-terminal event
+   without error control (TSAdaptChoose while the event status is not NONE), and a restarted BDF
+   then takes its order-1 start with the rest of the rolled-back step (observed: 1e-5 relative
+   error at -ts_rtol 1e-11). So the solve stops at the switch and continues towards tend from the
+   initial step, every step error-controlled. Every solve starts from the same solver state (a
+   fresh event handler, step counter 0, the initial step), so that a restart from a saved time
+   continues exactly like the uninterrupted run. */
+static PetscErrorCode SolveSegmentEvents(BbdField f, TS ts, PetscReal t, PetscReal tend, PetscReal dt0)
+{
+  PetscInt    dir = 1, steps, nits, lits;
+  PetscBool   term = PETSC_TRUE, given;
+  PetscReal   tol  = 1e-3 * BbdTimeEps(f->net); /* PETSc's 1e-6 would take a step ending that near t_k for the switch */
+  const char *prefix;
+
+  PetscFunctionBeginUser;
+  PetscCall(TSGetOptionsPrefix(ts, &prefix));
+  PetscCall(PetscOptionsGetReal(NULL, prefix, "-ts_event_tol", &tol, &given));
+  while (t < tend - BbdTimeEps(f->net)) {
+    if ((PetscReal)(f->batch + 1) * f->net->sample_dt - t < tol) { /* a switch within the tolerance after the start: PETSc skips the */
+      PetscCall(SwitchBatch(f, f->batch + 1));                        /* sign change of a step that starts at |g| < tol, so take it here */
+      f->nswitch_seg++;
+    }
+    PetscCall(TSGetStepNumber(ts, &steps));
+    PetscCall(TSGetSNESIterations(ts, &nits));
+    PetscCall(TSGetKSPIterations(ts, &lits));
+    f->acc_steps += steps; /* TSSolve zeroes these with the step counter */
+    f->acc_newton += nits;
+    f->acc_krylov += lits;
+    PetscCall(TSSetStepNumber(ts, 0)); /* TSSolve then evaluates the event function at t (TSEventInitialize) */
+    PetscCall(TSSetEventHandler(ts, 1, &dir, &term, SwitchEvent, SwitchPostEvent, f));
+    if (!given) PetscCall(TSSetEventTolerances(ts, tol, NULL));
+    PetscCall(BbdFieldSolveSegment(f, ts, t, tend, dt0, &t));
+  }
+  PetscFunctionReturn(0);
+}
+
+/* the time loop: segments between saved times and (-bbd_switch segments) sample switches */
 static PetscErrorCode Integrate(BbdField f, TS ts, PetscReal dt0, BbdOutput out, BbdSnapshot *snap, PetscInt *T, PetscReal *z, PetscReal *zd)
 {
   BbdNet    net = f->net;
   PetscReal t = net->t0, eps = BbdTimeEps(net), *x, *y;
-  PetscInt  idx[1];
 
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc2(net->M + 1, &x, net->n[0], &y));
@@ -763,16 +861,22 @@ static PetscErrorCode Integrate(BbdField f, TS ts, PetscReal dt0, BbdOutput out,
   PetscCall(Save(f, out, snap, t, T));
   while (t < net->tfinal - eps) {
     PetscReal tend;
-    PetscBool save;
-    BbdTSNextSegment(net, t, &tend, &save);
-    PetscCall(BbdFieldSolveSegment(f, ts, t, tend, dt0));
+    PetscBool save = PETSC_TRUE;
+    PetscInt  k;
+    if (f->events) {
+      tend = BbdTSNextSave(net, t);
+      PetscCall(SolveSegmentEvents(f, ts, t, tend, dt0));
+    } else {
+      BbdTSNextSegment(net, t, &tend, &save);
+      PetscCall(BbdFieldSolveSegment(f, ts, t, tend, dt0, NULL));
+    }
     t = tend;
-    /* a sample switch: theta (and theta') continuous, z jumps to the new sample's forward pass
-       (damped: z' to its tangent pass) */
-    PetscCall(BbdNetBatchSamples(net, t, idx));
-    if (idx[0] != f->sample) {
-      PetscCall(StateToNet(f, z, zd));
-      PetscCall(NetToState(f, idx[0]));
+    /* a switch at the segment end (with events only one just after it, within BatchIndex's
+       1e-9 sample_dt: a switch on a saved time is taken by the event at the solve's last step) */
+    k = BbdNetBatchIndex(net, t);
+    if (k > f->batch) { /* (an event may have taken a switch a little early, within its tolerance) */
+      PetscCall(SwitchBatch(f, k));
+      f->nswitch_seg++;
     }
     if (save) PetscCall(Save(f, out, snap, t, T));
   }
@@ -839,6 +943,13 @@ PetscErrorCode BbdFieldRun(BbdField f)
     PetscCall(BbdFieldSetRHSFunction(f, ts, f->damped ? RHSFunctionDamped : RHSFunction));
     PetscCall(BbdTSConfigure(net, ts, &dt0));
   }
+  if (f->events) { /* locating an event rolls the step back: the types that can */
+    PetscBool ok;
+    TSType    type;
+    PetscCall(PetscObjectTypeCompareAny((PetscObject)ts, &ok, TSRK, TSBDF, TSTHETA, TSBEULER, TSCN, TSARKIMEX, TSROSW, TSALPHA, ""));
+    PetscCall(TSGetType(ts, &type));
+    PetscCheck(ok, f->comm, PETSC_ERR_SUP, "-bbd_switch events with -ts_type %s: locating a switch rolls a step back, which %s cannot do; use -bbd_switch segments, or -ts_type rk, bdf, beuler, cn, theta, arkimex, rosw", type, type);
+  }
   PetscCall(BbdSnapshotCreate(net, &snap));
   PetscCall(PetscMalloc2(net->nz, &z, net->nz, &zd));
   PetscCall(BbdOutputCreate(net, net->output_file, &out));
@@ -862,6 +973,10 @@ PetscErrorCode BbdFieldRun(BbdField f)
     PetscCall(TSGetStepNumber(ts, &steps));
     PetscCall(TSGetSNESIterations(ts, &nits));
     PetscCall(TSGetKSPIterations(ts, &lits));
+    steps += f->acc_steps; /* events: the counters of the earlier segments */
+    nits += f->acc_newton;
+    lits += f->acc_krylov;
+    if (net->sample_dt > 0) PetscCall(PetscPrintf(f->comm, "sample switches: %" PetscInt_FMT " (%" PetscInt_FMT " as TS events, located within %.2e of k sample_dt; %" PetscInt_FMT " at segment ends)\n", f->nswitch_event + f->nswitch_seg, f->nswitch_event, (double)f->switch_err, f->nswitch_seg));
     PetscCall(PetscPrintf(f->comm, "solver: %" PetscInt_FMT " steps in the last segment, %" PetscInt_FMT " Newton and %" PetscInt_FMT " Krylov iterations in all (%.2f Krylov per Newton)\n", steps, nits, lits, nits ? (double)lits / nits : 0.0));
     PetscCall(PetscPrintf(f->comm, "wrote %s\n", net->output_file));
   }

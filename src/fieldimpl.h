@@ -21,6 +21,13 @@ struct _p_BbdField {
   PetscReal  *zdr, *adr, *D2, *u1; /* damped: velocity rows (all NX depths, ghosted), sigma'', a ghosted row */
   Vec         Ulin;                /* residual formulation: the linearisation point */
   PetscReal   shift;
+  /* sample switching (lattice mode, -bbd_sample_dt > 0): the batch index in use, floor(t / sample_dt);
+     -bbd_switch events: switches as TS events inside segments between saved times (field.c) */
+  PetscBool   events;
+  PetscInt    batch;
+  PetscInt    nswitch_event, nswitch_seg; /* switches applied by a TS event, at a segment end */
+  PetscReal   switch_err;                 /* events: largest |t - k sample_dt| at a switch */
+  PetscInt    acc_steps, acc_newton, acc_krylov; /* events: TS counters of the finished solves */
   /* fieldts.c: the TS layout (-da_processors_x > 1: split moves vectors to the width-only f->da) */
   DM          dats;
   PetscBool   split;
@@ -103,7 +110,7 @@ PETSC_INTERN PetscErrorCode BbdFieldToTS(BbdField, Vec sw, Vec ts);
 PETSC_INTERN PetscErrorCode BbdFieldSetRHSFunction(BbdField, TS, PetscErrorCode (*)(TS, PetscReal, Vec, Vec, void *));
 PETSC_INTERN PetscErrorCode BbdFieldSetIFunction(BbdField, TS, PetscErrorCode (*)(TS, PetscReal, Vec, Vec, Vec, void *));
 PETSC_INTERN PetscErrorCode BbdFieldPCShellSetApply(BbdField, PC, PetscErrorCode (*)(PC, Vec, Vec));
-PETSC_INTERN PetscErrorCode BbdFieldSolveSegment(BbdField, TS, PetscReal t, PetscReal tend, PetscReal dt0);
+PETSC_INTERN PetscErrorCode BbdFieldSolveSegment(BbdField, TS, PetscReal t, PetscReal tend, PetscReal dt0, PetscReal *reached);
 PETSC_INTERN PetscErrorCode BbdFieldSweepSources(BbdField, Vec src, Vec out); /* out = G(U)^-1 src, U last transposed in */
 /* residual.c */
 PETSC_INTERN PetscErrorCode BbdFieldResidualSetUp(BbdField);

@@ -180,12 +180,13 @@ PetscErrorCode BbdFieldPCShellSetApply(BbdField f, PC pc, PetscErrorCode (*apply
   PetscFunctionReturn(0);
 }
 
-/* integrate one segment on the TS layout, the state f->U staying in the width-only layout */
-PetscErrorCode BbdFieldSolveSegment(BbdField f, TS ts, PetscReal t, PetscReal tend, PetscReal dt0)
+/* integrate one segment on the TS layout, the state f->U staying in the width-only layout
+   (reached: NULL, or where a terminal TS event stopped the solve, BbdTSSolveSegment) */
+PetscErrorCode BbdFieldSolveSegment(BbdField f, TS ts, PetscReal t, PetscReal tend, PetscReal dt0, PetscReal *reached)
 {
   PetscFunctionBeginUser;
   PetscCall(BbdFieldToTS(f, f->U, f->Uts));
-  PetscCall(BbdTSSolveSegment(f->net, ts, f->Uts, t, tend, dt0));
+  PetscCall(BbdTSSolveSegment(f->net, ts, f->Uts, t, tend, dt0, reached));
   PetscCall(BbdFieldFromTS(f, f->Uts, f->U));
   PetscFunctionReturn(0);
 }

@@ -1298,6 +1298,102 @@ def case_field_damped_residual(b):
           "damped residual without the preconditioner converged as fast: the test no longer shows what the preconditioner does")
 
 
+def switch_line(out):
+    """(all, as TS events, location error, at segment ends) from bbd-field's 'sample switches:' line."""
+    line = [l for l in out.splitlines() if l.startswith("sample switches:")][0]
+    w = line.replace("(", " ").replace(";", " ").split()
+    return int(w[2]), int(w[3]), float(w[9]), int(w[13])
+
+
+def rel_diffs(ref, got, qs):
+    """max |got - ref| / max |ref| of /trajectory/q for each q, after checking times and samples agree."""
+    with h5py.File(ref, "r") as n, h5py.File(got, "r") as g:
+        check(np.array_equal(n["trajectory/time"][()], g["trajectory/time"][()]), "%s: saved times differ from %s" % (got, ref))
+        check(np.array_equal(n["trajectory/sample"][()], g["trajectory/sample"][()]), "%s: samples differ from %s" % (got, ref))
+        return {q: np.abs(g["trajectory/" + q][()] - n["trajectory/" + q][()]).max() / np.abs(n["trajectory/" + q][()]).max()
+                for q in qs}
+
+
+def case_field_events(b):
+    """Sample switching as PETSc TS events (-bbd_switch events; docs/theory.md section 14).
+    (1) Random sample order, switches every 0.15 to T = 0.45 with saved times every 0.1: one switch
+    inside a solve (0.15), one on a saved time (0.3) and one on T (0.45): 3 expected, each applied
+    exactly once. The trajectory (/trajectory/z, a, b, loss; damped also a_dot, b_dot) agrees with
+    -bbd_switch segments and with bbd-net to 1e-8 relative (tight tolerances; observed 3e-13 for rk,
+    3e-9 for bdf, the integrators' own error), for flow and damped: the sweep formulation (rk) on 1
+    and 2 ranks and with the depth split (-da_processors_x 2: the jump is applied on the solver's
+    layout), the residual formulation with bdf on 1 and 2 ranks. The run summary counts 3
+    switches, all as TS events (none left to the segment ends), located within 1e-15 of k sample_dt
+    (a linear event function: the secant lands on t_k to rounding, a few ulp; observed 1.1e-16);
+    -bbd_switch segments counts the same 3 at segment ends.
+    (2) A run to 1 and a run to 0.5 (inside a sample interval) or 0.3 (a switch on a saved time)
+    restarted from its file give the same trajectory, bitwise for rk (flow, damped) and the residual
+    form with beuler; with bdf to 1e-12 (observed 1e-14 to 3e-13, as with -bbd_switch segments: the
+    BDF start is not bitwise repeatable across TSSolve calls).
+    (3) With a loose -ts_event_tol each switch is still applied once (events may take it early, within
+    the tolerance), also when a restart starts within the tolerance before a switch time.
+    (4) -help lists -bbd_switch; a bad value, events in continuum mode and a time stepper that cannot
+    roll a step back are refused (net-field-badinput)."""
+    f = field_bin(b)
+    base = ["-bbd_depth", "6", "-bbd_width", "8", "-bbd_tfinal", "0.45", "-bbd_output_dt", "0.1",
+            "-bbd_sample_dt", "0.15", "-bbd_sample_order", "random"]
+    rk = ["-ts_rtol", "1e-12", "-ts_atol", "1e-12"]
+    bdf = ["-bbd_formulation", "residual", "-ts_type", "bdf", "-ts_bdf_order", "5", "-ts_rtol", "1e-11", "-ts_atol", "1e-11",
+           "-snes_rtol", "1e-12", "-snes_atol", "1e-14", "-ksp_rtol", "1e-12"]
+    expected = 3  # floor(0.45 / 0.15) - floor(0 / 0.15)
+    split = ["-da_processors_x", "2", "-da_processors_y", "1"]
+    for dyn in (["-bbd_dynamics", "flow"], ["-bbd_dynamics", "damped", "-bbd_gamma", "2"]):
+        qs = ["z", "a", "b", "loss"] + (["a_dot", "b_dot"] if "damped" in dyn else [])
+        run([b, "-bbd_quiet"] + base + dyn + rk + ["-bbd_output", "net.h5"])
+        for form, solver, layouts in (("sweep rk", rk, [(1, []), (2, []), (2, split)]), ("residual bdf", bdf, [(1, []), (2, [])])):
+            what = "%s %s" % (dyn[1], form)
+            out = run([f] + base + dyn + solver + ["-bbd_output", "seg.h5"]).stdout
+            n, nev, err, nseg = switch_line(out)
+            check((n, nev, nseg) == (expected, 0, expected), "segments %s: %d switches (%d events, %d at segment ends), %d expected" % (what, n, nev, nseg, expected))
+            for p, lay in layouts:
+                tag = "events %s on %d ranks%s" % (what, p, " (depth split)" if lay else "")
+                out = run([f] + base + dyn + solver + lay + ["-bbd_switch", "events", "-bbd_output", "ev.h5"], nproc=p).stdout
+                n, nev, err, nseg = switch_line(out)
+                check((n, nev, nseg) == (expected, expected, 0), "%s: %d switches (%d as events, %d at segment ends), %d expected as events" % (tag, n, nev, nseg, expected))
+                check(err <= 1e-15, "%s: a switch was applied %.2e from its time k sample_dt" % (tag, err))
+                for ref, name in (("seg.h5", "-bbd_switch segments"), ("net.h5", "bbd-net")):
+                    d = rel_diffs(ref, "ev.h5", qs)
+                    check(max(d.values()) <= 1e-8, "%s differs from %s: %s" % (tag, name, d))
+
+    # (2) restarts
+    qs = ["time", "z", "a", "b", "loss", "L", "flux", "sample"]
+    for extra, exact in ((["-bbd_dynamics", "flow"], True), (["-bbd_dynamics", "damped", "-bbd_gamma", "2"], True),
+                         (["-bbd_dynamics", "damped", "-bbd_formulation", "residual"], True),
+                         (["-bbd_formulation", "residual", "-ts_type", "bdf"], False)):
+        opts = SMALL + ["-bbd_sample_dt", "0.15", "-bbd_sample_order", "random", "-bbd_output_dt", "0.1", "-bbd_switch", "events"]
+        again = [o for o in extra if o not in ("-bbd_dynamics", "flow", "damped")]  # the file holds the dynamics
+        run([f] + opts + extra + ["-bbd_tfinal", "1", "-bbd_output", "full.h5"])
+        for H in ("0.5", "0.3"):
+            run([f] + opts + extra + ["-bbd_tfinal", H, "-bbd_output", "half.h5"])
+            run([f, "-bbd_quiet", "-bbd_init", "half.h5", "-bbd_tfinal", "1", "-bbd_switch", "events", "-bbd_output", "rest.h5"] + again)
+            k = int(np.argmin(abs(traj("full.h5", "time") - float(H))))
+            for q in qs:
+                ref, got = traj("full.h5", q)[k:], traj("rest.h5", q)
+                if exact:
+                    check(np.array_equal(ref, got), "events restart %s at %s: /trajectory/%s differs from the uninterrupted run" % (extra, H, q))
+                else:
+                    err = np.abs(got - ref).max() / max(np.abs(ref).max(), 1e-300)
+                    check(ref.shape == got.shape and err <= 1e-12, "events restart %s at %s: /trajectory/%s differs by %.2e" % (extra, H, q, err))
+    # (3) a loose -ts_event_tol 1e-3 with saved times every 0.1499: the events take each switch up to
+    # 1e-3 early (at the saved time 0.1499 j, 4e-4 before 0.15 j), still once each (4 in (0, 0.6]);
+    # a run restarted at 0.1499, within the tolerance before the switch at 0.15, takes that switch
+    # at its start (PETSc would not see it), the other 3 as events
+    loose = ["-bbd_depth", "4", "-bbd_width", "6", "-bbd_sample_dt", "0.15", "-bbd_output_dt", "0.1499"]
+    out = run([f] + loose + ["-bbd_tfinal", "0.6", "-bbd_switch", "events", "-ts_event_tol", "1e-3", "-bbd_output", "tol.h5"]).stdout
+    n, nev, err, nseg = switch_line(out)
+    check((n, nev, nseg) == (4, 4, 0) and 3e-4 < err < 5e-4, "-ts_event_tol 1e-3: %d switches (%d events, %d at segment ends, %.2e early), 4 events 4e-4 early expected" % (n, nev, nseg, err))
+    run([f, "-bbd_quiet"] + loose + ["-bbd_tfinal", "0.1499", "-bbd_output", "h.h5"])
+    out = run([f, "-bbd_init", "h.h5", "-bbd_tfinal", "0.6", "-bbd_switch", "events", "-ts_event_tol", "1e-3", "-bbd_output", "g.h5"]).stdout
+    n, nev, err, nseg = switch_line(out)
+    check((n, nev, nseg) == (4, 3, 1), "restart 1e-4 before a switch, -ts_event_tol 1e-3: %d switches (%d events, %d at the start), 4 (3, 1) expected" % (n, nev, nseg))
+    check("-bbd_switch" in run([f, "-help"]).stdout, "bbd-field -help does not list -bbd_switch")
+
+
 def case_field_damped_jacobian(b):
     """The assembled analytic Jacobian of the damped residual formulation (docs/theory.md section 14,
     "The Jacobian of the damped residual").
@@ -1424,6 +1520,9 @@ FIELD_BAD = [
     (["-bbd_dynamics", "damped", "-bbd_formulation", "residual", "-pc_type", "lu"], "-bbd_jacobian assembled"),
     (["-bbd_dynamics", "damped", "-bbd_formulation", "residual", "-bbd_jacobian", "assembled", "-da_processors_x", "2"],
      "-da_processors_x"),
+    (["-bbd_switch", "tsevents"], "-bbd_switch"),
+    (["-bbd_mode", "continuum", "-bbd_switch", "events"], "-bbd_switch events"),
+    (["-bbd_switch", "events", "-bbd_sample_dt", "0.1", "-ts_type", "euler"], "-ts_type euler"),
 ]
 
 
