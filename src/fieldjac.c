@@ -8,8 +8,14 @@
    radius 1; the output row of ce/kl couples all widths (the softmax Hessian). The matrix is
    preallocated exactly by one dry run of the same insertion code into a MATPREALLOCATOR (a
    DMDA box stencil of width 2 would allocate 25 dof^2 entries per row, about 3x too many).
-   The grid splits across ranks in width only, so the PETSc ordering of the DMDA is the natural
-   one: global index ((i NX) + k) dof + c for width i, depth k, component c. */
+   The entries are computed on the width-only layout f->da, whose PETSc ordering is the natural
+   one: global index ((i NX) + k) dof + c for width i, depth k, component c. The matrix lives on
+   the TS layout f->dats: with -da_processors_x > 1 every row and column goes through the
+   natural -> PETSc map of that DMDA's AO (looked up once, for the widths a rank can touch), and
+   rows another rank owns go through MatSetValues' stash.
+   The same matrix, with the values left to finite differences, serves -snes_fd_color (coloured
+   differencing of the residual on this exact pattern; the DMDA's own colouring assumes its
+   stencil width 1 and is wrong here) and -snes_fd; damped dynamics use a box superset pattern. */
 #include "fieldimpl.h"
 
 typedef struct {
@@ -19,6 +25,8 @@ typedef struct {
   PetscInt    *cols;           /* one row's columns and values */
   PetscScalar *vals;
   PetscInt     n, cap;
+  PetscInt    *win, *out;      /* -da_processors_x > 1: the TS layout's index of natural ones: widths ys-2 .. ys+ym+1 (nwin of them), the output row (all widths) */
+  PetscInt     nwin, wstart;
 } JacCtx;
 
 static PetscErrorCode JacCtxDestroy(void *ptr)
@@ -28,6 +36,7 @@ static PetscErrorCode JacCtxDestroy(void *ptr)
   PetscFunctionBeginUser;
   PetscCall(PetscFree5(J->s, J->d, J->e, J->bt, J->q));
   PetscCall(PetscFree2(J->cols, J->vals));
+  PetscCall(PetscFree2(J->win, J->out));
   PetscCall(PetscFree(J));
   PetscFunctionReturn(0);
 }
@@ -93,8 +102,42 @@ static void AddBeta(BbdField f, JacCtx *J, const PetscScalar ***u, const PetscSc
   }
 }
 
-/* sort the buffered row, sum repeated columns, and set it */
-static PetscErrorCode FlushRow(JacCtx *J, Mat A, PetscInt row)
+/* the TS layout's (f->dats) index of the natural one g: width i, depth k, component c */
+static inline PetscInt ToTS(BbdField f, const JacCtx *J, PetscInt g)
+{
+  const PetscInt N = f->net->n[0], col = (f->net->M + 1) * f->dof, i = g / col, o = ((i - J->wstart) % N + N) % N;
+
+  if (!J->win) return g; /* one layout: natural = PETSc ordering */
+  if (o < J->nwin) return J->win[o * col + g % col];
+  return J->out[i * f->dof + g % f->dof]; /* only the output row couples beyond two widths */
+}
+
+/* the natural -> TS layout map for every index this rank's rows can touch (AOApplicationToPetsc
+   is collective for some AO types: one call here, not one per row) */
+static PetscErrorCode LayoutMap(BbdField f, JacCtx *J)
+{
+  const PetscInt N = f->net->n[0], M = f->net->M, dof = f->dof, col = (M + 1) * dof;
+  AO             ao;
+
+  PetscFunctionBeginUser;
+  if (!f->split) PetscFunctionReturn(0);
+  J->wstart = f->ys - 2;
+  J->nwin   = PetscMin(f->ym + 4, N);
+  PetscCall(PetscMalloc2(J->nwin * col, &J->win, N * dof, &J->out));
+  for (PetscInt o = 0; o < J->nwin; o++) {
+    const PetscInt i = ((J->wstart + o) % N + N) % N;
+    for (PetscInt q = 0; q < col; q++) J->win[o * col + q] = i * col + q;
+  }
+  for (PetscInt i = 0; i < N; i++)
+    for (PetscInt c = 0; c < dof; c++) J->out[i * dof + c] = i * col + M * dof + c;
+  PetscCall(DMDAGetAO(f->dats, &ao));
+  PetscCall(AOApplicationToPetsc(ao, J->nwin * col, J->win));
+  PetscCall(AOApplicationToPetsc(ao, N * dof, J->out));
+  PetscFunctionReturn(0);
+}
+
+/* sort the buffered row, sum repeated columns, and set it (numbered in the TS layout) */
+static PetscErrorCode FlushRow(BbdField f, JacCtx *J, Mat A, PetscInt row)
 {
   PetscInt n = 0;
 
@@ -107,6 +150,10 @@ static PetscErrorCode FlushRow(JacCtx *J, Mat A, PetscInt row)
       J->vals[n] = J->vals[q];
       n++;
     }
+  }
+  if (J->win) {
+    row = ToTS(f, J, row);
+    for (PetscInt q = 0; q < n; q++) J->cols[q] = ToTS(f, J, J->cols[q]);
   }
   PetscCall(MatSetValues(A, 1, &row, n, J->cols, J->vals, INSERT_VALUES));
   J->n = 0;
@@ -189,7 +236,7 @@ static PetscErrorCode Fill(BbdField f, JacCtx *J, Vec U, Vec Udot, PetscReal shi
     const PetscInt jj = j + o - f->ys;
     /* neuron rows */
     Add(J, Col(f, 0, j, 0), shift);
-    PetscCall(FlushRow(J, A, Col(f, 0, j, 0)));
+    PetscCall(FlushRow(f, J, A, Col(f, 0, j, 0)));
     for (PetscInt m = 1; m < M; m++) {
       const PetscReal d = J->d[m * gym + jj], *bt = J->bt + m * gym;
       PetscReal       T = 0;
@@ -208,7 +255,7 @@ static PetscErrorCode Fill(BbdField f, JacCtx *J, Vec U, Vec Udot, PetscReal shi
         AddBeta(f, J, u, ud, m, jj + l, shift, -d * K);
       }
       Add(J, Col(f, m, j, 0), -J->e[m * gym + jj] * T);
-      PetscCall(FlushRow(J, A, Col(f, m, j, 0)));
+      PetscCall(FlushRow(f, J, A, Col(f, m, j, 0)));
     }
     AddBeta(f, J, u, ud, M - 1, jj, shift, 1);
     switch (net->loss) { /* eta d lam_j / dZ: lam = (1/w) dl/dZ */
@@ -222,7 +269,7 @@ static PetscErrorCode Fill(BbdField f, JacCtx *J, Vec U, Vec Udot, PetscReal shi
     case BBD_LOSS_HINGE: /* piecewise linear: zero Hessian almost everywhere */
       break;
     }
-    PetscCall(FlushRow(J, A, Col(f, M, j, 0)));
+    PetscCall(FlushRow(f, J, A, Col(f, M, j, 0)));
     /* moment rows */
     for (PetscInt m = 0; m <= M; m++)
       for (PetscInt c = 0; c <= P; c++) {
@@ -237,7 +284,7 @@ static PetscErrorCode Fill(BbdField f, JacCtx *J, Vec U, Vec Udot, PetscReal shi
           for (PetscInt l = -1; l <= 1; l++)
             if (S[c][l + 1] != 0) Add(J, Col(f, m, j + l, 0), -b * S[c][l + 1] * d[jj + l]);
         }
-        PetscCall(FlushRow(J, A, row));
+        PetscCall(FlushRow(f, J, A, row));
       }
   }
   PetscCall(DMDAVecRestoreArrayDOFRead(f->da2, f->U2loc, &u));
@@ -247,23 +294,55 @@ static PetscErrorCode Fill(BbdField f, JacCtx *J, Vec U, Vec Udot, PetscReal shi
   PetscFunctionReturn(0);
 }
 
-/* Create the Jacobian matrix of the residual formulation, preallocated exactly at state U. */
+/* A superset of the pattern of the damped residual (src/residual_damped.c): R at (depth k,
+   width i) reads the points of depths k-1..k+1 and widths i-2..i+2, all components (B^(m) has
+   width radius 1 and depths m, m+1; R_v^(m) reads B^(m-1) and B^(m)_{i-1..i+1}), and the output
+   row every width of the output row (lam of ce, kl). For the finite-difference Jacobians only:
+   every entry is zero. */
+static PetscErrorCode FillBox(BbdField f, JacCtx *J, Mat A)
+{
+  BbdNet         net = f->net;
+  const PetscInt M = net->M, N = net->n[0], dof = f->dof;
+  const PetscBool dense = (PetscBool)(net->loss == BBD_LOSS_CE || net->loss == BBD_LOSS_KL);
+
+  PetscFunctionBeginUser;
+  for (PetscInt j = f->ys; j < f->ys + f->ym; j++)
+    for (PetscInt k = 0; k <= M; k++)
+      for (PetscInt c = 0; c < dof; c++) {
+        for (PetscInt kk = PetscMax(k - 1, 0); kk <= PetscMin(k + 1, M); kk++)
+          for (PetscInt l = -2; l <= 2; l++)
+            for (PetscInt q = 0; q < dof; q++) Add(J, Col(f, kk, j + l, q), 0);
+        for (PetscInt i = 0; dense && k == M && i < N; i++)
+          for (PetscInt q = 0; q < dof; q++) Add(J, Col(f, M, i, q), 0);
+        PetscCall(FlushRow(f, J, A, Col(f, k, j, c)));
+      }
+  PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
+  PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
+  PetscFunctionReturn(0);
+}
+
+/* Create the Jacobian matrix of the residual formulation on the TS layout, preallocated exactly
+   (flow: the analytic pattern; damped: the box superset of FillBox) and holding that pattern. */
 PetscErrorCode BbdFieldJacobianCreate(BbdField f, Mat *A)
 {
   BbdNet          net = f->net;
-  const PetscInt  NX = net->M + 1, N = net->n[0], nloc = f->ym * NX * f->dof;
+  const PetscInt  NX = net->M + 1, N = net->n[0];
+  PetscInt        nloc;
   JacCtx         *J;
   Mat             pre;
   Vec             Z;
   PetscContainer  box;
 
   PetscFunctionBeginUser;
+  PetscCheck(!f->damped || !f->jac_assembled, f->comm, PETSC_ERR_PLIB, "no analytic Jacobian of the damped residual here");
+  PetscCall(VecGetLocalSize(f->Uts, &nloc)); /* the rows of the TS layout */
   PetscCall(PetscNew(&J));
   J->gys = f->gys2; /* the residual's radius-2 grid (BbdFieldResidualSetUp creates it for the assembled Jacobian) */
   J->gym = f->gym2;
   PetscCall(PetscMalloc5(NX * J->gym, &J->s, NX * J->gym, &J->d, NX * J->gym, &J->e, NX * J->gym, &J->bt, N, &J->q));
-  J->cap = 64 + N;
+  J->cap = 64 + N + (f->damped ? (15 + N) * f->dof : 0);
   PetscCall(PetscMalloc2(J->cap, &J->cols, J->cap, &J->vals));
+  PetscCall(LayoutMap(f, J));
   PetscCall(MatCreate(f->comm, A));
   PetscCall(MatSetSizes(*A, nloc, nloc, PETSC_DETERMINE, PETSC_DETERMINE));
   PetscCall(MatSetBlockSize(*A, f->dof));
@@ -279,13 +358,76 @@ PetscErrorCode BbdFieldJacobianCreate(BbdField f, Mat *A)
   PetscCall(MatSetBlockSize(pre, f->dof));
   PetscCall(MatSetType(pre, MATPREALLOCATOR));
   PetscCall(MatSetUp(pre));
-  PetscCall(VecDuplicate(f->U, &Z));
-  PetscCall(VecSet(Z, 0));
-  PetscCall(Fill(f, J, f->U, Z, 1.0, pre));
-  PetscCall(VecDestroy(&Z));
-  PetscCall(MatPreallocatorPreallocate(pre, PETSC_TRUE, *A));
+  if (f->damped) PetscCall(FillBox(f, J, pre));
+  else {
+    PetscCall(VecDuplicate(f->U, &Z));
+    PetscCall(VecSet(Z, 0));
+    PetscCall(Fill(f, J, f->U, Z, 1.0, pre));
+    PetscCall(VecDestroy(&Z));
+  }
+  PetscCall(MatPreallocatorPreallocate(pre, PETSC_TRUE, *A)); /* also inserts the pattern (zeros) */
   PetscCall(MatDestroy(&pre));
   PetscCall(MatSetOption(*A, MAT_NEW_NONZERO_ALLOCATION_ERR, PETSC_TRUE));
+  PetscFunctionReturn(0);
+}
+
+/* the function MatFDColoring differences: the SNES residual of the time step, G(X) = F(t, X, X'(X)) */
+static PetscErrorCode FDResidual(void *snes, Vec x, Vec y, void *ctx)
+{
+  PetscFunctionBeginUser;
+  (void)ctx;
+  PetscCall(SNESComputeFunction((SNES)snes, x, y));
+  PetscFunctionReturn(0);
+}
+
+/* The matrix of -snes_fd_color or -snes_fd (field.c intercepts both options): the pattern of
+   BbdFieldJacobianCreate; for -snes_fd_color with its distance-2 colouring (MatColoring on the
+   matrix, not DMCreateColoring of the DMDA: that colouring assumes the DMDA's stencil width 1,
+   where the residual couples widths at distance 2, and PETSc's build crashes on periodic grids
+   whose size is not a multiple of 2 w + 1) and the MatFDColoring of the time step's residual. */
+PetscErrorCode BbdFieldJacobianFDCreate(BbdField f, Mat *A)
+{
+  MatColoring   mc;
+  ISColoring    isc;
+  MatFDColoring fdc;
+
+  PetscFunctionBeginUser;
+  PetscCall(BbdFieldJacobianCreate(f, A));
+  if (!f->jac_fdcolor) { /* -snes_fd: a dense difference sets every entry above 1e-14 */
+    PetscCall(MatSetOption(*A, MAT_NEW_NONZERO_ALLOCATION_ERR, PETSC_FALSE));
+    PetscFunctionReturn(0);
+  }
+  PetscCall(MatColoringCreate(*A, &mc));
+  PetscCall(MatColoringSetDistance(mc, 2));
+  PetscCall(MatColoringSetType(mc, MATCOLORINGSL));
+  PetscCall(MatColoringSetFromOptions(mc));
+  PetscCall(MatColoringApply(mc, &isc));
+  PetscCall(MatColoringDestroy(&mc));
+  PetscCall(MatFDColoringCreate(*A, isc, &fdc));
+  PetscCall(MatFDColoringSetFunction(fdc, (PetscErrorCode(*)(void))(void (*)(void))FDResidual, NULL));
+  PetscCall(MatFDColoringSetFromOptions(fdc));
+  PetscCall(MatFDColoringSetUp(*A, isc, fdc));
+  PetscCall(ISColoringDestroy(&isc));
+  PetscCall(PetscObjectCompose((PetscObject)*A, "BbdFieldFDColoring", (PetscObject)fdc));
+  PetscCall(MatFDColoringDestroy(&fdc));
+  PetscFunctionReturn(0);
+}
+
+/* B = the finite-difference Jacobian of the time step's residual at X (the TS layout) */
+PetscErrorCode BbdFieldJacobianFD(BbdField f, TS ts, Vec X, Mat B)
+{
+  SNES          snes;
+  MatFDColoring fdc = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCall(TSGetSNES(ts, &snes));
+  if (!f->jac_fdcolor) {
+    PetscCall(SNESComputeJacobianDefault(snes, X, B, B, NULL));
+    PetscFunctionReturn(0);
+  }
+  PetscCall(PetscObjectQuery((PetscObject)B, "BbdFieldFDColoring", (PetscObject *)&fdc));
+  PetscCheck(fdc, f->comm, PETSC_ERR_PLIB, "the Jacobian matrix was not created by BbdFieldJacobianFDCreate");
+  PetscCall(MatFDColoringApply(B, fdc, X, snes));
   PetscFunctionReturn(0);
 }
 

@@ -115,21 +115,23 @@ static PetscErrorCode IFunctionDamped(TS ts, PetscReal t, Vec U, Vec Udot, Vec F
   PetscFunctionReturn(0);
 }
 
-/* the Jacobian stays matrix-free: keep the shift and the linearisation point for the preconditioner */
+/* the Jacobian stays matrix-free (or finite differences on a superset pattern, -snes_fd_color,
+   -snes_fd; fieldjac.c): keep the shift and the linearisation point for the preconditioner */
 static PetscErrorCode IJacobianDamped(TS ts, PetscReal t, Vec U, Vec Udot, PetscReal shift, Mat A, Mat B, void *ctx)
 {
   BbdField f = (BbdField)ctx;
 
   PetscFunctionBeginUser;
-  (void)ts;
   (void)t;
   (void)Udot;
-  (void)B;
   PetscCall(BbdFieldFromTS(f, U, f->Ulin)); /* the linearisation point, width-only layout */
   PetscCall(BbdFieldTransposeIn(f, f->Ulin)); /* its rows, for every preconditioner application until the next Jacobian */
   f->shift = shift;
-  PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
-  PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
+  if (f->jac_fdcolor || f->jac_fd) PetscCall(BbdFieldJacobianFD(f, ts, U, B));
+  if (A != B || !(f->jac_fdcolor || f->jac_fd)) {
+    PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
+    PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -191,7 +193,8 @@ PetscErrorCode BbdFieldDampedResidualSetTS(BbdField f, TS ts, PetscReal *dt0)
   }
   PetscCall(BbdFieldSetIFunction(f, ts, IFunctionDamped));
   PetscCall(TSGetSNES(ts, &snes));
-  PetscCall(MatCreateSNESMF(snes, &J));
+  if (f->jac_fdcolor || f->jac_fd) PetscCall(BbdFieldJacobianFDCreate(f, &J)); /* -snes_fd_color, -snes_fd */
+  else PetscCall(MatCreateSNESMF(snes, &J));
   PetscCall(TSSetIJacobian(ts, J, J, IJacobianDamped, f));
   PetscCall(MatDestroy(&J));
   PetscCall(SNESGetKSP(snes, &ksp));

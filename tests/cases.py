@@ -949,7 +949,14 @@ def case_field_layouts(b):
                "switching": ["-bbd_loss", "ce", "-bbd_periodic", "0", "-bbd_sample_dt", "0.15"],
                "continuum": ["-bbd_mode", "continuum", "-da_grid_x", "17", "-da_grid_y", "16"],
                "damped-residual": ["-bbd_dynamics", "damped", "-bbd_formulation", "residual", "-ts_dt", "0.01",
-                                   "-ts_adapt_type", "none"]}
+                                   "-ts_adapt_type", "none"],
+               "assembled": ["-bbd_formulation", "residual", "-bbd_jacobian", "assembled", "-bbd_loss", "ce", "-ts_dt", "0.01",
+                             "-ts_adapt_type", "none"],
+               "assembled-padded-lu": ["-bbd_formulation", "residual", "-bbd_jacobian", "assembled", "-bbd_periodic", "0",
+                                       "-pc_type", "lu", "-pc_factor_mat_solver_type", "mumps", "-ts_dt", "0.01", "-ts_adapt_type", "none"],
+               "fd-color": ["-bbd_formulation", "residual", "-snes_fd_color", "-bbd_loss", "ce", "-ts_dt", "0.01", "-ts_adapt_type", "none"],
+               "fd-color-damped": ["-bbd_dynamics", "damped", "-bbd_formulation", "residual", "-snes_fd_color", "-bbd_periodic", "0",
+                                   "-ts_dt", "0.01", "-ts_adapt_type", "none"]}
     for name, extra in configs.items():
         run([f] + base + extra + ["-bbd_output", "l1.h5"])
         for n, px, py in ((2, 2, 1), (4, 2, 2), (3, 3, 1)):
