@@ -86,8 +86,8 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
     f->jac_assembled = (PetscBool)!strcmp(jac, "assembled");
   }
   /* PETSc's own -snes_fd_color would colour the DMDA (stencil width 1, where the residual couples
-     widths at distance 2: a wrong Jacobian; and a crash on periodic grids whose size is not a
-     multiple of 3) and replace the IJacobian that feeds the sweep preconditioner; -snes_fd needs
+     widths at distance 2: a wrong Jacobian; and reportedly a crash in this PETSc build on periodic
+     grids whose size is not a multiple of 3) and replace the IJacobian that feeds the sweep preconditioner; -snes_fd needs
      an assembled matrix. Both are read here and taken out of the database: IJacobian differences
      the residual itself on the exact pattern (fieldjac.c). */
   PetscCall(PetscOptionsBool("-snes_fd_color", "Residual formulation: Newton's matrix by coloured finite differences of the residual on the exact sparsity pattern of the analytic Jacobian (MatColoring, MatFDColoring)", "BbdFieldSetFromOptions", f->jac_fdcolor, &f->jac_fdcolor, NULL));
@@ -441,7 +441,8 @@ static PetscErrorCode RHSFunctionDamped(TS ts, PetscReal t, Vec U, Vec F, void *
 }
 
 /* The Newton matrix shift G(U) + dF/dU: assembled analytically (-bbd_jacobian assembled,
-   fieldjac.c) or applied matrix-free. The structure-aware preconditioner inverts its dominant
+   fieldjac.c), by finite differences of the time step's residual on the same pattern
+   (-snes_fd_color, -snes_fd), or applied matrix-free. The structure-aware preconditioner inverts its dominant
    part shift G(U) exactly by one sweep at the linearisation point. */
 static PetscErrorCode IJacobian(TS ts, PetscReal t, Vec U, Vec Udot, PetscReal shift, Mat A, Mat B, void *ctx)
 {
@@ -772,7 +773,7 @@ PetscErrorCode BbdFieldRun(BbdField f)
     SNESLineSearch ls;
     PetscCall(BbdFieldSetIFunction(f, ts, BbdFieldIFunction)); /* src/residual.c */
     PetscCall(TSGetSNES(ts, &snes));
-    /* Newton-Krylov on the residual: the analytic Jacobian or a matrix-free one */
+    /* Newton-Krylov on the residual: the analytic Jacobian, finite differences on its pattern, or a matrix-free one */
     if (f->jac_fdcolor || f->jac_fd) PetscCall(BbdFieldJacobianFDCreate(f, &J)); /* -snes_fd_color, -snes_fd */
     else if (f->jac_assembled) PetscCall(BbdFieldJacobianCreate(f, &J));
     else PetscCall(MatCreateSNESMF(snes, &J));
@@ -793,7 +794,7 @@ PetscErrorCode BbdFieldRun(BbdField f)
     PetscCall(PCGetType(pc, &type));
     PetscCall(PetscStrcmp(type, PCSHELL, &shell));
     PetscCall(PetscStrcmp(type, PCNONE, &none));
-    PetscCheck(f->jac_assembled || f->jac_fdcolor || f->jac_fd || shell || none, f->comm, PETSC_ERR_USER_INPUT, "-pc_type %s: the matrix-free Jacobian (-bbd_jacobian mf) has no entries to build it from; use -bbd_jacobian assembled, or the default sweep (-pc_type shell) or none", type);
+    PetscCheck(f->jac_assembled || f->jac_fdcolor || f->jac_fd || shell || none, f->comm, PETSC_ERR_USER_INPUT, "-pc_type %s: the matrix-free Jacobian (-bbd_jacobian mf) has no entries to build it from; use -bbd_jacobian assembled (or -snes_fd_color), or the default sweep (-pc_type shell) or none", type);
   } else {
     PetscCall(BbdFieldSetRHSFunction(f, ts, f->damped ? RHSFunctionDamped : RHSFunction));
     PetscCall(BbdTSConfigure(net, ts, &dt0));

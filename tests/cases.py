@@ -978,7 +978,8 @@ def solver_line(out):
 def case_field_jacobian(b):
     """The assembled analytic Jacobian of the residual formulation (docs/theory.md section 14):
     (1) -snes_test_jacobian: ||J - Jfd||_F/||J||_F < 1e-6 for mse, ce, kl (and hinge), periodic and
-    zero-padded width, tanh and softplus (sigma'' not odd), on 1 and 2 ranks. The finite-difference
+    zero-padded width, tanh and softplus (sigma'' not odd), on 1 and 2 ranks, and on 2 and 4 ranks
+    with -da_processors_x 2 (the matrix on the TS layout). The finite-difference
     Jacobian's own truncation error is about 1e-7 of ||J|| here (entries up to shift/h and 1/dy^2); a
     missing or wrong block shows as 1e-4 or more. (2) assembled and matrix-free runs give the same
     trajectory (1e-9) and bbd-net's (1e-8, as net-field-residual) with tight adaptive BDF. (3) Krylov
@@ -1000,6 +1001,14 @@ def case_field_jacobian(b):
                     rel = [float(l.split("=")[1].split(",")[0]) for l in out.splitlines() if "||J - Jfd||_F/||J||_F =" in l]
                     check(len(rel) >= 2, "-snes_test_jacobian printed %d comparisons (%s, %s, %s, %d ranks)" % (len(rel), loss, per, act, p))
                     check(rel and max(rel) < 1e-6, "analytic Jacobian: ||J - Jfd||/||J|| = %s (%s, periodic %s, %s, %d ranks)" % (rel, loss, per, act, p))
+    # ... and on the TS layout split in depth (the matrix numbered through the DMDA's AO)
+    for p, px, py in ((2, 2, 1), (4, 2, 2)):
+        for loss in ("mse", "ce"):
+            for per in ("1", "0"):
+                out = run([f] + one + ["-bbd_width", "8", "-bbd_loss", loss, "-bbd_periodic", per, "-da_processors_x", str(px),
+                                       "-da_processors_y", str(py)], nproc=p).stdout
+                rel = [float(l.split("=")[1].split(",")[0]) for l in out.splitlines() if "||J - Jfd||_F/||J||_F =" in l]
+                check(len(rel) >= 2 and max(rel) < 1e-6, "analytic Jacobian on %d ranks (%d x %d): ||J - Jfd||/||J|| = %s (%s, periodic %s)" % (p, px, py, rel, loss, per))
     # (2) the same trajectory
     O = ["-bbd_quiet", "-bbd_depth", "6", "-bbd_width", "8", "-bbd_tfinal", "0.1", "-bbd_output_dt", "0.05", "-bbd_loss", "ce"]
     run([b, "-bbd_family", "field", "-ts_rtol", "1e-12", "-ts_atol", "1e-12", "-bbd_output", "n.h5"] + O)
