@@ -92,12 +92,23 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
     PetscCheck(!strcmp(sw, "segments") || !strcmp(sw, "events"), f->comm, PETSC_ERR_USER_INPUT, "-bbd_switch %s: use segments or events", sw);
     f->events = (PetscBool)!strcmp(sw, "events");
   }
+  /* PETSc's own -snes_fd_color would colour the DMDA (stencil width 1, where the residual couples
+     widths at distance 2: a wrong Jacobian; and reportedly a crash in this PETSc build on periodic
+     grids whose size is not a multiple of 3) and replace the IJacobian that feeds the sweep preconditioner; -snes_fd needs
+     an assembled matrix. Both are read here and taken out of the database: IJacobian differences
+     the residual itself on the exact pattern (fieldjac.c). */
+  PetscCall(PetscOptionsBool("-snes_fd_color", "Residual formulation: Newton's matrix by coloured finite differences of the residual on the exact sparsity pattern of the analytic Jacobian (MatColoring, MatFDColoring)", "BbdFieldSetFromOptions", f->jac_fdcolor, &f->jac_fdcolor, NULL));
+  PetscCall(PetscOptionsBool("-snes_fd", "Residual formulation: Newton's matrix by dense finite differences of the residual (one residual per unknown: tiny grids only)", "BbdFieldSetFromOptions", f->jac_fd, &f->jac_fd, NULL));
   PetscOptionsEnd();
+  PetscCall(PetscOptionsClearValue(NULL, "-snes_fd_color"));
+  PetscCall(PetscOptionsClearValue(NULL, "-snes_fd"));
   PetscCheck(!strcmp(f->mode, "lattice") || !strcmp(f->mode, "continuum"), f->comm, PETSC_ERR_USER_INPUT, "-bbd_mode %s: use lattice or continuum", f->mode);
   f->continuum = (PetscBool)!strcmp(f->mode, "continuum");
   PetscCheck(!(f->continuum && f->jac_assembled), f->comm, PETSC_ERR_SUP, "-bbd_jacobian assembled: continuum mode in residual form has a matrix-free Jacobian only (with the sweep preconditioner); use -bbd_jacobian mf");
   PetscCheck(!(f->continuum && f->events), f->comm, PETSC_ERR_SUP, "-bbd_switch events: continuum mode switches samples between TS segments only; use -bbd_switch segments (the default)");
   PetscCheck(!f->jac_assembled || f->residual, f->comm, PETSC_ERR_USER_INPUT, "-bbd_jacobian assembled: the Jacobian belongs to the implicit residual formulation; add -bbd_formulation residual (lattice mode)");
+  PetscCheck(!(f->jac_fdcolor || f->jac_fd) || (f->residual && !f->continuum), f->comm, PETSC_ERR_SUP, "%s: finite-difference Jacobians belong to the implicit residual formulation (-bbd_formulation residual, lattice mode); the sweep formulation and continuum mode have explicit right-hand sides that are nonlocal in depth (a whole backward and forward pass), with no sparse Jacobian to colour", f->jac_fdcolor ? "-snes_fd_color" : "-snes_fd");
+  PetscCheck(!(f->jac_fdcolor && f->jac_fd), f->comm, PETSC_ERR_USER_INPUT, "-snes_fd_color and -snes_fd: choose one");
   PetscCheck(net->family == BBD_FAMILY_FIELD, f->comm, PETSC_ERR_USER_INPUT, "bbd-field integrates field-family networks (-bbd_family field); a dense network has no (depth, width) grid%s%s%s", net->init_file[0] ? " (-bbd_init " : "", net->init_file, net->init_file[0] ? " holds a dense state: bbd-compare -bbd_init coarse-grains it)" : "");
   if (f->continuum) {
     PetscInt NX = net->M + 1, NY = net->n[0];
@@ -439,20 +450,24 @@ static PetscErrorCode RHSFunctionDamped(TS ts, PetscReal t, Vec U, Vec F, void *
 }
 
 /* The Newton matrix shift G(U) + dF/dU: assembled analytically (-bbd_jacobian assembled,
-   fieldjac.c) or applied matrix-free. The structure-aware preconditioner inverts its dominant
+   fieldjac.c), by finite differences of the time step's residual on the same pattern
+   (-snes_fd_color, -snes_fd), or applied matrix-free. The structure-aware preconditioner inverts its dominant
    part shift G(U) exactly by one sweep at the linearisation point. */
 static PetscErrorCode IJacobian(TS ts, PetscReal t, Vec U, Vec Udot, PetscReal shift, Mat A, Mat B, void *ctx)
 {
   BbdField f = (BbdField)ctx;
 
   PetscFunctionBeginUser;
-  (void)ts;
   (void)t;
   PetscCall(BbdFieldFromTS(f, U, f->Ulin)); /* the linearisation point, width-only layout */
   PetscCall(BbdFieldTransposeIn(f, f->Ulin)); /* its rows, for every preconditioner application until the next Jacobian */
   f->shift = shift;
-  if (f->jac_assembled) PetscCall(BbdFieldJacobianAssemble(f, U, Udot, shift, B));
-  if (A != B || !f->jac_assembled) { /* the matrix-free operator (also with -snes_mf_operator) */
+  if (f->jac_fdcolor || f->jac_fd) PetscCall(BbdFieldJacobianFD(f, ts, U, B));
+  else if (f->jac_assembled) {
+    PetscCall(BbdFieldFromTS(f, Udot, f->split ? f->Udsw : Udot));
+    PetscCall(BbdFieldJacobianAssemble(f, f->Ulin, f->split ? f->Udsw : Udot, shift, B));
+  }
+  if (A != B || !(f->jac_assembled || f->jac_fdcolor || f->jac_fd)) { /* the matrix-free operator (also with -snes_mf_operator) */
     PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
     PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
   }
@@ -917,9 +932,9 @@ PetscErrorCode BbdFieldRun(BbdField f)
     SNESLineSearch ls;
     PetscCall(BbdFieldSetIFunction(f, ts, BbdFieldIFunction)); /* src/residual.c */
     PetscCall(TSGetSNES(ts, &snes));
-    /* Newton-Krylov on the residual: the analytic Jacobian or a matrix-free one */
-    PetscCheck(!f->jac_assembled || !f->split, f->comm, PETSC_ERR_SUP, "-bbd_jacobian assembled with -da_processors_x > 1: the assembled Jacobian is numbered in the width-only layout; use -da_processors_x 1 or -bbd_jacobian mf");
-    if (f->jac_assembled) PetscCall(BbdFieldJacobianCreate(f, &J));
+    /* Newton-Krylov on the residual: the analytic Jacobian, finite differences on its pattern, or a matrix-free one */
+    if (f->jac_fdcolor || f->jac_fd) PetscCall(BbdFieldJacobianFDCreate(f, &J)); /* -snes_fd_color, -snes_fd */
+    else if (f->jac_assembled) PetscCall(BbdFieldJacobianCreate(f, &J));
     else PetscCall(MatCreateSNESMF(snes, &J));
     PetscCall(TSSetIJacobian(ts, J, J, IJacobian, f));
     PetscCall(MatDestroy(&J));
@@ -938,7 +953,7 @@ PetscErrorCode BbdFieldRun(BbdField f)
     PetscCall(PCGetType(pc, &type));
     PetscCall(PetscStrcmp(type, PCSHELL, &shell));
     PetscCall(PetscStrcmp(type, PCNONE, &none));
-    PetscCheck(f->jac_assembled || shell || none, f->comm, PETSC_ERR_USER_INPUT, "-pc_type %s: the matrix-free Jacobian (-bbd_jacobian mf) has no entries to build it from; use -bbd_jacobian assembled, or the default sweep (-pc_type shell) or none", type);
+    PetscCheck(f->jac_assembled || f->jac_fdcolor || f->jac_fd || shell || none, f->comm, PETSC_ERR_USER_INPUT, "-pc_type %s: the matrix-free Jacobian (-bbd_jacobian mf) has no entries to build it from; use -bbd_jacobian assembled (or -snes_fd_color), or the default sweep (-pc_type shell) or none", type);
   } else {
     PetscCall(BbdFieldSetRHSFunction(f, ts, f->damped ? RHSFunctionDamped : RHSFunction));
     PetscCall(BbdTSConfigure(net, ts, &dt0));

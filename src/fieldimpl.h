@@ -43,6 +43,7 @@ struct _p_BbdField {
   PetscReal  *wS, *wD, *wQ, *wB, *zcol, *zerocol, ik[3], fr[3];
   PetscBool   oneact;
   PetscBool   jac_assembled;       /* residual formulation: assembled analytic Jacobian (fieldjac.c), else matrix-free */
+  PetscBool   jac_fdcolor, jac_fd; /* residual formulation: -snes_fd_color, -snes_fd (intercepted): differences on fieldjac.c's pattern */
   /* residual_damped.c: window of s' v, a column of sigma'', the preconditioner's work vectors */
   PetscReal  *wP, *wC;
   Vec         psrc, pout;
@@ -118,7 +119,9 @@ PETSC_INTERN PetscErrorCode BbdFieldResidualDestroy(BbdField);
 PETSC_INTERN PetscErrorCode BbdFieldIFunction(TS, PetscReal, Vec, Vec, Vec, void *);
 /* fieldjac.c */
 PETSC_INTERN PetscErrorCode BbdFieldJacobianCreate(BbdField, Mat *);
-PETSC_INTERN PetscErrorCode BbdFieldJacobianAssemble(BbdField, Vec U, Vec Udot, PetscReal shift, Mat);
+PETSC_INTERN PetscErrorCode BbdFieldJacobianAssemble(BbdField, Vec U, Vec Udot, PetscReal shift, Mat); /* U, U' in the width-only layout */
+PETSC_INTERN PetscErrorCode BbdFieldJacobianFDCreate(BbdField, Mat *);
+PETSC_INTERN PetscErrorCode BbdFieldJacobianFD(BbdField, TS, Vec X, Mat); /* X in the TS layout */
 /* residual_damped.c */
 PETSC_INTERN PetscErrorCode BbdFieldDampedResidualSetTS(BbdField, TS, PetscReal *dt0);
 PETSC_INTERN PetscErrorCode BbdFieldDampedResidualDestroy(BbdField);

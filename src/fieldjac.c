@@ -8,9 +8,15 @@
    radius 1; the output row of ce/kl couples all widths (the softmax Hessian). The matrix is
    preallocated exactly by one dry run of the same insertion code into a MATPREALLOCATOR (a
    DMDA box stencil of width 2 would allocate 25 dof^2 entries per row, about 3x too many).
-   The grid splits across ranks in width only, so the PETSc ordering of the DMDA is the natural
-   one: global index ((i NX) + k) dof + c for width i, depth k, component c. */
-#include "fieldjac.h" /* JacCtx, Col, Add, Stencils, FlushRow, AddLossHessian: shared with fieldjac_damped.c */
+   The entries are computed on the width-only layout f->da, whose PETSc ordering is the natural
+   one: global index ((i NX) + k) dof + c for width i, depth k, component c. The matrix lives on
+   the TS layout f->dats: with -da_processors_x > 1 every row and column goes through the
+   natural -> PETSc map of that DMDA's AO (looked up once, for the widths a rank can touch; ToTS
+   in fieldjac.h), and rows another rank owns go through MatSetValues' stash.
+   The same matrix, with the values left to finite differences, serves -snes_fd_color (coloured
+   differencing of the residual on this exact pattern; the DMDA's own colouring assumes its
+   stencil width 1 and is wrong here) and -snes_fd. */
+#include "fieldjac.h" /* JacCtx, Col, Add, Stencils, ToTS, FlushRow, AddLossHessian: shared with fieldjac_damped.c */
 
 static PetscErrorCode JacCtxDestroy(void *ptr)
 {
@@ -19,6 +25,7 @@ static PetscErrorCode JacCtxDestroy(void *ptr)
   PetscFunctionBeginUser;
   PetscCall(PetscFree6(J->s, J->d, J->e, J->bt, J->t, J->q));
   PetscCall(PetscFree2(J->cols, J->vals));
+  PetscCall(PetscFree2(J->win, J->out));
   PetscCall(PetscFree(J));
   PetscFunctionReturn(0);
 }
@@ -52,6 +59,30 @@ static void AddBeta(BbdField f, JacCtx *J, const PetscScalar ***u, const PetscSc
     }
     Add(J, Col(f, m, i, 1 + c), scale * (-shift * Ds - Ddu));
   }
+}
+
+/* the natural -> TS layout map for every index this rank's rows can touch (AOApplicationToPetsc
+   is collective for some AO types: one call here, not one per row) */
+static PetscErrorCode LayoutMap(BbdField f, JacCtx *J)
+{
+  const PetscInt N = f->net->n[0], M = f->net->M, dof = f->dof, col = (M + 1) * dof;
+  AO             ao;
+
+  PetscFunctionBeginUser;
+  if (!f->split) PetscFunctionReturn(0);
+  J->wstart = f->ys - 2;
+  J->nwin   = PetscMin(f->ym + 4, N);
+  PetscCall(PetscMalloc2(J->nwin * col, &J->win, N * dof, &J->out));
+  for (PetscInt o = 0; o < J->nwin; o++) {
+    const PetscInt i = ((J->wstart + o) % N + N) % N;
+    for (PetscInt q = 0; q < col; q++) J->win[o * col + q] = i * col + q;
+  }
+  for (PetscInt i = 0; i < N; i++)
+    for (PetscInt c = 0; c < dof; c++) J->out[i * dof + c] = i * col + M * dof + c;
+  PetscCall(DMDAGetAO(f->dats, &ao));
+  PetscCall(AOApplicationToPetsc(ao, J->nwin * col, J->win));
+  PetscCall(AOApplicationToPetsc(ao, N * dof, J->out));
+  PetscFunctionReturn(0);
 }
 
 /* evaluate sigma, sigma', sigma'' and beta (flow only) on the radius-2 ghosted rows, and the softmax of Z */
@@ -130,7 +161,7 @@ static PetscErrorCode Fill(BbdField f, JacCtx *J, Vec U, Vec Udot, PetscReal shi
     const PetscInt jj = j + o - f->ys;
     /* neuron rows */
     Add(J, Col(f, 0, j, 0), shift);
-    PetscCall(FlushRow(J, A, Col(f, 0, j, 0)));
+    PetscCall(FlushRow(f, J, A, Col(f, 0, j, 0)));
     for (PetscInt m = 1; m < M; m++) {
       const PetscReal d = J->d[m * gym + jj], *bt = J->bt + m * gym;
       PetscReal       T = 0;
@@ -149,11 +180,11 @@ static PetscErrorCode Fill(BbdField f, JacCtx *J, Vec U, Vec Udot, PetscReal shi
         AddBeta(f, J, u, ud, m, jj + l, shift, -d * K);
       }
       Add(J, Col(f, m, j, 0), -J->e[m * gym + jj] * T);
-      PetscCall(FlushRow(J, A, Col(f, m, j, 0)));
+      PetscCall(FlushRow(f, J, A, Col(f, m, j, 0)));
     }
     AddBeta(f, J, u, ud, M - 1, jj, shift, 1);
     AddLossHessian(f, J, j, sumy);
-    PetscCall(FlushRow(J, A, Col(f, M, j, 0)));
+    PetscCall(FlushRow(f, J, A, Col(f, M, j, 0)));
     /* moment rows */
     for (PetscInt m = 0; m <= M; m++)
       for (PetscInt c = 0; c <= P; c++) {
@@ -168,7 +199,7 @@ static PetscErrorCode Fill(BbdField f, JacCtx *J, Vec U, Vec Udot, PetscReal shi
           for (PetscInt l = -1; l <= 1; l++)
             if (S[c][l + 1] != 0) Add(J, Col(f, m, j + l, 0), -b * S[c][l + 1] * d[jj + l]);
         }
-        PetscCall(FlushRow(J, A, row));
+        PetscCall(FlushRow(f, J, A, row));
       }
   }
   PetscCall(DMDAVecRestoreArrayDOFRead(f->da2, f->U2loc, &u));
@@ -178,23 +209,27 @@ static PetscErrorCode Fill(BbdField f, JacCtx *J, Vec U, Vec Udot, PetscReal shi
   PetscFunctionReturn(0);
 }
 
-/* Create the Jacobian matrix of the residual formulation (flow or damped), preallocated exactly at state U. */
+/* Create the Jacobian matrix of the residual formulation (flow or damped) on the TS layout,
+   preallocated exactly at state U and holding that pattern. */
 PetscErrorCode BbdFieldJacobianCreate(BbdField f, Mat *A)
 {
   BbdNet          net = f->net;
-  const PetscInt  NX = net->M + 1, N = net->n[0], nloc = f->ym * NX * f->dof;
+  const PetscInt  NX = net->M + 1, N = net->n[0];
+  PetscInt        nloc;
   JacCtx         *J;
   Mat             pre;
   Vec             Z;
   PetscContainer  box;
 
   PetscFunctionBeginUser;
+  PetscCall(VecGetLocalSize(f->Uts, &nloc)); /* the rows of the TS layout */
   PetscCall(PetscNew(&J));
   J->gys = f->gys2; /* the residual's radius-2 grid (BbdFieldResidualSetUp creates it for the assembled Jacobian) */
   J->gym = f->gym2;
   PetscCall(PetscMalloc6(NX * J->gym, &J->s, NX * J->gym, &J->d, NX * J->gym, &J->e, NX * J->gym, &J->bt, f->damped ? NX * J->gym : 0, &J->t, N, &J->q));
   J->cap = (f->damped ? 128 : 64) + N; /* the longest row before merging: 42 (flow), 72 (damped) entries for P = 2, plus N (ce, kl) */
   PetscCall(PetscMalloc2(J->cap, &J->cols, J->cap, &J->vals));
+  PetscCall(LayoutMap(f, J));
   PetscCall(MatCreate(f->comm, A));
   PetscCall(MatSetSizes(*A, nloc, nloc, PETSC_DETERMINE, PETSC_DETERMINE));
   PetscCall(MatSetType(*A, MATAIJ));
@@ -215,9 +250,69 @@ PetscErrorCode BbdFieldJacobianCreate(BbdField f, Mat *A)
   PetscCall(VecSet(Z, 0));
   PetscCall(f->damped ? BbdFieldJacFillDamped(f, J, f->U, Z, 1.0, pre) : Fill(f, J, f->U, Z, 1.0, pre));
   PetscCall(VecDestroy(&Z));
-  PetscCall(MatPreallocatorPreallocate(pre, PETSC_TRUE, *A));
+  PetscCall(MatPreallocatorPreallocate(pre, PETSC_TRUE, *A)); /* also inserts the pattern (zeros) */
   PetscCall(MatDestroy(&pre));
   PetscCall(MatSetOption(*A, MAT_NEW_NONZERO_ALLOCATION_ERR, PETSC_TRUE));
+  PetscFunctionReturn(0);
+}
+
+/* the function MatFDColoring differences: the SNES residual of the time step, G(X) = F(t, X, X'(X)) */
+static PetscErrorCode FDResidual(void *snes, Vec x, Vec y, void *ctx)
+{
+  PetscFunctionBeginUser;
+  (void)ctx;
+  PetscCall(SNESComputeFunction((SNES)snes, x, y));
+  PetscFunctionReturn(0);
+}
+
+/* The matrix of -snes_fd_color or -snes_fd (field.c intercepts both options): the pattern of
+   BbdFieldJacobianCreate; for -snes_fd_color with its distance-2 colouring (MatColoring on the
+   matrix, not DMCreateColoring of the DMDA: that colouring assumes the DMDA's stencil width 1,
+   where the residual couples widths at distance 2, and PETSc's build crashes on periodic grids
+   whose size is not a multiple of 2 w + 1) and the MatFDColoring of the time step's residual. */
+PetscErrorCode BbdFieldJacobianFDCreate(BbdField f, Mat *A)
+{
+  MatColoring   mc;
+  ISColoring    isc;
+  MatFDColoring fdc;
+
+  PetscFunctionBeginUser;
+  PetscCall(BbdFieldJacobianCreate(f, A));
+  if (!f->jac_fdcolor) { /* -snes_fd: a dense difference sets every entry above 1e-14 */
+    PetscCall(MatSetOption(*A, MAT_NEW_NONZERO_ALLOCATION_ERR, PETSC_FALSE));
+    PetscFunctionReturn(0);
+  }
+  PetscCall(MatColoringCreate(*A, &mc));
+  PetscCall(MatColoringSetDistance(mc, 2));
+  PetscCall(MatColoringSetType(mc, MATCOLORINGSL));
+  PetscCall(MatColoringSetFromOptions(mc));
+  PetscCall(MatColoringApply(mc, &isc));
+  PetscCall(MatColoringDestroy(&mc));
+  PetscCall(MatFDColoringCreate(*A, isc, &fdc));
+  PetscCall(MatFDColoringSetFunction(fdc, (PetscErrorCode(*)(void))(void (*)(void))FDResidual, NULL));
+  PetscCall(MatFDColoringSetFromOptions(fdc));
+  PetscCall(MatFDColoringSetUp(*A, isc, fdc));
+  PetscCall(ISColoringDestroy(&isc));
+  PetscCall(PetscObjectCompose((PetscObject)*A, "BbdFieldFDColoring", (PetscObject)fdc));
+  PetscCall(MatFDColoringDestroy(&fdc));
+  PetscFunctionReturn(0);
+}
+
+/* B = the finite-difference Jacobian of the time step's residual at X (the TS layout) */
+PetscErrorCode BbdFieldJacobianFD(BbdField f, TS ts, Vec X, Mat B)
+{
+  SNES          snes;
+  MatFDColoring fdc = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCall(TSGetSNES(ts, &snes));
+  if (!f->jac_fdcolor) {
+    PetscCall(SNESComputeJacobianDefault(snes, X, B, B, NULL));
+    PetscFunctionReturn(0);
+  }
+  PetscCall(PetscObjectQuery((PetscObject)B, "BbdFieldFDColoring", (PetscObject *)&fdc));
+  PetscCheck(fdc, f->comm, PETSC_ERR_PLIB, "the Jacobian matrix was not created by BbdFieldJacobianFDCreate");
+  PetscCall(MatFDColoringApply(B, fdc, X, snes));
   PetscFunctionReturn(0);
 }
 

@@ -13,6 +13,8 @@ typedef struct {
   PetscInt    *cols;           /* one row's columns and values */
   PetscScalar *vals;
   PetscInt     n, cap;
+  PetscInt    *win, *out;      /* -da_processors_x > 1: the TS layout's index of natural ones: widths ys-2 .. ys+ym+1 (nwin of them), the output row (all widths) */
+  PetscInt     nwin, wstart;
 } JacCtx;
 
 /* the global column of (depth k, width i, component c); -1 outside a non-periodic width */
@@ -45,8 +47,18 @@ static inline void Stencils(BbdNet net, PetscReal S[3][3])
   S[2][0] = c2, S[2][1] = -2 * c2, S[2][2] = c2;
 }
 
-/* sort the buffered row, sum repeated columns, and set it */
-static inline PetscErrorCode FlushRow(JacCtx *J, Mat A, PetscInt row)
+/* the TS layout's (f->dats) index of the natural one g: width i, depth k, component c */
+static inline PetscInt ToTS(BbdField f, const JacCtx *J, PetscInt g)
+{
+  const PetscInt N = f->net->n[0], col = (f->net->M + 1) * f->dof, i = g / col, o = ((i - J->wstart) % N + N) % N;
+
+  if (!J->win) return g; /* one layout: natural = PETSc ordering */
+  if (o < J->nwin) return J->win[o * col + g % col];
+  return J->out[i * f->dof + g % f->dof]; /* only the output row couples beyond two widths */
+}
+
+/* sort the buffered row, sum repeated columns, and set it (numbered in the TS layout) */
+static inline PetscErrorCode FlushRow(BbdField f, JacCtx *J, Mat A, PetscInt row)
 {
   PetscInt n = 0;
 
@@ -59,6 +71,10 @@ static inline PetscErrorCode FlushRow(JacCtx *J, Mat A, PetscInt row)
       J->vals[n] = J->vals[q];
       n++;
     }
+  }
+  if (J->win) {
+    row = ToTS(f, J, row);
+    for (PetscInt q = 0; q < n; q++) J->cols[q] = ToTS(f, J, J->cols[q]);
   }
   PetscCall(MatSetValues(A, 1, &row, n, J->cols, J->vals, INSERT_VALUES));
   J->n = 0;

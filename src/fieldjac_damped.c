@@ -128,11 +128,11 @@ PetscErrorCode BbdFieldJacFillDamped(BbdField f, JacCtx *J, Vec U, Vec Udot, Pet
       for (PetscInt q = 0; q < V; q++) {
         Add(J, Col(f, k, j, q), shift);
         Add(J, Col(f, k, j, V + q), -1);
-        PetscCall(FlushRow(J, A, Col(f, k, j, q)));
+        PetscCall(FlushRow(f, J, A, Col(f, k, j, q)));
       }
     /* momentum rows of v */
     Add(J, Col(f, 0, j, V), sg); /* R_v^(0) = v' + gamma v */
-    PetscCall(FlushRow(J, A, Col(f, 0, j, V)));
+    PetscCall(FlushRow(f, J, A, Col(f, 0, j, V)));
     for (PetscInt m = 1; m < M; m++) {
       const PetscReal d = J->d[m * gym + jj], *bt = J->bt + m * gym;
       PetscReal       T = 0;
@@ -151,11 +151,11 @@ PetscErrorCode BbdFieldJacFillDamped(BbdField f, JacCtx *J, Vec U, Vec Udot, Pet
         AddB(f, J, u, ud, m, jj + l, shift, -d * K);
       }
       Add(J, Col(f, m, j, 0), -J->e[m * gym + jj] * T); /* s'' through the factor s' */
-      PetscCall(FlushRow(J, A, Col(f, m, j, V)));
+      PetscCall(FlushRow(f, J, A, Col(f, m, j, V)));
     }
     AddB(f, J, u, ud, M - 1, jj, shift, 1); /* R_v^(M) = B^(M-1) + eta lam(Z) */
     AddLossHessian(f, J, j, sumy);
-    PetscCall(FlushRow(J, A, Col(f, M, j, V)));
+    PetscCall(FlushRow(f, J, A, Col(f, M, j, V)));
     /* momentum rows of w */
     for (PetscInt m = 0; m <= M; m++)
       for (PetscInt c = 0; c <= P; c++) {
@@ -170,7 +170,7 @@ PetscErrorCode BbdFieldJacFillDamped(BbdField f, JacCtx *J, Vec U, Vec Udot, Pet
           for (PetscInt l = -1; l <= 1; l++)
             if (S[c][l + 1] != 0) Add(J, Col(f, m, j + l, 0), -b * S[c][l + 1] * d[jj + l]);
         }
-        PetscCall(FlushRow(J, A, row));
+        PetscCall(FlushRow(f, J, A, row));
       }
   }
   PetscCall(DMDAVecRestoreArrayDOFRead(f->da2, f->U2loc, &u));

@@ -29,7 +29,7 @@ PetscErrorCode BbdFieldResidualSetUp(BbdField f)
   for (PetscInt m = 0; m < net->M; m++) f->oneact = (PetscBool)(f->oneact && net->act[m] == net->act[0]);
   PetscCall(PetscMalloc5(5 * NX, &f->wS, 5 * NX, &f->wD, 5 * NX, &f->wQ, 3 * NX, &f->wB, NX, &f->zcol));
   PetscCall(PetscCalloc1(NX * f->dof, &f->zerocol));
-  if (f->size > 1 || f->jac_assembled) { /* the width-radius-2 ghosts of the residual (several ranks) and of the assembled Jacobian (fieldjac.c) */
+  if (f->size > 1 || f->jac_assembled || f->jac_fdcolor || f->jac_fd) { /* the width-radius-2 ghosts of the residual (several ranks) and of the assembled Jacobian (fieldjac.c) */
     PetscCall(DMDAGetInfo(f->da, NULL, NULL, &ny, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL));
     PetscCall(DMDAGetOwnershipRanges(f->da, NULL, &ly, NULL));
     for (PetscInt r = 0; r < f->size && f->size > 1; r++) PetscCheck(ly[r] >= 2, f->comm, PETSC_ERR_USER_INPUT, "-bbd_formulation residual: every rank needs at least 2 width points (rank %" PetscInt_FMT " has %" PetscInt_FMT "); use fewer ranks or a wider grid", r, ly[r]);

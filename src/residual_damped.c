@@ -116,20 +116,24 @@ static PetscErrorCode IFunctionDamped(TS ts, PetscReal t, Vec U, Vec Udot, Vec F
   PetscFunctionReturn(0);
 }
 
-/* keep the shift and the linearisation point for the preconditioner; the Jacobian is matrix-free or
-   assembled analytically (-bbd_jacobian assembled, fieldjac_damped.c) */
+/* keep the shift and the linearisation point for the preconditioner; the Jacobian is matrix-free,
+   assembled analytically (-bbd_jacobian assembled, fieldjac_damped.c) or finite differences on
+   its pattern (-snes_fd_color, -snes_fd; fieldjac.c) */
 static PetscErrorCode IJacobianDamped(TS ts, PetscReal t, Vec U, Vec Udot, PetscReal shift, Mat A, Mat B, void *ctx)
 {
   BbdField f = (BbdField)ctx;
 
   PetscFunctionBeginUser;
-  (void)ts;
   (void)t;
   PetscCall(BbdFieldFromTS(f, U, f->Ulin)); /* the linearisation point, width-only layout */
   PetscCall(BbdFieldTransposeIn(f, f->Ulin)); /* its rows, for every preconditioner application until the next Jacobian */
   f->shift = shift;
-  if (f->jac_assembled) PetscCall(BbdFieldJacobianAssemble(f, U, Udot, shift, B));
-  if (A != B || !f->jac_assembled) { /* the matrix-free operator (also with -snes_mf_operator) */
+  if (f->jac_fdcolor || f->jac_fd) PetscCall(BbdFieldJacobianFD(f, ts, U, B));
+  else if (f->jac_assembled) {
+    PetscCall(BbdFieldFromTS(f, Udot, f->split ? f->Udsw : Udot));
+    PetscCall(BbdFieldJacobianAssemble(f, f->Ulin, f->split ? f->Udsw : Udot, shift, B));
+  }
+  if (A != B || !(f->jac_assembled || f->jac_fdcolor || f->jac_fd)) { /* the matrix-free operator (also with -snes_mf_operator) */
     PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
     PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
   }
@@ -187,7 +191,6 @@ PetscErrorCode BbdFieldDampedResidualSetTS(BbdField f, TS ts, PetscReal *dt0)
   PetscBool      shell, none;
 
   PetscFunctionBeginUser;
-  PetscCheck(!f->jac_assembled || !f->split, f->comm, PETSC_ERR_SUP, "-bbd_jacobian assembled with -da_processors_x > 1: the assembled Jacobian is numbered in the width-only layout; use -da_processors_x 1 or -bbd_jacobian mf");
   if (!f->wP) {
     PetscCall(PetscMalloc2(5 * NX, &f->wP, NX, &f->wC));
     PetscCall(VecDuplicate(f->U, &f->psrc));
@@ -196,7 +199,8 @@ PetscErrorCode BbdFieldDampedResidualSetTS(BbdField f, TS ts, PetscReal *dt0)
   }
   PetscCall(BbdFieldSetIFunction(f, ts, IFunctionDamped));
   PetscCall(TSGetSNES(ts, &snes));
-  if (f->jac_assembled) PetscCall(BbdFieldJacobianCreate(f, &J)); /* fieldjac.c, filled by fieldjac_damped.c */
+  if (f->jac_fdcolor || f->jac_fd) PetscCall(BbdFieldJacobianFDCreate(f, &J)); /* -snes_fd_color, -snes_fd */
+  else if (f->jac_assembled) PetscCall(BbdFieldJacobianCreate(f, &J)); /* fieldjac.c, filled by fieldjac_damped.c */
   else PetscCall(MatCreateSNESMF(snes, &J));
   PetscCall(TSSetIJacobian(ts, J, J, IJacobianDamped, f));
   PetscCall(MatDestroy(&J));

@@ -6,6 +6,7 @@ Cases: restart-flow, restart-damped, restart-sgd, mpi, order, damped-limit, damp
 badinput, reference, fashion, help, valgrind, field-* (bbd-field), compare, compare-coarse, meshes.
 """
 import argparse
+import glob
 import os
 import subprocess
 import sys
@@ -1103,7 +1104,14 @@ def case_field_layouts(b):
                "switching": ["-bbd_loss", "ce", "-bbd_periodic", "0", "-bbd_sample_dt", "0.15"],
                "continuum": ["-bbd_mode", "continuum", "-da_grid_x", "17", "-da_grid_y", "16"],
                "damped-residual": ["-bbd_dynamics", "damped", "-bbd_formulation", "residual", "-ts_dt", "0.01",
-                                   "-ts_adapt_type", "none"]}
+                                   "-ts_adapt_type", "none"],
+               "assembled": ["-bbd_formulation", "residual", "-bbd_jacobian", "assembled", "-bbd_loss", "ce", "-ts_dt", "0.01",
+                             "-ts_adapt_type", "none"],
+               "assembled-padded-lu": ["-bbd_formulation", "residual", "-bbd_jacobian", "assembled", "-bbd_periodic", "0",
+                                       "-pc_type", "lu", "-pc_factor_mat_solver_type", "mumps", "-ts_dt", "0.01", "-ts_adapt_type", "none"],
+               "fd-color": ["-bbd_formulation", "residual", "-snes_fd_color", "-bbd_loss", "ce", "-ts_dt", "0.01", "-ts_adapt_type", "none"],
+               "fd-color-damped": ["-bbd_dynamics", "damped", "-bbd_formulation", "residual", "-snes_fd_color", "-bbd_periodic", "0",
+                                   "-ts_dt", "0.01", "-ts_adapt_type", "none"]}
     for name, extra in configs.items():
         run([f] + base + extra + ["-bbd_output", "l1.h5"])
         for n, px, py in ((2, 2, 1), (4, 2, 2), (3, 3, 1)):
@@ -1140,7 +1148,8 @@ def test_jacobian(args, nproc, tol, what):
 def case_field_jacobian(b):
     """The assembled analytic Jacobian of the residual formulation (docs/theory.md section 14):
     (1) -snes_test_jacobian: ||J - Jfd||_F/||J||_F < 1e-6 for mse, ce, kl (and hinge), periodic and
-    zero-padded width, tanh and softplus (sigma'' not odd), on 1 and 2 ranks. The finite-difference
+    zero-padded width, tanh and softplus (sigma'' not odd), on 1 and 2 ranks, and on 2 and 4 ranks
+    with -da_processors_x 2 (the matrix on the TS layout). The finite-difference
     Jacobian's own truncation error is about 1e-7 of ||J|| here (entries up to shift/h and 1/dy^2); a
     missing or wrong block shows as 1e-4 or more. (2) assembled and matrix-free runs give the same
     trajectory (1e-9) and bbd-net's (1e-8, as net-field-residual) with tight adaptive BDF. (3) Krylov
@@ -1156,6 +1165,12 @@ def case_field_jacobian(b):
         for loss, per, act in JACOBIAN_KINDS:
             test_jacobian([f] + one + ["-bbd_loss", loss, "-bbd_periodic", per, "-bbd_activation", act], p, 1e-6,
                           "%s, periodic %s, %s" % (loss, per, act))
+    # ... and on the TS layout split in depth (the matrix numbered through the DMDA's AO)
+    for p, px, py in ((2, 2, 1), (4, 2, 2)):
+        for loss in ("mse", "ce"):
+            for per in ("1", "0"):
+                test_jacobian([f] + one + ["-bbd_width", "8", "-bbd_loss", loss, "-bbd_periodic", per, "-da_processors_x", str(px),
+                                           "-da_processors_y", str(py)], p, 1e-6, "%s, periodic %s, %d x %d layout" % (loss, per, px, py))
     # (2) the same trajectory
     O = ["-bbd_quiet", "-bbd_depth", "6", "-bbd_width", "8", "-bbd_tfinal", "0.1", "-bbd_output_dt", "0.05", "-bbd_loss", "ce"]
     run([b, "-bbd_family", "field", "-ts_rtol", "1e-12", "-ts_atol", "1e-12", "-bbd_output", "n.h5"] + O)
@@ -1197,6 +1212,95 @@ def case_field_jacobian(b):
              "-bbd_output", "bad.h5"], expect_ok=False)
     check(p.returncode > 0 and "-bbd_jacobian assembled" in p.stdout + p.stderr, "mf with -pc_type lu: no clear error")
     check("-bbd_jacobian" in run([f, "-help"]).stdout, "bbd-field -help does not list -bbd_jacobian")
+
+
+def read_aij(path):
+    """The AIJ matrices PETSc's binary viewer wrote to path (-ksp_view_mat binary:path appends the
+    operator of every linear solve): a list of (row lengths, column indices, values)."""
+    d, o, mats = open(path, "rb").read(), 0, []
+    while o < len(d):
+        cid, m, _, nz = np.frombuffer(d[o:o + 16], ">i4")
+        check(cid == 1211216, "%s: not a PETSc binary matrix at byte %d" % (path, o))
+        if cid != 1211216:
+            break
+        o += 16
+        rl = np.frombuffer(d[o:o + 4 * m], ">i4")
+        cj = np.frombuffer(d[o + 4 * m:o + 4 * (m + nz)], ">i4")
+        v = np.frombuffer(d[o + 4 * (m + nz):o + 4 * (m + nz) + 8 * nz], ">f8")
+        o += 4 * (m + nz) + 8 * nz
+        mats.append((rl, cj, v))
+    return mats
+
+
+def case_field_fdcolor(b):
+    """-snes_fd_color and -snes_fd with the residual formulation (docs/theory.md section 14): the
+    finite-difference Jacobian on the exact pattern of the analytic one, coloured by MatColoring.
+    Grids of width 16 and 32 (periodic: powers of two, not multiples of 5 or 3) and zero padded, 1
+    and 2 ranks (2: also with -da_processors_x 2, the matrix on the TS layout).
+    (1) -snes_test_jacobian: the coloured Jacobian equals PETSc's dense difference to 1e-10
+    relative (both difference the same residual with the same step per column, so they agree to
+    rounding; a colouring that puts two columns sharing a row into one colour, or a pattern that
+    misses an entry, differs by O(1)): flow mse and ce, and damped (its box superset pattern).
+    (2) Against the analytic assembled matrix, operator by operator (-ksp_view_mat) with
+    -pc_type lu: the same pattern and values within 1e-5 of the largest entry (the differences'
+    truncation error: -snes_test_jacobian reports 1.5e-6 in Frobenius norm for the analytic
+    matrix at 8 x 16; a wrong entry is O(1)); one Krylov iteration per Newton step, the same Newton
+    count, and the trajectory to 1e-9 (solver tolerances 1e-12). (3) -snes_fd (dense) runs on a
+    tiny grid and gives the coloured run's trajectory (1e-9). The refusals are in field-badinput."""
+    f = field_bin(b)
+    step = ["-bbd_quiet", "-bbd_formulation", "residual", "-ts_type", "beuler", "-ts_dt", "0.01", "-ts_adapt_type", "none",
+            "-bbd_output_dt", "0.01"]
+    # (1)
+    for depth, width in ((8, 16), (16, 32)):
+        for per in ("1", "0"):
+            for p in (1, 2):
+                for extra in (["-bbd_loss", "mse"], ["-bbd_loss", "ce"], ["-bbd_dynamics", "damped", "-bbd_gamma", "2", "-bbd_loss", "ce"]):
+                    if width == 32 and "damped" in extra:
+                        continue
+                    out = run([f] + step + ["-bbd_tfinal", "0.01", "-bbd_depth", str(depth), "-bbd_width", str(width),
+                                            "-bbd_periodic", per, "-snes_fd_color", "-snes_test_jacobian",
+                                            "-bbd_output", "t.h5"] + extra, nproc=p).stdout
+                    rel = [float(l.split("=")[1].split(",")[0]) for l in out.splitlines() if "||J - Jfd||_F/||J||_F =" in l]
+                    what = "%d x %d, periodic %s, %s, %d ranks" % (depth, width, per, " ".join(extra), p)
+                    check(len(rel) >= 2, "-snes_fd_color -snes_test_jacobian printed %d comparisons (%s)" % (len(rel), what))
+                    check(rel and max(rel) < 1e-10, "-snes_fd_color: ||J - Jfd||/||J|| = %s against the dense difference (%s)" % (rel, what))
+    # (2)
+    tight = ["-bbd_tfinal", "0.03", "-bbd_depth", "8", "-bbd_width", "16", "-bbd_loss", "ce", "-pc_type", "lu",
+             "-pc_factor_mat_solver_type", "mumps", "-snes_rtol", "1e-12", "-snes_atol", "1e-13"]
+    for per in ("1", "0"):
+        for p, lay in ((1, []), (2, []), (2, ["-da_processors_x", "2", "-da_processors_y", "1"])):
+            what = "periodic %s, %d ranks %s" % (per, p, " ".join(lay))
+            res = {}
+            for name, jac in (("an", ["-bbd_jacobian", "assembled"]), ("fd", ["-snes_fd_color"])):
+                for x in glob.glob(name + ".bin*"):
+                    os.remove(x)
+                out = run([f] + step[1:] + tight + lay + jac + ["-bbd_periodic", per, "-ksp_view_mat", "binary:%s.bin" % name,
+                                                                "-bbd_output", name + ".h5"], nproc=p).stdout
+                res[name] = (solver_line(out), read_aij(name + ".bin"))
+            (na, ka), A = res["an"]
+            (nf, kf), B = res["fd"]
+            check(kf == nf and ka == na, "-pc_type lu: %d/%d Krylov for %d/%d Newton steps (fd/analytic; %s)" % (kf, ka, nf, na, what))
+            check(nf == na, "-snes_fd_color took %d Newton steps, the analytic Jacobian %d (%s)" % (nf, na, what))
+            check(len(A) == len(B) and len(A) >= 3, "%d and %d operators written (%s)" % (len(A), len(B), what))
+            for (ra, ca, va), (rb, cb, vb) in zip(A, B):
+                same = len(ra) == len(rb) and (ra == rb).all() and len(ca) == len(cb) and (ca == cb).all()
+                check(same, "-snes_fd_color: the pattern differs from the analytic matrix's (%s)" % what)
+                if same:
+                    err = np.abs(va - vb).max() / np.abs(va).max()
+                    check(err < 1e-5, "-snes_fd_color: entries differ from the analytic ones by %.2e of the largest (%s)" % (err, what))
+            for q in ("z", "a", "loss"):
+                ref, got = traj("an.h5", q), traj("fd.h5", q)
+                err = np.abs(got - ref).max() / np.abs(ref).max()
+                check(err < 1e-9, "-snes_fd_color against the analytic Jacobian: /trajectory/%s differs by %.2e (%s)" % (q, err, what))
+    # (3)
+    tiny = step[1:] + ["-bbd_tfinal", "0.02", "-bbd_depth", "4", "-bbd_width", "8", "-pc_type", "lu", "-snes_rtol", "1e-12", "-snes_atol", "1e-13"]
+    n1, k1 = solver_line(run([f] + tiny + ["-snes_fd", "-bbd_output", "d.h5"]).stdout)
+    run([f] + tiny + ["-snes_fd_color", "-bbd_output", "c.h5"])
+    check(k1 == n1, "-snes_fd -pc_type lu: %d Krylov iterations for %d Newton steps" % (k1, n1))
+    for q in ("z", "a", "loss"):
+        ref, got = traj("c.h5", q), traj("d.h5", q)
+        err = np.abs(got - ref).max() / np.abs(ref).max()
+        check(err < 1e-9, "-snes_fd against -snes_fd_color: /trajectory/%s differs by %.2e" % (q, err))
 
 
 def case_field_damped_residual(b):
@@ -1423,6 +1527,8 @@ def case_field_damped_jacobian(b):
                   "damped Jacobian %s: the state is nearly at rest; the velocity terms are not tested" % kind)
         for p in (1, 2):
             test_jacobian([f, "-bbd_quiet", "-bbd_init", "s.h5"] + step, p, 1e-7, "damped, " + " ".join(kind))
+        if kind is kinds[0]:  # the matrix on the TS layout split in depth (numbered through the DMDA's AO)
+            test_jacobian([f, "-bbd_quiet", "-bbd_init", "s.h5", "-da_processors_x", "2"] + step, 2, 1e-7, "damped, 2 x 1 layout, " + " ".join(kind))
     # (2) the same trajectory; -pc_type lu
     run([b, "-bbd_quiet", "-bbd_family", "field", "-bbd_depth", "6", "-bbd_width", "8", "-bbd_dynamics", "damped", "-bbd_gamma", "2",
          "-bbd_output_dt", "0.1", "-bbd_sample_dt", "0.15", "-bbd_tfinal", "0.3", "-bbd_periodic", "0", "-bbd_loss", "ce",
@@ -1516,10 +1622,12 @@ FIELD_BAD = [
     (["-bbd_jacobian", "dense"], "-bbd_jacobian"),
     (["-bbd_formulation", "residual", "-pc_type", "lu"], "-bbd_jacobian assembled"),
     (["-bbd_jacobian", "assembled"], "-bbd_formulation residual"),
+    (["-snes_fd_color"], "-snes_fd_color"),
+    (["-snes_fd"], "-snes_fd"),
+    (["-bbd_mode", "continuum", "-snes_fd_color"], "-snes_fd_color"),
+    (["-bbd_formulation", "residual", "-snes_fd_color", "-snes_fd"], "choose one"),
     (["-bbd_formulation", "residual", "-snes_max_it", "1", "-ts_adapt_type", "none"], "try a smaller -ts_dt"),
     (["-bbd_dynamics", "damped", "-bbd_formulation", "residual", "-pc_type", "lu"], "-bbd_jacobian assembled"),
-    (["-bbd_dynamics", "damped", "-bbd_formulation", "residual", "-bbd_jacobian", "assembled", "-da_processors_x", "2"],
-     "-da_processors_x"),
     (["-bbd_switch", "tsevents"], "-bbd_switch"),
     (["-bbd_mode", "continuum", "-bbd_switch", "events"], "-bbd_switch events"),
     (["-bbd_switch", "events", "-bbd_sample_dt", "0.1", "-ts_type", "euler"], "-ts_type euler"),
