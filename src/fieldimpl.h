@@ -4,6 +4,9 @@
 #include "bbdimpl.h"
 #include <petscdmda.h>
 
+#define BBD_SWEEP_GHOST_DEFAULT 8  /* -bbd_sweep_ghost default on several ranks (docs/performance.md) */
+#define BBD_SWEEP_GHOST_MAX     64
+
 struct _p_BbdField {
   MPI_Comm    comm;
   PetscMPIInt size, left, right; /* ranks; width neighbours of the row exchange */
@@ -19,6 +22,13 @@ struct _p_BbdField {
   PetscBool   continuum, residual; /* continuum mode; lattice: implicit residual formulation */
   PetscBool   damped;              /* lattice: damped dynamics, velocity dofs z_dot, a_j_dot after z, a_j */
   PetscReal  *zdr, *adr, *D2, *u1; /* damped: velocity rows (all NX depths, ghosted), sigma'', a ghosted row */
+  /* communication-avoiding sweeps (-bbd_sweep_ghost g): the state rows carry g ghost columns (f->dag,
+     stencil width g; f->da itself when g = 1) and the lattice sweeps exchange g columns every g layers */
+  PetscInt    sg;                 /* g (0 until set up: the default) */
+  DM          dag;
+  Vec         srcloc;             /* the preconditioner sweep's sources on the g ghost columns */
+  PetscReal  *bg, *dzg, *dzgn, *wg, *xbuf; /* beta^(m) of all layers and the tangent rows on g ghost columns, work rows, exchange buffers */
+  PetscReal **rowp;              /* continuum: the rows of beta for one exchange */
   Vec         Ulin;                /* residual formulation: the linearisation point */
   PetscReal   shift;
   /* fieldts.c: the TS layout (-da_processors_x > 1: split moves vectors to the width-only f->da) */
@@ -43,7 +53,7 @@ struct _p_BbdField {
   PetscInt    T, Tmax;
   PetscReal  *rt, *rloss, *rz, *ra, *rflux, *rdiss;
   PetscReal  *rzd, *rad;     /* continuum damped: the velocities z_dot, a_dot of the saved times */
-  PetscReal  *cR, *cP;       /* continuum damped: the tangent sweep's sources, the power density beta b_t + sum_j a_j_t beta D_j s */
+  PetscReal  *cR, *cP;       /* continuum damped: the tangent sweep's sources (ghosted rows), the power density beta b_t + sum_j a_j_t beta D_j s */
   /* continuum mode from -bbd_init: the file's kind and grid, its fields on this grid */
   PetscBool   src_continuum; /* a continuum result (z, a on nx x ny points); else a lattice state (a, b on M x N) */
   PetscInt    src_nx, src_ny; /* continuum: the file's grid; lattice: its M layers and width N */
@@ -52,7 +62,8 @@ struct _p_BbdField {
 };
 
 /* field.c */
-PETSC_INTERN PetscErrorCode BbdFieldExchangeRow(BbdField, const PetscReal *own, PetscReal *gh);
+PETSC_INTERN PetscErrorCode BbdFieldExchangeGhosts(BbdField, PetscInt nrows, PetscReal *const *rows, PetscInt w);
+PETSC_INTERN void           BbdFieldZeroOutside(BbdField, PetscReal *row);
 PETSC_INTERN PetscErrorCode BbdFieldOutputGradient(BbdField, const PetscReal *Zown, PetscReal *lam);
 PETSC_INTERN PetscErrorCode BbdFieldTransposeIn(BbdField, Vec U);
 PETSC_INTERN void           BbdFieldRowPhiT(BbdField, PetscInt k, const PetscReal *gv, PetscReal *out);
@@ -69,6 +80,39 @@ PETSC_INTERN PetscErrorCode BbdFieldResidualPass(BbdField, Vec U, Vec Udot, Vec 
 static inline PetscBool BbdFieldInside(BbdField f, PetscInt i)
 {
   return (PetscBool)(f->net->periodic || (i >= 0 && i < f->net->n[0]));
+}
+
+/* The width stencils of one depth row k on the ghosted columns jj = lo..hi-1 (out[jj - lo]), with
+   the moment rows of the state last transposed in: out = sum_c D_c^T (a_c v) and
+   out = sum_c a_c D_c u (v, u ghosted, valid on lo-1..hi) */
+static inline void RowPhiTSpan(BbdField f, PetscInt k, const PetscReal *gv, PetscInt lo, PetscInt hi, PetscReal *out)
+{
+  BbdNet          net = f->net;
+  const PetscInt  NX = net->M + 1, gym = f->gym, P = net->P;
+  const PetscReal c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
+  const PetscReal *a0 = f->ar + k * gym, *a1 = f->ar + (NX + k) * gym, *a2 = f->ar + (2 * NX + k) * gym;
+
+  for (PetscInt jj = lo; jj < hi; jj++) {
+    PetscReal r = a0[jj] * gv[jj];
+    if (P >= 1) r -= c1 * (a1[jj + 1] * gv[jj + 1] - a1[jj - 1] * gv[jj - 1]);
+    if (P >= 2) r += c2 * (a2[jj + 1] * gv[jj + 1] - 2 * a2[jj] * gv[jj] + a2[jj - 1] * gv[jj - 1]);
+    out[jj - lo] = r;
+  }
+}
+
+static inline void RowPhiSpan(BbdField f, PetscInt k, const PetscReal *gu, PetscInt lo, PetscInt hi, PetscReal *out)
+{
+  BbdNet          net = f->net;
+  const PetscInt  NX = net->M + 1, gym = f->gym, P = net->P;
+  const PetscReal c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
+  const PetscReal *a0 = f->ar + k * gym, *a1 = f->ar + (NX + k) * gym, *a2 = f->ar + (2 * NX + k) * gym;
+
+  for (PetscInt jj = lo; jj < hi; jj++) {
+    PetscReal r = a0[jj] * gu[jj];
+    if (P >= 1) r += a1[jj] * c1 * (gu[jj + 1] - gu[jj - 1]);
+    if (P >= 2) r += a2[jj] * c2 * (gu[jj + 1] - 2 * gu[jj] + gu[jj - 1]);
+    out[jj - lo] = r;
+  }
 }
 
 /* the column of width index i (owned or ghost) of the residual's arrays (residual.c) */
