@@ -11,69 +11,145 @@
 #include "fieldimpl.h"
 #include <unistd.h>
 
-/* adjoint right-hand side at depth k: g = sigma'(z_k) .* sum_c D_c^T (a_c beta), beta owned */
-PetscErrorCode BbdFieldContinuumAdjointRHS(BbdField f, PetscInt k, const PetscReal *beta, PetscReal *g)
-{
-  const PetscInt o = f->ys - f->gys;
+/* The Heun sweeps on several ranks (-bbd_sweep_ghost g, docs/theory.md section 14): a row is
+   exchanged on g ghost columns only when it is valid on no ghost column; each stage's stencil
+   (radius 1) leaves its result valid on one column fewer, so with g = 1 every stage exchanges its
+   input (two exchanges per layer) and with g > 1 one exchange serves about g/2 layers. The
+   sweeps below keep the validity e of the current row; out[jj - lo] holds the stage on lo..hi-1. */
 
-  PetscFunctionBeginUser;
-  PetscCall(BbdFieldExchangeRow(f, beta, f->gb));
-  BbdFieldRowPhiT(f, k, f->gb, g);
-  for (PetscInt j = 0; j < f->ym; j++) g[j] *= f->D1[k * f->gym + j + o];
-  PetscFunctionReturn(0);
+/* adjoint right-hand side at depth k: g = sigma'(z_k) .* sum_c D_c^T (a_c beta), beta valid on lo-1..hi */
+static void AdjointSpan(BbdField f, PetscInt k, const PetscReal *beta, PetscInt lo, PetscInt hi, PetscReal *g)
+{
+  const PetscReal *d1 = f->D1 + k * f->gym;
+
+  RowPhiTSpan(f, k, beta, lo, hi, g);
+  for (PetscInt jj = lo; jj < hi; jj++) g[jj - lo] *= d1[jj];
 }
 
-/* tangent right-hand side at depth k: beta_k + sum_c adot_c D_c sigma(z_k) + sum_c a_c D_c (sigma' w) */
-PetscErrorCode BbdFieldContinuumTangentRHS(BbdField f, PetscInt k, const PetscReal *w, PetscReal *g)
+/* the validity e as the range lo..hi-1 of ghosted columns */
+static inline void Span(BbdField f, PetscInt e, PetscInt *lo, PetscInt *hi)
+{
+  *lo = f->ys - f->gys - e;
+  *hi = f->ys - f->gys + f->ym + e;
+}
+
+/* sum_c a_c D_c (sigma'(z_k) w) on lo..hi-1 (w valid on lo-1..hi; pw: a work row) */
+static void PhiSigmaSpan(BbdField f, PetscInt k, const PetscReal *w, PetscInt lo, PetscInt hi, PetscReal *pw, PetscReal *g)
+{
+  const PetscReal *d1 = f->D1 + k * f->gym;
+
+  for (PetscInt jj = lo - 1; jj < hi + 1; jj++) pw[jj] = d1[jj] * w[jj];
+  BbdFieldZeroOutside(f, pw);
+  RowPhiSpan(f, k, pw, lo, hi, g);
+}
+
+/* tangent right-hand side at depth k: beta_k + sum_c adot_c D_c sigma(z_k) + sum_c a_c D_c (sigma' w),
+   adot_c = kappa_c beta_k D_c sigma(z_k), beta from the ghosted rows f->bg */
+static void TangentSpan(BbdField f, PetscInt k, const PetscReal *w, PetscInt lo, PetscInt hi, PetscReal *g)
 {
   BbdNet          net = f->net;
-  const PetscInt  NX = net->M + 1, gym = f->gym, ym = f->ym, o = f->ys - f->gys, P = net->P;
-  const PetscReal c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy), *s = f->S + k * gym;
+  const PetscInt  gym = f->gym, P = net->P;
+  const PetscReal c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy), *s = f->S + k * gym, *b = f->bg + k * gym;
 
-  PetscFunctionBeginUser;
-  for (PetscInt j = 0; j < ym; j++) f->pw[j] = f->D1[k * gym + j + o] * w[j];
-  PetscCall(BbdFieldExchangeRow(f, f->pw, f->gb));
-  BbdFieldRowPhi(f, k, f->gb, g);
-  for (PetscInt j = 0; j < ym; j++) {
-    const PetscInt  jj   = j + o;
+  PhiSigmaSpan(f, k, w, lo, hi, f->wg, g);
+  for (PetscInt jj = lo; jj < hi; jj++) {
     const PetscReal D[3] = {s[jj], c1 * (s[jj + 1] - s[jj - 1]), c2 * (s[jj + 1] - 2 * s[jj] + s[jj - 1])};
-    g[j] += f->beta[k * ym + j];
-    for (PetscInt c = 0; c <= P; c++) g[j] += f->dar[(c * NX + k) * ym + j] * D[c];
+    g[jj - lo] += b[jj];
+    for (PetscInt c = 0; c <= P; c++) g[jj - lo] += net->kappa[c] * b[jj] * D[c] * D[c];
   }
-  PetscFunctionReturn(0);
 }
 
-/* the adjoint sweep of the state last transposed in: beta(1) = -eta dl/dZ, Heun steps towards x = 0 */
+/* damped tangent right-hand side at depth k: cR_k + sum_c a_c D_c (sigma' q) */
+static void DampedTangentSpan(BbdField f, PetscInt k, const PetscReal *q, PetscInt lo, PetscInt hi, PetscReal *g)
+{
+  const PetscReal *cr = f->cR + k * f->gym;
+
+  PhiSigmaSpan(f, k, q, lo, hi, f->wg, g);
+  for (PetscInt jj = lo; jj < hi; jj++) g[jj - lo] += cr[jj];
+}
+
+/* the adjoint sweep of the state last transposed in: beta(1) = -eta dl/dZ, Heun steps towards
+   x = 0; beta on the owned columns (f->beta) and ghosted (f->bg: with g > 1 valid on g - 1
+   ghost columns of every row after one exchange of all rows at the end) */
 static PetscErrorCode AdjointSweep(BbdField f)
 {
   BbdNet          net = f->net;
-  const PetscInt  M = net->M, ym = f->ym, gym = f->gym, o = f->ys - f->gys;
+  const PetscInt  M = net->M, ym = f->ym, gym = f->gym, o = f->ys - f->gys, g = f->sg;
   const PetscReal h = net->h;
-  PetscReal      *beta = f->beta, *g1 = f->g1, *g2 = f->g2;
+  PetscReal      *beta = f->beta, *bg = f->bg, *pv = f->dzgn, *g1 = f->gb, *g2 = f->wg + gym;
+  PetscInt        eb = 0;
 
   PetscFunctionBeginUser;
   PetscCall(BbdFieldOutputGradient(f, f->zr + M * gym + o, beta + M * ym));
   for (PetscInt j = 0; j < ym; j++) beta[M * ym + j] *= -net->eta;
+  PetscCall(PetscArraycpy(bg + M * gym + o, beta + M * ym, ym));
   for (PetscInt k = M; k >= 1; k--) {
-    PetscCall(BbdFieldContinuumAdjointRHS(f, k, beta + k * ym, g1));
-    for (PetscInt j = 0; j < ym; j++) f->pw[j] = beta[k * ym + j] + h * g1[j];
-    PetscCall(PetscArraycpy(g2, f->pw, ym));
-    PetscCall(BbdFieldContinuumAdjointRHS(f, k - 1, g2, g2));
-    for (PetscInt j = 0; j < ym; j++) beta[(k - 1) * ym + j] = beta[k * ym + j] + 0.5 * h * (g1[j] + g2[j]);
+    PetscReal *b = bg + k * gym, *bn = bg + (k - 1) * gym;
+    PetscInt   lo1, hi1, lo, hi, ep;
+    if (eb < 1) {
+      PetscCall(BbdFieldExchangeGhosts(f, 1, &b, g));
+      eb = g;
+    }
+    Span(f, eb - 1, &lo1, &hi1);
+    AdjointSpan(f, k, b, lo1, hi1, g1);
+    for (PetscInt jj = lo1; jj < hi1; jj++) pv[jj] = b[jj] + h * g1[jj - lo1];
+    BbdFieldZeroOutside(f, pv);
+    ep = eb - 1;
+    if (ep < 1) {
+      PetscCall(BbdFieldExchangeGhosts(f, 1, &pv, g));
+      ep = g;
+    }
+    eb = PetscMin(eb - 1, ep - 1);
+    Span(f, eb, &lo, &hi);
+    AdjointSpan(f, k - 1, pv, lo, hi, g2);
+    for (PetscInt jj = lo; jj < hi; jj++) bn[jj] = b[jj] + 0.5 * h * (g1[jj - lo1] + g2[jj - lo]);
+    BbdFieldZeroOutside(f, bn);
+    PetscCall(PetscArraycpy(beta + (k - 1) * ym, bn + o, ym));
+  }
+  if (g > 1) { /* the tangent sweeps read beta of every row on g - 1 ghost columns: one message */
+    for (PetscInt k = 0; k <= M; k++) f->rowp[k] = bg + k * gym;
+    PetscCall(BbdFieldExchangeGhosts(f, M + 1, f->rowp, g));
   }
   PetscFunctionReturn(0);
 }
 
-/* damped tangent right-hand side at depth k: cR_k + sum_c a_c D_c (sigma' q) */
-PetscErrorCode BbdFieldContinuumDampedTangentRHS(BbdField f, PetscInt k, const PetscReal *q, PetscReal *g)
+/* Heun steps of the tangent sweep from x = 0: out[k * ym + j] (owned), zero at k = 0; the
+   right-hand side at depth k of the row w, valid on lo-1..hi, into g on lo..hi-1 */
+static PetscErrorCode TangentHeun(BbdField f, void (*rhs)(BbdField, PetscInt, const PetscReal *, PetscInt, PetscInt, PetscReal *), PetscReal *out)
 {
-  const PetscInt ym = f->ym, o = f->ys - f->gys;
+  const PetscInt  M = f->net->M, ym = f->ym, gym = f->gym, o = f->ys - f->gys, g = f->sg;
+  const PetscReal h = f->net->h;
+  PetscReal      *zv = f->dzg, *zp = f->dzgn, *zn = f->wg + 2 * gym, *g1 = f->gb, *g2 = f->wg + gym, *t;
+  PetscInt        ez = g; /* z' = 0 at x = 0, on every column */
 
   PetscFunctionBeginUser;
-  for (PetscInt j = 0; j < ym; j++) f->pw[j] = f->D1[k * f->gym + j + o] * q[j];
-  PetscCall(BbdFieldExchangeRow(f, f->pw, f->gb));
-  BbdFieldRowPhi(f, k, f->gb, g);
-  for (PetscInt j = 0; j < ym; j++) g[j] += f->cR[k * ym + j];
+  PetscCall(PetscArrayzero(zv, gym));
+  PetscCall(PetscArrayzero(out, ym));
+  for (PetscInt k = 0; k < M; k++) {
+    PetscInt lo1, hi1, lo, hi, ep;
+    if (ez < 1) {
+      PetscCall(BbdFieldExchangeGhosts(f, 1, &zv, g));
+      ez = g;
+    }
+    Span(f, ez - 1, &lo1, &hi1);
+    rhs(f, k, zv, lo1, hi1, g1);
+    for (PetscInt jj = lo1; jj < hi1; jj++) zp[jj] = zv[jj] + h * g1[jj - lo1];
+    BbdFieldZeroOutside(f, zp);
+    ep = ez - 1;
+    if (ep < 1) {
+      PetscCall(BbdFieldExchangeGhosts(f, 1, &zp, g));
+      ep = g;
+    }
+    ez = PetscMin(ez - 1, ep - 1);
+    Span(f, ez, &lo, &hi);
+    rhs(f, k + 1, zp, lo, hi, g2);
+    for (PetscInt jj = lo; jj < hi; jj++) zn[jj] = zv[jj] + 0.5 * h * (g1[jj - lo1] + g2[jj - lo]);
+    BbdFieldZeroOutside(f, zn);
+    PetscCall(PetscArraycpy(out + (k + 1) * ym, zn + o, ym));
+    t  = zv;
+    zv = zn;
+    zn = t;
+  }
   PetscFunctionReturn(0);
 }
 
@@ -84,56 +160,58 @@ PetscErrorCode BbdFieldContinuumDampedTangentRHS(BbdField f, PetscInt k, const P
    beta the overdamped adjoint (AdjointSweep), d_x v by second-order differences (centred inside,
    one-sided at x = 0, 1), v_t by Heun steps from x = 0. Also the power density
    cP = beta b_t + sum_j w_j beta D_j s (ContinuumSave). The state is transposed in.
-   BbdFieldContinuumDampedSources: with f->beta given, the moment accelerations w_t into f->dar
-   (given_wt: already there, the residual form's w'), the tangent sources cR and the power cP. */
-PetscErrorCode BbdFieldContinuumDampedSources(BbdField f, PetscBool given_wt)
+   BbdFieldContinuumDampedSources: with beta in f->bg, on the ghosted columns of validity e, the
+   tangent sources cR, and on the owned ones the moment accelerations w_t into f->dar (given_wt:
+   already there, the residual form's w'; then e = 0), the power cP and b_t (cB). */
+PetscErrorCode BbdFieldContinuumDampedSources(BbdField f, PetscInt e, PetscBool given_wt)
 {
   BbdNet          net = f->net;
   const PetscInt  M = net->M, NX = M + 1, P = net->P, ym = f->ym, gys = f->gys, gym = f->gym, o = f->ys - gys;
   const PetscReal h = net->h, gamma = net->gamma, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
-  PetscReal      *beta = f->beta, *g1 = f->g1, *g2 = f->g2, *u1 = f->u1, *wt = f->dar;
+  PetscReal      *g1 = f->gb, *g2 = f->wg + gym, *pw2 = f->wg, *u1 = f->u1, *wt = f->dar;
+  PetscInt        lo, hi;
 
   PetscFunctionBeginUser;
+  PetscCheck(!given_wt || e == 0, f->comm, PETSC_ERR_PLIB, "given moment accelerations are owned only");
+  Span(f, e, &lo, &hi);
   for (PetscInt k = 0; k < NX; k++) {
     const PetscReal *s = f->S + k * gym, *d1 = f->D1 + k * gym, *d2 = f->D2 + k * gym, *v = f->zdr + k * gym;
     const PetscReal *vp, *vm, *vmm;
     for (PetscInt jj = 0; jj < gym; jj++) u1[jj] = d1[jj] * v[jj]; /* s' v (ghosted) */
-    if (!net->periodic) {
-      if (gys < 0) u1[0] = 0;
-      if (gys + gym > net->n[0]) u1[gym - 1] = 0;
-    }
-    BbdFieldRowPhi(f, k, u1, g1); /* sum_c a_c D_c (s' v) */
-    for (PetscInt j = 0; j < ym; j++) f->pw[j] = d2[j + o] * v[j + o] * v[j + o];
-    PetscCall(BbdFieldExchangeRow(f, f->pw, f->gb));
-    BbdFieldRowPhi(f, k, f->gb, g2); /* sum_c a_c D_c (s'' v^2) */
+    BbdFieldZeroOutside(f, u1);
+    RowPhiSpan(f, k, u1, lo, hi, g1); /* sum_c a_c D_c (s' v) */
+    for (PetscInt jj = 0; jj < gym; jj++) pw2[jj] = d2[jj] * v[jj] * v[jj]; /* s'' v^2 (ghosted) */
+    BbdFieldZeroOutside(f, pw2);
+    RowPhiSpan(f, k, pw2, lo, hi, g2); /* sum_c a_c D_c (s'' v^2) */
     if (k == 0) { /* the rows of d_x v: one-sided at the ends */
       vp = f->zdr + gym, vm = v, vmm = f->zdr + 2 * gym;
     } else if (k == M) {
       vp = v, vm = f->zdr + (M - 1) * gym, vmm = f->zdr + (M - 2) * gym;
     } else vp = f->zdr + (k + 1) * gym, vm = f->zdr + (k - 1) * gym, vmm = NULL;
-    for (PetscInt j = 0; j < ym; j++) {
-      const PetscInt  jj    = j + o;
+    for (PetscInt jj = lo; jj < hi; jj++) {
+      const PetscInt  j     = jj - o; /* owned for 0 <= j < ym */
+      const PetscBool own   = (PetscBool)(j >= 0 && j < ym);
       const PetscReal Ds[3] = {s[jj], c1 * (s[jj + 1] - s[jj - 1]), c2 * (s[jj + 1] - 2 * s[jj] + s[jj - 1])};
       const PetscReal Du[3] = {u1[jj], c1 * (u1[jj + 1] - u1[jj - 1]), c2 * (u1[jj + 1] - 2 * u1[jj] + u1[jj - 1])};
-      const PetscReal b     = beta[k * ym + j];
+      const PetscReal b     = f->bg[k * gym + jj];
       PetscReal       dxv, bt, r, pw;
       if (k == 0) dxv = (-3 * vm[jj] + 4 * vp[jj] - vmm[jj]) / (2 * h);
       else if (k == M) dxv = (3 * vp[jj] - 4 * vm[jj] + vmm[jj]) / (2 * h);
       else dxv = (vp[jj] - vm[jj]) / (2 * h);
-      bt = dxv - g1[j];
+      bt = dxv - g1[jj - lo];
       for (PetscInt c = 0; c <= P; c++) bt -= f->adr[(c * NX + k) * gym + jj] * Ds[c];
-      r  = -gamma * bt + b + g2[j]; /* b_tt + sum_c a_c D_c (s'' v^2) */
+      r  = -gamma * bt + b + g2[jj - lo]; /* b_tt + sum_c a_c D_c (s'' v^2) */
       pw = b * bt;
       for (PetscInt c = 0; c <= P; c++) {
         const PetscReal w  = f->adr[(c * NX + k) * gym + jj];
         const PetscReal ww = given_wt ? wt[(c * NX + k) * ym + j] : -gamma * w + (net->kappa[c] > 0 ? net->kappa[c] * b * Ds[c] : 0);
-        wt[(c * NX + k) * ym + j] = ww;
+        if (own) wt[(c * NX + k) * ym + j] = ww;
         r += ww * Ds[c] + 2 * w * Du[c];
         pw += w * b * Ds[c];
       }
-      f->cR[k * ym + j] = r;
-      f->cP[k * ym + j] = pw;
-      f->cB[k * ym + j] = bt;
+      f->cR[k * gym + jj] = r;
+      if (own) f->cP[k * ym + j] = pw;
+      if (own) f->cB[k * ym + j] = bt;
     }
   }
   PetscFunctionReturn(0);
@@ -143,21 +221,14 @@ static PetscErrorCode RHSContinuumDamped(BbdField f, Vec F)
 {
   BbdNet          net = f->net;
   const PetscInt  M = net->M, NX = M + 1, P = net->P, V = P + 2, ys = f->ys, ym = f->ym, gys = f->gys, gym = f->gym, o = ys - gys;
-  const PetscReal h = net->h;
-  PetscReal      *g1 = f->g1, *g2 = f->g2, *vt = f->zdot, *wt = f->dar;
+  PetscReal      *vt = f->zdot, *wt = f->dar;
   PetscScalar  ***fa;
 
   PetscFunctionBeginUser;
   PetscCall(AdjointSweep(f));
-  PetscCall(BbdFieldContinuumDampedSources(f, PETSC_FALSE));
+  PetscCall(BbdFieldContinuumDampedSources(f, f->sg - 1, PETSC_FALSE)); /* cR on g - 1 ghost columns (the state and beta are there) */
   /* v_t by Heun steps from x = 0 */
-  for (PetscInt j = 0; j < ym; j++) vt[j] = 0;
-  for (PetscInt k = 0; k < M; k++) {
-    PetscCall(BbdFieldContinuumDampedTangentRHS(f, k, vt + k * ym, g1));
-    for (PetscInt j = 0; j < ym; j++) vt[(k + 1) * ym + j] = vt[k * ym + j] + h * g1[j];
-    PetscCall(BbdFieldContinuumDampedTangentRHS(f, k + 1, vt + (k + 1) * ym, g2));
-    for (PetscInt j = 0; j < ym; j++) vt[(k + 1) * ym + j] = vt[k * ym + j] + 0.5 * h * (g1[j] + g2[j]);
-  }
+  PetscCall(TangentHeun(f, DampedTangentSpan, vt));
   PetscCall(DMDAVecGetArrayDOF(f->da, F, &fa));
   for (PetscInt j = 0; j < ym; j++)
     for (PetscInt k = 0; k < NX; k++) {
@@ -178,8 +249,8 @@ PetscErrorCode BbdFieldRHSContinuum(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
   BbdField        f   = (BbdField)ctx;
   BbdNet          net = f->net;
   const PetscInt  M = net->M, NX = M + 1, P = net->P, ys = f->ys, ym = f->ym, gym = f->gym, o = ys - f->gys;
-  const PetscReal h = net->h, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
-  PetscReal      *beta = f->beta, *g1 = f->g1, *g2 = f->g2, *zd = f->zdot;
+  const PetscReal c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
+  PetscReal      *beta = f->beta, *zd = f->zdot;
   PetscScalar  ***fa;
 
   PetscFunctionBeginUser;
@@ -201,14 +272,7 @@ PetscErrorCode BbdFieldRHSContinuum(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
     }
   }
   /* tangent sweep from the input boundary, Heun steps towards x = 1 */
-  for (PetscInt j = 0; j < ym; j++) zd[j] = 0;
-  for (PetscInt k = 0; k < M; k++) {
-    PetscCall(BbdFieldContinuumTangentRHS(f, k, zd + k * ym, g1));
-    for (PetscInt j = 0; j < ym; j++) g2[j] = zd[k * ym + j] + h * g1[j];
-    PetscCall(PetscArraycpy(zd + (k + 1) * ym, g2, ym));
-    PetscCall(BbdFieldContinuumTangentRHS(f, k + 1, zd + (k + 1) * ym, g2));
-    for (PetscInt j = 0; j < ym; j++) zd[(k + 1) * ym + j] = zd[k * ym + j] + 0.5 * h * (g1[j] + g2[j]);
-  }
+  PetscCall(TangentHeun(f, TangentSpan, zd));
   PetscCall(DMDAVecGetArrayDOF(f->da, F, &fa));
   for (PetscInt j = 0; j < ym; j++)
     for (PetscInt k = 0; k < NX; k++) {

@@ -7,7 +7,8 @@
      dz^(0)/dt = 0,  dz^(m+1)/dt = rho dz^(m) + h (beta^(m) + sum_j da_j D_j sigma(z^(m)) + sum_j a_j D_j (sigma' dz^(m)))
    i.e. the block-triangular solution of the residual system of section 4: one backward and
    one forward sweep in depth, local in width. The grid is split across ranks in width only
-   (each rank sweeps its columns); a sweep exchanges one width row per layer.
+   (each rank sweeps its columns); a sweep exchanges g width columns every g layers with the
+   width neighbours and computes the ghost columns in between redundantly (-bbd_sweep_ghost g).
    Damped dynamics (-bbd_dynamics damped): velocity unknowns z_dot, a_j_dot follow z, a_j at each
    point; one backward sweep (the flow rates beta) and one forward sweep (the second time
    derivative of the forward map) per evaluation (docs/theory.md section 14, RHSFunctionDamped). */
@@ -38,6 +39,10 @@ PetscErrorCode BbdFieldDestroy(BbdField *field)
   if (!f) PetscFunctionReturn(0);
   PetscCall(VecDestroy(&f->U));
   PetscCall(VecDestroy(&f->Uloc));
+  PetscCall(VecDestroy(&f->srcloc));
+  PetscCall(PetscFree5(f->bg, f->dzg, f->dzgn, f->wg, f->xbuf));
+  PetscCall(PetscFree(f->rowp));
+  PetscCall(DMDestroy(&f->dag));
   PetscCall(VecDestroy(&f->Ulin));
   PetscCall(VecDestroy(&f->rowg));
   PetscCall(VecDestroy(&f->Zall));
@@ -52,7 +57,7 @@ PetscErrorCode BbdFieldDestroy(BbdField *field)
   PetscCall(PetscFree6(f->lam, f->zr, f->ar, f->S, f->D1, f->dar));
   PetscCall(PetscFree4(f->zdot, f->g1, f->g2, f->pw));
   if (f->residual && !f->continuum) PetscCall(BbdFieldResidualDestroy(f));
-  PetscCall(PetscFree2(f->rc, f->rrows));
+  PetscCall(PetscFree3(f->rc, f->rg, f->rrows));
   PetscCall(BbdFieldDampedResidualDestroy(f));
   PetscCall(PetscFree3(f->iz, f->ia, f->ib));
   PetscCall(PetscFree2(f->izd, f->iad));
@@ -99,6 +104,8 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
      the residual itself on the exact pattern (fieldjac.c). */
   PetscCall(PetscOptionsBool("-snes_fd_color", "Residual formulation: Newton's matrix by coloured finite differences of the residual on the exact sparsity pattern of the analytic Jacobian (MatColoring, MatFDColoring)", "BbdFieldSetFromOptions", f->jac_fdcolor, &f->jac_fdcolor, NULL));
   PetscCall(PetscOptionsBool("-snes_fd", "Residual formulation: Newton's matrix by dense finite differences of the residual (one residual per unknown: tiny grids only)", "BbdFieldSetFromOptions", f->jac_fd, &f->jac_fd, NULL));
+  PetscCall(PetscOptionsInt("-bbd_sweep_ghost", "Several ranks: the exact sweeps exchange g width columns every g depth layers and compute g - 1 ghost columns redundantly (communication-avoiding; 1: one column every layer; 0: the default, " PetscStringize(BBD_SWEEP_GHOST_DEFAULT) " or the narrowest rank's width); ignored on one rank", "BbdFieldSetFromOptions", f->sg, &f->sg, NULL));
+  PetscCheck(f->sg >= 0 && f->sg <= BBD_SWEEP_GHOST_MAX, f->comm, PETSC_ERR_USER_INPUT, "-bbd_sweep_ghost %" PetscInt_FMT ": the ghost width g must be 1..%d (or 0 for the default)", f->sg, BBD_SWEEP_GHOST_MAX);
   PetscOptionsEnd();
   PetscCall(PetscOptionsClearValue(NULL, "-snes_fd_color"));
   PetscCall(PetscOptionsClearValue(NULL, "-snes_fd"));
@@ -160,32 +167,51 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
   PetscFunctionReturn(0);
 }
 
-/* owned width row -> ghosted width row (one layer's halo exchange) */
-PetscErrorCode BbdFieldExchangeRow(BbdField f, const PetscReal *own, PetscReal *gh)
+/* ghosted width rows (owned part at f->ys - f->gys): fill w ghost columns on each side of every
+   row from the width neighbours' owned columns, one message each way for all rows (w <= the
+   ghost width of the state and <= every rank's width); zero outside a non-periodic width */
+PetscErrorCode BbdFieldExchangeGhosts(BbdField f, PetscInt nrows, PetscReal *const *rows, PetscInt w)
 {
-  const PetscInt off = f->ys - f->gys;
+  const PetscInt o = f->ys - f->gys, N = f->ym, n = nrows * w;
+  PetscReal     *sl = f->xbuf, *sr = sl + n, *rl = sr + n, *rr = rl + n;
 
   PetscFunctionBeginUser;
+  if (!n) PetscFunctionReturn(0);
+  for (PetscInt q = 0; q < nrows; q++)
+    for (PetscInt p = 0; p < w; p++) {
+      sl[q * w + p] = rows[q][o + p];
+      sr[q * w + p] = rows[q][o + N - w + p];
+    }
   if (f->size == 1) {
-    const PetscInt N = f->ym;
-    PetscCall(PetscArraycpy(gh + off, own, N));
-    if (off) gh[0] = f->net->periodic ? own[N - 1] : 0;
-    if (f->gym > N + off) gh[N + off] = f->net->periodic ? own[0] : 0;
-  } else { /* one value each way with the width neighbours: the sweeps exchange a row per layer,
-              so the latency of this call bounds their parallel speed */
-    const PetscInt N = f->ym;
-    PetscReal      fromleft = 0, fromright = 0;
-    MPI_Request    req[4];
-    PetscCallMPI(MPI_Irecv(&fromleft, 1, MPIU_REAL, f->left, 7001, f->comm, &req[0]));
-    PetscCallMPI(MPI_Irecv(&fromright, 1, MPIU_REAL, f->right, 7002, f->comm, &req[1]));
-    PetscCallMPI(MPI_Isend(own + N - 1, 1, MPIU_REAL, f->right, 7001, f->comm, &req[2]));
-    PetscCallMPI(MPI_Isend(own, 1, MPIU_REAL, f->left, 7002, f->comm, &req[3]));
-    PetscCall(PetscArraycpy(gh + off, own, N));
+    for (PetscInt p = 0; p < n; p++) {
+      rl[p] = f->net->periodic ? sr[p] : 0;
+      rr[p] = f->net->periodic ? sl[p] : 0;
+    }
+  } else {
+    MPI_Request req[4];
+    PetscCall(PetscArrayzero(rl, 2 * n)); /* MPI_PROC_NULL leaves the zero padding */
+    PetscCallMPI(MPI_Irecv(rl, (PetscMPIInt)n, MPIU_REAL, f->left, 7003, f->comm, &req[0]));
+    PetscCallMPI(MPI_Irecv(rr, (PetscMPIInt)n, MPIU_REAL, f->right, 7004, f->comm, &req[1]));
+    PetscCallMPI(MPI_Isend(sr, (PetscMPIInt)n, MPIU_REAL, f->right, 7003, f->comm, &req[2]));
+    PetscCallMPI(MPI_Isend(sl, (PetscMPIInt)n, MPIU_REAL, f->left, 7004, f->comm, &req[3]));
     PetscCallMPI(MPI_Waitall(4, req, MPI_STATUSES_IGNORE));
-    gh[0]       = fromleft; /* 0 outside a non-periodic width (MPI_PROC_NULL leaves it) */
-    gh[N + off] = fromright;
   }
+  for (PetscInt q = 0; q < nrows; q++)
+    for (PetscInt p = 0; p < w; p++) {
+      rows[q][o - w + p] = rl[q * w + p];
+      rows[q][o + N + p] = rr[q * w + p];
+    }
   PetscFunctionReturn(0);
+}
+
+/* zero the ghost columns of a ghosted width row that lie outside a non-periodic width */
+void BbdFieldZeroOutside(BbdField f, PetscReal *row)
+{
+  const PetscInt N = f->net->n[0], gys = f->gys, gym = f->gym;
+
+  if (f->net->periodic) return;
+  for (PetscInt jj = 0; jj < -gys && jj < gym; jj++) row[jj] = 0;
+  for (PetscInt jj = PetscMax(N - gys, 0); jj < gym; jj++) row[jj] = 0;
 }
 
 /* the loss gradient per unit width on the owned part of the output row Z (owned entries) */
@@ -221,9 +247,9 @@ PetscErrorCode BbdFieldTransposeIn(BbdField f, Vec U)
 
   PetscFunctionBeginUser;
   f->lin_in = PETSC_FALSE; /* residual_continuum.c: the rows are no longer the linearisation point's */
-  PetscCall(DMGlobalToLocalBegin(f->da, U, INSERT_VALUES, f->Uloc));
-  PetscCall(DMGlobalToLocalEnd(f->da, U, INSERT_VALUES, f->Uloc));
-  PetscCall(DMDAVecGetArrayDOFRead(f->da, f->Uloc, &u));
+  PetscCall(DMGlobalToLocalBegin(f->dag, U, INSERT_VALUES, f->Uloc));
+  PetscCall(DMGlobalToLocalEnd(f->dag, U, INSERT_VALUES, f->Uloc));
+  PetscCall(DMDAVecGetArrayDOFRead(f->dag, f->Uloc, &u));
   for (PetscInt jj = 0; jj < gym; jj++) {
     PetscScalar **col = u[gys + jj];
     for (PetscInt k = 0; k < NX; k++) {
@@ -235,58 +261,38 @@ PetscErrorCode BbdFieldTransposeIn(BbdField f, Vec U)
       }
     }
   }
-  PetscCall(DMDAVecRestoreArrayDOFRead(f->da, f->Uloc, &u));
+  PetscCall(DMDAVecRestoreArrayDOFRead(f->dag, f->Uloc, &u));
   for (PetscInt k = 0; k < NX; k++) {
     BbdActivationEval(net->act[PetscMin(k, net->M - 1)], gym, f->zr + k * gym, f->S + k * gym, f->D1 + k * gym, f->damped ? f->D2 + k * gym : NULL);
-    if (!net->periodic) { /* zero padding of sigma(z) outside the width (sigma(0) need not vanish) */
-      if (gys < 0) f->S[k * gym] = 0;
-      if (gys + gym > net->n[0]) f->S[k * gym + gym - 1] = 0;
-    }
+    BbdFieldZeroOutside(f, f->S + k * gym); /* zero padding of sigma(z) outside the width (sigma(0) need not vanish) */
   }
   PetscFunctionReturn(0);
 }
 
-/* The width stencils of one depth row k, on the owned width, with the moment rows of the state last
-   transposed in: out = sum_c D_c^T (a_c v) and out = sum_c a_c D_c u (v, u ghosted). */
+/* the same on the owned width (out[j], j = 0..ym-1) */
 void BbdFieldRowPhiT(BbdField f, PetscInt k, const PetscReal *gv, PetscReal *out)
 {
-  BbdNet          net = f->net;
-  const PetscInt  NX = net->M + 1, gym = f->gym, o = f->ys - f->gys, P = net->P;
-  const PetscReal c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
-  const PetscReal *a0 = f->ar + k * gym, *a1 = f->ar + (NX + k) * gym, *a2 = f->ar + (2 * NX + k) * gym;
-
-  for (PetscInt j = 0; j < f->ym; j++) {
-    const PetscInt jj = j + o;
-    PetscReal      r  = a0[jj] * gv[jj];
-    if (P >= 1) r -= c1 * (a1[jj + 1] * gv[jj + 1] - a1[jj - 1] * gv[jj - 1]);
-    if (P >= 2) r += c2 * (a2[jj + 1] * gv[jj + 1] - 2 * a2[jj] * gv[jj] + a2[jj - 1] * gv[jj - 1]);
-    out[j] = r;
-  }
+  const PetscInt o = f->ys - f->gys;
+  RowPhiTSpan(f, k, gv, o, o + f->ym, out);
 }
 
 void BbdFieldRowPhi(BbdField f, PetscInt k, const PetscReal *gu, PetscReal *out)
 {
-  BbdNet          net = f->net;
-  const PetscInt  NX = net->M + 1, gym = f->gym, o = f->ys - f->gys, P = net->P;
-  const PetscReal c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
-  const PetscReal *a0 = f->ar + k * gym, *a1 = f->ar + (NX + k) * gym, *a2 = f->ar + (2 * NX + k) * gym;
-
-  for (PetscInt j = 0; j < f->ym; j++) {
-    const PetscInt jj = j + o;
-    PetscReal      r  = a0[jj] * gu[jj];
-    if (P >= 1) r += a1[jj] * c1 * (gu[jj + 1] - gu[jj - 1]);
-    if (P >= 2) r += a2[jj] * c2 * (gu[jj + 1] - 2 * gu[jj] + gu[jj - 1]);
-    out[j] = r;
-  }
+  const PetscInt o = f->ys - f->gys;
+  RowPhiSpan(f, k, gu, o, o + f->ym, out);
 }
 
-/* the backward sweep alone: f->beta[m * ym + j] = beta^(m), m = 0..M-1 (r: sources or NULL) */
+/* The backward sweep alone: f->beta[m * ym + j] = beta^(m), m = 0..M-1, and the ghosted rows
+   f->bg[m * gym + jj] (r: sources, indexed by global width, on the g ghost columns when g > 1; or NULL).
+   Communication-avoiding (g = f->sg): beta^(m) gets g ghost columns from the width neighbours at
+   m = M-1, M-1-g, ...; the next layers are computed on the owned columns and a ghost range that
+   shrinks by one column per layer (the radius-1 stencil), so one exchange serves g layers. */
 static PetscErrorCode SweepBackward(BbdField f, const PetscScalar ***r, PetscBool with_loss)
 {
   BbdNet          net = f->net;
-  const PetscInt  M = net->M, ys = f->ys, ym = f->ym, gym = f->gym, o = ys - f->gys;
+  const PetscInt  M = net->M, ys = f->ys, ym = f->ym, gys = f->gys, gym = f->gym, o = ys - gys, g = f->sg;
   const PetscReal rho = net->rho, h = net->h;
-  PetscReal      *gb = f->gb, *zr = f->zr, *D1 = f->D1;
+  PetscReal      *zr = f->zr, *D1 = f->D1, *bg = f->bg, *pt = f->gb;
 
   PetscFunctionBeginUser;
   /* beta^(m) from the output boundary inward (this is backprop) */
@@ -296,14 +302,18 @@ static PetscErrorCode SweepBackward(BbdField f, const PetscScalar ***r, PetscBoo
   } else PetscCall(PetscArrayzero(f->beta + (M - 1) * ym, ym));
   if (r)
     for (PetscInt j = 0; j < ym; j++) f->beta[(M - 1) * ym + j] += r[ys + j][M][0];
+  PetscCall(PetscArraycpy(bg + (M - 1) * gym + o, f->beta + (M - 1) * ym, ym));
   for (PetscInt m = M - 1; m >= 1; m--) {
     const PetscReal *d1 = D1 + m * gym;
-    PetscReal       *bn = f->beta + (m - 1) * ym;
-    PetscCall(BbdFieldExchangeRow(f, f->beta + m * ym, gb));
-    BbdFieldRowPhiT(f, m, gb, f->g1);
-    for (PetscInt j = 0; j < ym; j++) bn[j] = rho * gb[j + o] + h * d1[j + o] * f->g1[j];
+    PetscReal       *b = bg + m * gym, *bn = bg + (m - 1) * gym;
+    const PetscInt   e = g - (M - 1 - m) % g, lo = o - (e - 1), hi = o + ym + e - 1; /* beta^(m) is valid on e ghost columns */
+    if (e == g) PetscCall(BbdFieldExchangeGhosts(f, 1, &b, g));
+    RowPhiTSpan(f, m, b, lo, hi, pt);
+    for (PetscInt jj = lo; jj < hi; jj++) bn[jj] = rho * b[jj] + h * d1[jj] * pt[jj - lo];
     if (r)
-      for (PetscInt j = 0; j < ym; j++) bn[j] += h * r[ys + j][m][0];
+      for (PetscInt jj = lo; jj < hi; jj++) bn[jj] += h * r[gys + jj][m][0];
+    BbdFieldZeroOutside(f, bn);
+    PetscCall(PetscArraycpy(f->beta + (m - 1) * ym, bn + o, ym));
   }
   PetscFunctionReturn(0);
 }
@@ -314,52 +324,69 @@ static PetscErrorCode SweepBackward(BbdField f, const PetscScalar ***r, PetscBoo
      beta^(m-1) = rho beta^(m) + h sigma' .* sum_j D_j^T (a_j beta^(m)) + h src_z^(m),
      a_j'^(m) = kappa_j (src_a^(m) + beta^(m) .* D_j sigma(z^(m)))   (src_a for kappa_j = 0),
      z'^(0) = src_z^(0),  z'^(m+1) = rho z'^(m) + h (beta^(m) + sum_j a_j' D_j sigma + sum_j a_j D_j (sigma' z'^(m))).
-   src = NULL with the loss: the gradient-flow rates (the explicit right-hand side). */
+   src = NULL with the loss: the gradient-flow rates (the explicit right-hand side).
+   The forward sweep exchanges z'^(m) and the rows beta^(m..m+g-1) at m = 0, g, 2g, ... (one message
+   each way) and computes the g layers on shrinking ghost ranges like the backward sweep. */
 static PetscErrorCode Sweep(BbdField f, Vec src, PetscBool with_loss, Vec F)
 {
   BbdNet             net = f->net;
-  const PetscInt     M = net->M, P = net->P, ys = f->ys, ym = f->ym, gym = f->gym, o = ys - f->gys;
+  const PetscInt     M = net->M, P = net->P, ys = f->ys, ym = f->ym, gys = f->gys, gym = f->gym, o = ys - gys, g = f->sg;
   const PetscReal    rho = net->rho, h = net->h, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
   PetscScalar     ***fa;
   const PetscScalar ***r = NULL;
-  PetscReal         *gb = f->gb, *D1 = f->D1, *S = f->S;
+  PetscReal         *D1 = f->D1, *S = f->S, *dz = f->dzg, *dzn = f->dzgn, *w = f->wg, *dar = f->wg + gym, *pt = f->gb;
+  PetscReal         *rows[BBD_SWEEP_GHOST_MAX + 1];
 
   PetscFunctionBeginUser;
-  if (src) PetscCall(DMDAVecGetArrayDOFRead(f->da, src, &r));
+  if (src && g > 1) { /* the sources on the g ghost columns */
+    PetscCall(DMGlobalToLocalBegin(f->dag, src, INSERT_VALUES, f->srcloc));
+    PetscCall(DMGlobalToLocalEnd(f->dag, src, INSERT_VALUES, f->srcloc));
+    PetscCall(DMDAVecGetArrayDOFRead(f->dag, f->srcloc, &r));
+  } else if (src) PetscCall(DMDAVecGetArrayDOFRead(f->da, src, &r)); /* g = 1: owned columns only */
   PetscCall(SweepBackward(f, r, with_loss));
   /* forward sweep: moment rates locally, neuron rates from the input outward (tangent pass) */
   PetscCall(DMDAVecGetArrayDOF(f->da, F, &fa));
   for (PetscInt j = 0; j < ym; j++) {
-    f->dz[j]         = r ? r[ys + j][0][0] : 0; /* dX/dt = 0: the sample is fixed inside a segment */
-    fa[ys + j][0][0] = f->dz[j];
+    dz[o + j]        = r ? r[ys + j][0][0] : 0; /* dX/dt = 0: the sample is fixed inside a segment */
+    fa[ys + j][0][0] = dz[o + j];
     for (PetscInt c = 1; c < f->dof; c++) fa[ys + j][M][c] = r ? r[ys + j][M][c] : 0;
   }
   for (PetscInt m = 0; m < M; m++) {
-    const PetscReal *bm = f->beta + m * ym, *s = S + m * gym, *d1 = D1 + m * gym;
-    PetscReal       *dar = f->dar;
-    for (PetscInt j = 0; j < ym; j++) f->dzn[j] = d1[j + o] * f->dz[j];
-    PetscCall(BbdFieldExchangeRow(f, f->dzn, gb)); /* gb = sigma' dz^(m), ghosted */
-    BbdFieldRowPhi(f, m, gb, f->g1);                /* Phi'(z) dz^(m) */
-    for (PetscInt j = 0; j < ym; j++) {
-      const PetscInt  jj   = j + o;
+    const PetscReal *bm = f->bg + m * gym, *s = S + m * gym, *d1 = D1 + m * gym;
+    const PetscInt   e = g - m % g, lo = o - (e - 1), hi = o + ym + e - 1; /* dz^(m) is valid on e ghost columns */
+    PetscReal       *t;
+    if (e == g) { /* z'^(m) and, for g > 1, the rows beta^(m..m+g-1) on g ghost columns */
+      const PetscInt nb = g > 1 ? PetscMin(g, M - m) : 0;
+      rows[0] = dz;
+      for (PetscInt q = 0; q < nb; q++) rows[1 + q] = f->bg + (m + q) * gym;
+      PetscCall(BbdFieldExchangeGhosts(f, 1 + nb, rows, g));
+    }
+    for (PetscInt jj = lo - 1; jj < hi + 1; jj++) w[jj] = d1[jj] * dz[jj]; /* sigma' dz^(m), ghosted */
+    BbdFieldZeroOutside(f, w);
+    RowPhiSpan(f, m, w, lo, hi, pt); /* Phi'(z) dz^(m) */
+    for (PetscInt jj = lo; jj < hi; jj++) {
       const PetscReal D[3] = {s[jj], c1 * (s[jj + 1] - s[jj - 1]), c2 * (s[jj + 1] - 2 * s[jj] + s[jj - 1])};
-      PetscReal       rr   = bm[j] + f->g1[j];
+      PetscReal       rr   = bm[jj] + pt[jj - lo];
       for (PetscInt c = 0; c <= P; c++) {
-        const PetscReal ra = r ? r[ys + j][m][1 + c] : 0;
-        const PetscReal da = net->kappa[c] > 0 ? net->kappa[c] * (ra + bm[j] * D[c]) : ra;
-        dar[c * ym + j]    = da;
+        const PetscReal ra = r ? r[gys + jj][m][1 + c] : 0;
+        const PetscReal da = net->kappa[c] > 0 ? net->kappa[c] * (ra + bm[jj] * D[c]) : ra;
+        dar[c * gym + jj]  = da;
         rr += da * D[c];
       }
-      f->dzn[j] = rho * f->dz[j] + h * rr;
+      dzn[jj] = rho * dz[jj] + h * rr;
     }
+    BbdFieldZeroOutside(f, dzn);
     for (PetscInt j = 0; j < ym; j++) {
-      fa[ys + j][m + 1][0] = f->dzn[j];
-      for (PetscInt c = 0; c <= P; c++) fa[ys + j][m][1 + c] = dar[c * ym + j];
+      fa[ys + j][m + 1][0] = dzn[o + j];
+      for (PetscInt c = 0; c <= P; c++) fa[ys + j][m][1 + c] = dar[c * gym + o + j];
     }
-    PetscCall(PetscArraycpy(f->dz, f->dzn, ym));
+    t   = dz;
+    dz  = dzn;
+    dzn = t;
   }
   PetscCall(DMDAVecRestoreArrayDOF(f->da, F, &fa));
-  if (src) PetscCall(DMDAVecRestoreArrayDOFRead(f->da, src, &r));
+  if (src && g > 1) PetscCall(DMDAVecRestoreArrayDOFRead(f->dag, f->srcloc, &r));
+  else if (src) PetscCall(DMDAVecRestoreArrayDOFRead(f->da, src, &r));
   PetscFunctionReturn(0);
 }
 
@@ -392,7 +419,7 @@ static PetscErrorCode RHSFunction(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
    with beta^(m) the gradient-flow rates of the backward sweep (the flow velocity of b),
    s, s', s'' = sigma, sigma', sigma'' of z^(m), and the bias velocity from the neuron form
      b'^(m) = (z'^(m+1) - rho z'^(m))/h - sum_j a_j' D_j s - sum_j a_j D_j(s' z'^(m)).
-   One backward sweep (beta) and one forward sweep (z''), each exchanging one width row per layer. */
+   One backward sweep (beta) and one forward sweep (z''), each exchanging g columns every g layers. */
 static PetscErrorCode RHSFunctionDamped(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
 {
   BbdField        f   = (BbdField)ctx;
@@ -400,7 +427,9 @@ static PetscErrorCode RHSFunctionDamped(TS ts, PetscReal t, Vec U, Vec F, void *
   const PetscInt  M = net->M, P = net->P, NX = M + 1, V = P + 2, ys = f->ys, ym = f->ym, gys = f->gys, gym = f->gym, o = ys - gys;
   const PetscReal rho = net->rho, h = net->h, gamma = net->gamma, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
   PetscScalar  ***fa;
-  PetscReal      *zdd = f->dz, *zddn = f->dzn, *u1 = f->u1, *w = f->pw, *gb = f->gb;
+  PetscReal      *zdd = f->dzg, *zddn = f->dzgn, *u1 = f->u1, *w = f->wg, *g1 = f->gb, *g2 = f->wg + gym, *sw;
+  PetscReal      *rows[BBD_SWEEP_GHOST_MAX + 1];
+  const PetscInt  g = f->sg;
 
   PetscFunctionBeginUser;
   (void)ts;
@@ -410,40 +439,50 @@ static PetscErrorCode RHSFunctionDamped(TS ts, PetscReal t, Vec U, Vec F, void *
   PetscCall(DMDAVecGetArrayDOF(f->da, F, &fa));
   for (PetscInt j = 0; j < ym; j++) {
     for (PetscInt k = 0; k <= M; k++) fa[ys + j][k][0] = f->zdr[k * gym + j + o]; /* dz/dt = z' */
-    zdd[j]           = 0; /* dX/dt = 0: the sample is fixed inside a segment */
+    zdd[o + j]       = 0; /* dX/dt = 0: the sample is fixed inside a segment */
     fa[ys + j][0][V] = 0;
     for (PetscInt c = 0; c <= P; c++) fa[ys + j][M][1 + c] = fa[ys + j][M][V + 1 + c] = 0; /* no moments at k = M */
   }
+  /* z''^(m) on shrinking ghost ranges, exchanged with beta^(m..m+g-1) every g layers (like Sweep) */
   for (PetscInt m = 0; m < M; m++) {
     const PetscReal *s = f->S + m * gym, *d1 = f->D1 + m * gym, *d2 = f->D2 + m * gym;
-    const PetscReal *zd = f->zdr + m * gym, *zdn = f->zdr + (m + 1) * gym, *bf = f->beta + m * ym;
-    for (PetscInt jj = 0; jj < gym; jj++) u1[jj] = d1[jj] * zd[jj]; /* sigma' z' (ghosted) */
-    if (!net->periodic) {
-      if (gys < 0) u1[0] = 0;
-      if (gys + gym > net->n[0]) u1[gym - 1] = 0;
+    const PetscReal *zd = f->zdr + m * gym, *zdn = f->zdr + (m + 1) * gym, *bf = f->bg + m * gym;
+    const PetscInt   e = g - m % g, lo = o - (e - 1), hi = o + ym + e - 1; /* z''^(m) is valid on e ghost columns */
+    if (e == g) {
+      const PetscInt nb = g > 1 ? PetscMin(g, M - m) : 0;
+      rows[0] = zdd;
+      for (PetscInt q = 0; q < nb; q++) rows[1 + q] = f->bg + (m + q) * gym;
+      PetscCall(BbdFieldExchangeGhosts(f, 1 + nb, rows, g));
     }
-    BbdFieldRowPhi(f, m, u1, f->g1); /* Phi'(z) z'^(m) */
-    for (PetscInt j = 0; j < ym; j++) w[j] = d2[j + o] * zd[j + o] * zd[j + o] + d1[j + o] * zdd[j];
-    PetscCall(BbdFieldExchangeRow(f, w, gb));
-    BbdFieldRowPhi(f, m, gb, f->g2); /* sum_j a_j D_j (sigma'' z'^2 + sigma' z'') */
-    for (PetscInt j = 0; j < ym; j++) {
-      const PetscInt  jj    = j + o;
+    for (PetscInt jj = 0; jj < gym; jj++) u1[jj] = d1[jj] * zd[jj]; /* sigma' z' (ghosted) */
+    BbdFieldZeroOutside(f, u1);
+    RowPhiSpan(f, m, u1, lo, hi, g1); /* Phi'(z) z'^(m) */
+    for (PetscInt jj = lo - 1; jj < hi + 1; jj++) w[jj] = d2[jj] * zd[jj] * zd[jj] + d1[jj] * zdd[jj];
+    BbdFieldZeroOutside(f, w);
+    RowPhiSpan(f, m, w, lo, hi, g2); /* sum_j a_j D_j (sigma'' z'^2 + sigma' z'') */
+    for (PetscInt jj = lo; jj < hi; jj++) {
       const PetscReal Ds[3] = {s[jj], c1 * (s[jj + 1] - s[jj - 1]), c2 * (s[jj + 1] - 2 * s[jj] + s[jj - 1])};
       const PetscReal Du[3] = {u1[jj], c1 * (u1[jj + 1] - u1[jj - 1]), c2 * (u1[jj + 1] - 2 * u1[jj] + u1[jj - 1])};
-      PetscReal       bd    = (zdn[jj] - rho * zd[jj]) / h - f->g1[j], rr;
+      const PetscBool own   = (PetscBool)(jj >= o && jj < o + ym);
+      PetscReal       bd    = (zdn[jj] - rho * zd[jj]) / h - g1[jj - lo], rr;
       for (PetscInt c = 0; c <= P; c++) bd -= f->adr[(c * NX + m) * gym + jj] * Ds[c];
-      rr = -gamma * bd + bf[j] + f->g2[j]; /* b'' + Phi(z)'' terms with a */
+      rr = -gamma * bd + bf[jj] + g2[jj - lo]; /* b'' + Phi(z)'' terms with a */
       for (PetscInt c = 0; c <= P; c++) {
         const PetscReal ad  = f->adr[(c * NX + m) * gym + jj];
-        const PetscReal add = -gamma * ad + (net->kappa[c] > 0 ? net->kappa[c] * bf[j] * Ds[c] : 0);
-        fa[ys + j][m][1 + c]     = ad;
-        fa[ys + j][m][V + 1 + c] = add;
+        const PetscReal add = -gamma * ad + (net->kappa[c] > 0 ? net->kappa[c] * bf[jj] * Ds[c] : 0);
+        if (own) {
+          fa[gys + jj][m][1 + c]     = ad;
+          fa[gys + jj][m][V + 1 + c] = add;
+        }
         rr += add * Ds[c] + 2 * ad * Du[c];
       }
-      zddn[j]              = rho * zdd[j] + h * rr;
-      fa[ys + j][m + 1][V] = zddn[j];
+      zddn[jj] = rho * zdd[jj] + h * rr;
+      if (own) fa[gys + jj][m + 1][V] = zddn[jj];
     }
-    PetscCall(PetscArraycpy(zdd, zddn, ym));
+    BbdFieldZeroOutside(f, zddn);
+    sw   = zdd;
+    zdd  = zddn;
+    zddn = sw;
   }
   PetscCall(DMDAVecRestoreArrayDOF(f->da, F, &fa));
   PetscFunctionReturn(0);
@@ -623,15 +662,36 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
     f->left  = rank > 0 ? rank - 1 : (net->periodic ? f->size - 1 : MPI_PROC_NULL);
     f->right = rank < f->size - 1 ? rank + 1 : (net->periodic ? 0 : MPI_PROC_NULL);
   }
-  PetscCall(DMDAGetGhostCorners(f->da, NULL, &f->gys, NULL, NULL, &f->gym, NULL));
   PetscCall(DMDAGetOwnershipRanges(f->da, NULL, &ly, NULL));
+  { /* the ghost width g of the sweeps (-bbd_sweep_ghost): every rank must own g width columns */
+    PetscInt lmin = N, rmin = 0;
+    for (PetscMPIInt r = 0; r < f->size; r++)
+      if (ly[r] < lmin) lmin = ly[r], rmin = r;
+    if (f->size == 1) f->sg = 1; /* nothing to exchange */
+    else if (!f->sg) f->sg = PetscMax(1, PetscMin(BBD_SWEEP_GHOST_DEFAULT, lmin));
+    PetscCheck(f->sg <= lmin, f->comm, PETSC_ERR_USER_INPUT, "-bbd_sweep_ghost %" PetscInt_FMT ": every rank must own at least g width columns, rank %" PetscInt_FMT " owns %" PetscInt_FMT " of the width %" PetscInt_FMT "; use a smaller g or fewer ranks", f->sg, rmin, lmin, N);
+    if (f->sg > 1) { /* the state with g ghost columns: the same ownership, stencil width g */
+      PetscCall(DMDACreate2d(f->comm, DM_BOUNDARY_NONE, by, DMDA_STENCIL_BOX, M + 1, N, 1, f->size, f->dof, f->sg, NULL, ly, &f->dag));
+      PetscCall(DMSetUp(f->dag));
+    } else {
+      f->dag = f->da;
+      PetscCall(PetscObjectReference((PetscObject)f->da));
+    }
+  }
+  PetscCall(DMDAGetGhostCorners(f->dag, NULL, &f->gys, NULL, NULL, &f->gym, NULL));
   PetscCall(DMDACreate1d(f->comm, by, N, 1, 1, ly, &f->rowda));
   PetscCall(DMSetUp(f->rowda));
   PetscCall(DMCreateGlobalVector(f->rowda, &f->rowg));
   PetscCall(VecScatterCreateToAll(f->rowg, &f->zscat, &f->Zall));
   PetscCall(DMCreateGlobalVector(f->da, &f->U));
-  PetscCall(DMCreateLocalVector(f->da, &f->Uloc));
-  PetscCall(VecSet(f->Uloc, 0));
+  PetscCall(DMCreateLocalVector(f->dag, &f->Uloc));
+  PetscCall(VecSet(f->Uloc, 0)); /* zero padding outside a non-periodic width stays zero */
+  if (f->sg > 1) {
+    PetscCall(DMCreateLocalVector(f->dag, &f->srcloc));
+    PetscCall(VecSet(f->srcloc, 0));
+  }
+  PetscCall(PetscMalloc5((M + 1) * f->gym, &f->bg, f->gym, &f->dzg, f->gym, &f->dzgn, (net->P + 4) * f->gym, &f->wg, 4 * f->sg * PetscMax(f->sg + 1, M + 1), &f->xbuf));
+  PetscCall(PetscMalloc1(M + 1, &f->rowp));
   PetscCall(VecDuplicate(f->U, &f->Ulin));
   PetscCall(BbdFieldLayoutVectors(f));
   PetscCall(DMDACreateNaturalVector(f->da, &f->Unat));
@@ -641,7 +701,7 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
   PetscCall(PetscMalloc4((M + 1) * f->ym, &f->zdot, f->ym, &f->g1, f->ym, &f->g2, f->ym, &f->pw));
   if (f->residual && !f->continuum) PetscCall(BbdFieldResidualSetUp(f));
   if (f->damped) PetscCall(PetscMalloc4((M + 1) * f->gym, &f->zdr, (net->P + 1) * (M + 1) * f->gym, &f->adr, (M + 1) * f->gym, &f->D2, f->gym, &f->u1));
-  if (f->continuum && f->damped) PetscCall(PetscMalloc3((M + 1) * f->ym, &f->cR, (M + 1) * f->ym, &f->cP, (M + 1) * f->ym, &f->cB));
+  if (f->continuum && f->damped) PetscCall(PetscMalloc3((M + 1) * f->gym, &f->cR, (M + 1) * f->ym, &f->cP, (M + 1) * f->ym, &f->cB));
   if (f->continuum) PetscCall(BbdFieldContinuumInit(f));
   else {
     f->batch = BbdNetBatchIndex(net, net->t0);

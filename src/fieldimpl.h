@@ -4,6 +4,9 @@
 #include "bbdimpl.h"
 #include <petscdmda.h>
 
+#define BBD_SWEEP_GHOST_DEFAULT 8  /* -bbd_sweep_ghost default on several ranks (docs/performance.md) */
+#define BBD_SWEEP_GHOST_MAX     64
+
 struct _p_BbdField {
   MPI_Comm    comm;
   PetscMPIInt size, left, right; /* ranks; width neighbours of the row exchange */
@@ -19,6 +22,13 @@ struct _p_BbdField {
   PetscBool   continuum, residual; /* continuum mode; lattice: implicit residual formulation */
   PetscBool   damped;              /* lattice: damped dynamics, velocity dofs z_dot, a_j_dot after z, a_j */
   PetscReal  *zdr, *adr, *D2, *u1; /* damped: velocity rows (all NX depths, ghosted), sigma'', a ghosted row */
+  /* communication-avoiding sweeps (-bbd_sweep_ghost g): the state rows carry g ghost columns (f->dag,
+     stencil width g; f->da itself when g = 1) and the lattice sweeps exchange g columns every g layers */
+  PetscInt    sg;                 /* g (0 until set up: the default) */
+  DM          dag;
+  Vec         srcloc;             /* the preconditioner sweep's sources on the g ghost columns */
+  PetscReal  *bg, *dzg, *dzgn, *wg, *xbuf; /* beta^(m) of all layers and the tangent rows on g ghost columns, work rows, exchange buffers */
+  PetscReal **rowp;              /* continuum: the rows of beta for one exchange */
   Vec         Ulin;                /* residual formulation: the linearisation point */
   PetscReal   shift;
   /* sample switching (lattice mode, -bbd_sample_dt > 0): the batch index in use, floor(t / sample_dt);
@@ -50,10 +60,10 @@ struct _p_BbdField {
   /* continuum results, kept on rank 0 until the run ends */
   PetscInt    T, Tmax;
   PetscReal  *rt, *rloss, *rz, *ra, *rflux, *rdiss;
-  PetscReal  *rc, *rrows;    /* continuum residual form: work rows, the beta and tangent rows */
+  PetscReal  *rc, *rg, *rrows; /* continuum residual form: work rows (rg ghosted), the beta and tangent rows */
   PetscBool   lin_in;        /* the transposed rows are the linearisation point's (residual_continuum.c) */
   PetscReal  *rzd, *rad;     /* continuum damped: the velocities z_dot, a_dot of the saved times */
-  PetscReal  *cR, *cP, *cB;  /* continuum damped: the tangent sweep's sources, the power density beta b_t + sum_j a_j_t beta D_j s, b_t */
+  PetscReal  *cR, *cP, *cB;  /* continuum damped: the tangent sweep's sources (ghosted rows), the power density beta b_t + sum_j a_j_t beta D_j s, b_t */
   PetscInt    bi;            /* continuum with sample switching: the dof of b (else -1) */
   PetscInt   *rsample;       /* continuum: the sample in use at each saved time (rank 0) */
   PetscReal  *rbl;           /* continuum with switching: b at the last saved time (rank 0) */
@@ -66,7 +76,8 @@ struct _p_BbdField {
 };
 
 /* field.c */
-PETSC_INTERN PetscErrorCode BbdFieldExchangeRow(BbdField, const PetscReal *own, PetscReal *gh);
+PETSC_INTERN PetscErrorCode BbdFieldExchangeGhosts(BbdField, PetscInt nrows, PetscReal *const *rows, PetscInt w);
+PETSC_INTERN void           BbdFieldZeroOutside(BbdField, PetscReal *row);
 PETSC_INTERN PetscErrorCode BbdFieldOutputGradient(BbdField, const PetscReal *Zown, PetscReal *lam);
 PETSC_INTERN PetscErrorCode BbdFieldTransposeIn(BbdField, Vec U);
 PETSC_INTERN void           BbdFieldRowPhiT(BbdField, PetscInt k, const PetscReal *gv, PetscReal *out);
@@ -84,6 +95,39 @@ PETSC_INTERN PetscErrorCode BbdFieldResidualPass(BbdField, Vec U, Vec Udot, Vec 
 static inline PetscBool BbdFieldInside(BbdField f, PetscInt i)
 {
   return (PetscBool)(f->net->periodic || (i >= 0 && i < f->net->n[0]));
+}
+
+/* The width stencils of one depth row k on the ghosted columns jj = lo..hi-1 (out[jj - lo]), with
+   the moment rows of the state last transposed in: out = sum_c D_c^T (a_c v) and
+   out = sum_c a_c D_c u (v, u ghosted, valid on lo-1..hi) */
+static inline void RowPhiTSpan(BbdField f, PetscInt k, const PetscReal *gv, PetscInt lo, PetscInt hi, PetscReal *out)
+{
+  BbdNet          net = f->net;
+  const PetscInt  NX = net->M + 1, gym = f->gym, P = net->P;
+  const PetscReal c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
+  const PetscReal *a0 = f->ar + k * gym, *a1 = f->ar + (NX + k) * gym, *a2 = f->ar + (2 * NX + k) * gym;
+
+  for (PetscInt jj = lo; jj < hi; jj++) {
+    PetscReal r = a0[jj] * gv[jj];
+    if (P >= 1) r -= c1 * (a1[jj + 1] * gv[jj + 1] - a1[jj - 1] * gv[jj - 1]);
+    if (P >= 2) r += c2 * (a2[jj + 1] * gv[jj + 1] - 2 * a2[jj] * gv[jj] + a2[jj - 1] * gv[jj - 1]);
+    out[jj - lo] = r;
+  }
+}
+
+static inline void RowPhiSpan(BbdField f, PetscInt k, const PetscReal *gu, PetscInt lo, PetscInt hi, PetscReal *out)
+{
+  BbdNet          net = f->net;
+  const PetscInt  NX = net->M + 1, gym = f->gym, P = net->P;
+  const PetscReal c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
+  const PetscReal *a0 = f->ar + k * gym, *a1 = f->ar + (NX + k) * gym, *a2 = f->ar + (2 * NX + k) * gym;
+
+  for (PetscInt jj = lo; jj < hi; jj++) {
+    PetscReal r = a0[jj] * gu[jj];
+    if (P >= 1) r += a1[jj] * c1 * (gu[jj + 1] - gu[jj - 1]);
+    if (P >= 2) r += a2[jj] * c2 * (gu[jj + 1] - 2 * gu[jj] + gu[jj - 1]);
+    out[jj - lo] = r;
+  }
 }
 
 /* the column of width index i (owned or ghost) of the residual's arrays (residual.c) */
@@ -130,10 +174,7 @@ PETSC_INTERN PetscErrorCode BbdFieldRHSContinuum(TS, PetscReal, Vec, Vec, void *
 PETSC_INTERN PetscErrorCode BbdFieldContinuumInit(BbdField);
 PETSC_INTERN PetscErrorCode BbdFieldContinuumRead(BbdField); /* -bbd_init onto the grid (before BbdNetSetUp) */
 PETSC_INTERN PetscErrorCode BbdFieldContinuumRun(BbdField);
-PETSC_INTERN PetscErrorCode BbdFieldContinuumAdjointRHS(BbdField, PetscInt k, const PetscReal *beta, PetscReal *g);     /* g = sigma' sum_c D_c^T (a_c beta) at depth k */
-PETSC_INTERN PetscErrorCode BbdFieldContinuumTangentRHS(BbdField, PetscInt k, const PetscReal *w, PetscReal *g);       /* f->beta + sum_c f->dar D_c s + sum_c a_c D_c (s' w) */
-PETSC_INTERN PetscErrorCode BbdFieldContinuumDampedTangentRHS(BbdField, PetscInt k, const PetscReal *q, PetscReal *g); /* f->cR + sum_c a_c D_c (s' q) */
-PETSC_INTERN PetscErrorCode BbdFieldContinuumDampedSources(BbdField, PetscBool given_wt);
+PETSC_INTERN PetscErrorCode BbdFieldContinuumDampedSources(BbdField, PetscInt e, PetscBool given_wt);
 /* residual_continuum.c: continuum mode in residual form (beta an algebraic unknown) */
 PETSC_INTERN PetscErrorCode BbdFieldContinuumResidualSetTS(BbdField, TS, PetscReal *dt0);
 PETSC_INTERN PetscErrorCode BbdFieldContinuumResidualConsistent(BbdField, Vec U);

@@ -53,6 +53,73 @@ static inline void Ds(BbdField f, PetscInt k, PetscInt j, PetscReal D[3])
   D[2] = c2 * (s[jj + 1] - 2 * s[jj] + s[jj - 1]);
 }
 
+/* an owned row into the ghosted work row f->rg with one ghost column each side (the stencils'
+   radius; zero outside a non-periodic width) */
+static PetscErrorCode Ghost1(BbdField f, const PetscReal *own)
+{
+  PetscReal *gh = f->rg;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscArraycpy(gh + f->ys - f->gys, own, f->ym));
+  PetscCall(BbdFieldExchangeGhosts(f, 1, &gh, 1));
+  BbdFieldZeroOutside(f, gh);
+  PetscFunctionReturn(0);
+}
+
+/* the adjoint's right-hand side at depth k on the owned columns: g = A_k beta = s' sum_c D_c^T (a_c beta) */
+static PetscErrorCode AdjointRHS(BbdField f, PetscInt k, const PetscReal *beta, PetscReal *g)
+{
+  const PetscInt o = f->ys - f->gys;
+
+  PetscFunctionBeginUser;
+  PetscCall(Ghost1(f, beta));
+  BbdFieldRowPhiT(f, k, f->rg, g);
+  for (PetscInt j = 0; j < f->ym; j++) g[j] *= f->D1[k * f->gym + j + o];
+  PetscFunctionReturn(0);
+}
+
+/* sum_c a_c D_c (s' w) at depth k on the owned columns (w owned) */
+static PetscErrorCode PhiSigma(BbdField f, PetscInt k, const PetscReal *w, PetscReal *g)
+{
+  const PetscInt o = f->ys - f->gys;
+  PetscReal     *pw = f->rc + 4 * f->ym;
+
+  PetscFunctionBeginUser;
+  for (PetscInt j = 0; j < f->ym; j++) pw[j] = f->D1[k * f->gym + j + o] * w[j];
+  PetscCall(Ghost1(f, pw));
+  BbdFieldRowPhi(f, k, f->rg, g);
+  PetscFunctionReturn(0);
+}
+
+/* the tangent's right-hand side T_k(w) = beta_k + sum_c a_c' D_c s + sum_c a_c D_c (s' w), with beta
+   in f->beta and a' in f->dar (owned) */
+static PetscErrorCode TangentRHS(BbdField f, PetscInt k, const PetscReal *w, PetscReal *g)
+{
+  BbdNet         net = f->net;
+  const PetscInt NX = net->M + 1, ym = f->ym, P = net->P;
+
+  PetscFunctionBeginUser;
+  PetscCall(PhiSigma(f, k, w, g));
+  for (PetscInt j = 0; j < ym; j++) {
+    PetscReal D[3];
+    Ds(f, k, j, D);
+    g[j] += f->beta[k * ym + j];
+    for (PetscInt c = 0; c <= P; c++) g[j] += f->dar[(c * NX + k) * ym + j] * D[c];
+  }
+  PetscFunctionReturn(0);
+}
+
+/* the damped acceleration sweep's right-hand side cR_k + sum_c a_c D_c (s' q) (cR ghosted rows) */
+static PetscErrorCode DampedTangentRHS(BbdField f, PetscInt k, const PetscReal *q, PetscReal *g)
+{
+  const PetscInt o = f->ys - f->gys;
+
+  PetscFunctionBeginUser;
+  PetscCall(PhiSigma(f, k, q, g));
+  for (PetscInt j = 0; j < f->ym; j++) g[j] += f->cR[k * f->gym + j + o];
+  PetscFunctionReturn(0);
+}
+
 /* The beta rows: out[k * ym + j] = R_beta^k of the rows in b (f->beta or sources), lam = -eta lam(Z) or NULL */
 static PetscErrorCode BetaRows(BbdField f, const PetscReal *b, const PetscReal *lam, PetscReal *out)
 {
@@ -63,9 +130,9 @@ static PetscErrorCode BetaRows(BbdField f, const PetscReal *b, const PetscReal *
   PetscFunctionBeginUser;
   for (PetscInt j = 0; j < ym; j++) out[M * ym + j] = b[M * ym + j] - (lam ? lam[j] : 0);
   for (PetscInt k = M - 1; k >= 0; k--) {
-    PetscCall(BbdFieldContinuumAdjointRHS(f, k + 1, b + (k + 1) * ym, g1));
+    PetscCall(AdjointRHS(f, k + 1, b + (k + 1) * ym, g1));
     for (PetscInt j = 0; j < ym; j++) g2[j] = b[(k + 1) * ym + j] + h * g1[j];
-    PetscCall(BbdFieldContinuumAdjointRHS(f, k, g2, g2));
+    PetscCall(AdjointRHS(f, k, g2, g2));
     for (PetscInt j = 0; j < ym; j++) out[k * ym + j] = (b[k * ym + j] - b[(k + 1) * ym + j]) / h - 0.5 * (g1[j] + g2[j]);
   }
   PetscFunctionReturn(0);
@@ -81,9 +148,9 @@ static PetscErrorCode BetaSweep(BbdField f, const PetscReal *r)
   PetscFunctionBeginUser;
   for (PetscInt j = 0; j < ym; j++) b[M * ym + j] = r[M * ym + j];
   for (PetscInt k = M - 1; k >= 0; k--) {
-    PetscCall(BbdFieldContinuumAdjointRHS(f, k + 1, b + (k + 1) * ym, g1));
+    PetscCall(AdjointRHS(f, k + 1, b + (k + 1) * ym, g1));
     for (PetscInt j = 0; j < ym; j++) g2[j] = b[(k + 1) * ym + j] + h * g1[j];
-    PetscCall(BbdFieldContinuumAdjointRHS(f, k, g2, g2));
+    PetscCall(AdjointRHS(f, k, g2, g2));
     for (PetscInt j = 0; j < ym; j++) b[k * ym + j] = b[(k + 1) * ym + j] + 0.5 * h * (g1[j] + g2[j]) + h * r[k * ym + j];
   }
   PetscFunctionReturn(0);
@@ -154,9 +221,11 @@ static PetscErrorCode IFunction(TS ts, PetscReal t, Vec U, Vec Udot, Vec F, void
   for (PetscInt j = 0; j < ym; j++) lam[j] *= -net->eta;
   PetscCall(BetaRows(f, f->beta, lam, Rb));
   if (f->damped) {
-    PetscCall(BbdFieldContinuumDampedSources(f, PETSC_TRUE)); /* cR with w_t = w' */
-    PetscCall(TangentRows(f, BbdFieldContinuumDampedTangentRHS, zd, Rz));
-  } else PetscCall(TangentRows(f, BbdFieldContinuumTangentRHS, zd, Rz));
+    for (PetscInt k = 0; k < NX; k++) /* beta where the sources read it */
+      for (PetscInt j = 0; j < ym; j++) f->bg[k * f->gym + j + o] = f->beta[k * ym + j];
+    PetscCall(BbdFieldContinuumDampedSources(f, 0, PETSC_TRUE)); /* cR with w_t = w' */
+    PetscCall(TangentRows(f, DampedTangentRHS, zd, Rz));
+  } else PetscCall(TangentRows(f, TangentRHS, zd, Rz));
   PetscCall(DMDAVecGetArrayDOF(f->da, F, &fa));
   for (PetscInt j = 0; j < ym; j++)
     for (PetscInt k = 0; k < NX; k++) {
@@ -239,7 +308,7 @@ static PetscErrorCode PCApplySweeps(PC pc, Vec x, Vec y)
         ad[(c * NX + k) * ym + j] = net->kappa[c] > 0 ? net->kappa[c] * (ra + f->beta[k * ym + j] * D[c]) : ra;
       }
     }
-  PetscCall(TangentSweep(f, BbdFieldContinuumTangentRHS, rz, zd)); /* (shift [+ gamma]) delta z (damped: delta v) */
+  PetscCall(TangentSweep(f, TangentRHS, rz, zd)); /* (shift [+ gamma]) delta z (damped: delta v) */
   PetscCall(DMDAVecGetArrayDOF(f->da, y, &ya));
   for (PetscInt j = 0; j < ym; j++)
     for (PetscInt k = 0; k < NX; k++) {
@@ -295,7 +364,7 @@ PetscErrorCode BbdFieldContinuumResidualSetTS(BbdField f, TS ts, PetscReal *dt0)
   PetscInt        xs, xm, ys, ymt;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscMalloc2(4 * ym, &f->rc, 2 * NX * ym, &f->rrows));
+  PetscCall(PetscMalloc3(5 * ym, &f->rc, f->gym, &f->rg, 2 * NX * ym, &f->rrows));
   PetscCall(BbdFieldSetIFunction(f, ts, IFunction));
   PetscCall(TSGetSNES(ts, &snes));
   PetscCall(MatCreateSNESMF(snes, &J));

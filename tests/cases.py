@@ -1096,7 +1096,11 @@ def case_field_layouts(b):
     """The grid split across ranks in depth as well as in width (-da_processors_x, -da_processors_y:
     the TS, Krylov vectors and preconditioner live on that layout; the sweeps on whole depth
     columns): flow, damped, the residual formulation (flow and damped), sample switching with zero
-    padding, and continuum mode give the results of one rank to rounding (1e-12)."""
+    padding, and continuum mode give the results of one rank to rounding (1e-12).
+    The communication-avoiding sweeps (-bbd_sweep_ghost g: g ghost columns exchanged every g layers,
+    computed redundantly in between) give the same results for g = 1 (one column every layer), 2, 3
+    and 6 on 2 and 3 ranks (width 12: 6 and 4 columns per rank), periodic and zero-padded, for every
+    configuration above (the residual formulations through their sweep preconditioner)."""
     f = field_bin(b)
     base = ["-bbd_quiet", "-bbd_depth", "6", "-bbd_width", "12", "-bbd_tfinal", "0.4"]
     configs = {"flow": [], "damped": ["-bbd_dynamics", "damped", "-bbd_gamma", "2"],
@@ -1111,16 +1115,26 @@ def case_field_layouts(b):
                                        "-pc_type", "lu", "-pc_factor_mat_solver_type", "mumps", "-ts_dt", "0.01", "-ts_adapt_type", "none"],
                "fd-color": ["-bbd_formulation", "residual", "-snes_fd_color", "-bbd_loss", "ce", "-ts_dt", "0.01", "-ts_adapt_type", "none"],
                "fd-color-damped": ["-bbd_dynamics", "damped", "-bbd_formulation", "residual", "-snes_fd_color", "-bbd_periodic", "0",
-                                   "-ts_dt", "0.01", "-ts_adapt_type", "none"]}
+                                   "-ts_dt", "0.01", "-ts_adapt_type", "none"],
+               "damped-padded": ["-bbd_dynamics", "damped", "-bbd_gamma", "2", "-bbd_periodic", "0", "-bbd_sample_dt", "0.15"],
+               "residual-padded": ["-bbd_formulation", "residual", "-ts_dt", "0.01", "-ts_adapt_type", "none",
+                                   "-bbd_periodic", "0", "-bbd_loss", "ce"],
+               "damped-residual-padded": ["-bbd_dynamics", "damped", "-bbd_formulation", "residual", "-ts_dt", "0.01",
+                                          "-ts_adapt_type", "none", "-bbd_periodic", "0"],
+               "continuum-padded": ["-bbd_mode", "continuum", "-da_grid_x", "17", "-da_grid_y", "16", "-bbd_periodic", "0"],
+               "continuum-damped": ["-bbd_mode", "continuum", "-bbd_dynamics", "damped", "-da_grid_x", "17", "-da_grid_y", "16"]}
     for name, extra in configs.items():
         run([f] + base + extra + ["-bbd_output", "l1.h5"])
-        for n, px, py in ((2, 2, 1), (4, 2, 2), (3, 3, 1)):
-            out = "l%d%d.h5" % (n, px)
-            run([f] + base + extra + ["-da_processors_x", str(px), "-da_processors_y", str(py), "-bbd_output", out], nproc=n)
+        runs = [(n, ["-da_processors_x", str(px), "-da_processors_y", str(py)], "%d x %d" % (px, py))
+                for n, px, py in ((2, 2, 1), (4, 2, 2), (3, 3, 1))]
+        runs += [(n, ["-bbd_sweep_ghost", str(g)], "g = %d" % g) for n, g in ((2, 1), (2, 6), (3, 2), (3, 3))]
+        for n, opts, what in runs:
+            out = "l%d.h5" % n
+            run([f] + base + extra + opts + ["-bbd_output", out], nproc=n)
             for q in ("z", "a", "loss", "flux"):
                 ref, got = traj("l1.h5", q), traj(out, q)
                 err = np.abs(got - ref).max() / np.abs(ref).max()
-                check(err <= 1e-12, "layouts %s on %d ranks (%d x %d): /trajectory/%s differs by %.2e" % (name, n, px, py, q, err))
+                check(err <= 1e-12, "layouts %s on %d ranks (%s): /trajectory/%s differs by %.2e" % (name, n, what, q, err))
 
 
 def solver_line(out):
@@ -1604,6 +1618,8 @@ def case_field_xdmf(b):
 
 
 FIELD_BAD = [
+    (["-bbd_sweep_ghost", "5"], "-bbd_sweep_ghost"),  # 2 ranks own 4 width columns each
+    (["-bbd_sweep_ghost", "-1"], "-bbd_sweep_ghost"),
     (["-bbd_mode", "continuum", "-bbd_activation", "relu"], "relu"),
     (["-bbd_mode", "continuum", "-bbd_init", "nothere.h5"], "-bbd_init"),
     (["-bbd_mode", "continuum", "-bbd_formulation", "residual", "-bbd_jacobian", "assembled"], "-bbd_jacobian assembled"),
@@ -1639,7 +1655,7 @@ def case_field_badinput(b):
     for opts, word in FIELD_BAD:
         for f in os.listdir("."):
             os.remove(f)
-        nproc = 2 if "-da_processors_x" in opts else 1
+        nproc = 2 if "-da_processors_x" in opts or "-bbd_sweep_ghost" in opts else 1
         p = run([field_bin(b), "-bbd_quiet", "-bbd_depth", "4", "-bbd_width", "8", "-bbd_output", "out.h5"] + opts,
                 nproc=nproc, expect_ok=False)
         text = p.stdout + p.stderr
@@ -1655,6 +1671,9 @@ def case_help(b):
                 "-bbd_dynamics", "-bbd_eta", "-bbd_gamma", "-bbd_kappa", "-bbd_tfinal", "-bbd_output_dt",
                 "-bbd_init", "-bbd_output", "-bbd_sample_dt", "-bbd_sample_order", "-bbd_seed", "-bbd_mode",
                 "-bbd_batch", "-bbd_data", "-bbd_nsamples", "-bbd_residual", "-bbd_h", "-bbd_periodic", "-ts_type"]:
+        check(opt in p.stdout, "-help does not list %s" % opt)
+    p = run([field_bin(b), "-help"])
+    for opt in ["-bbd_mode", "-bbd_formulation", "-bbd_jacobian", "-bbd_sweep_ghost"]:
         check(opt in p.stdout, "-help does not list %s" % opt)
 
 
