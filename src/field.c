@@ -85,6 +85,8 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
     PetscCheck(!strcmp(jac, "mf") || !strcmp(jac, "assembled"), f->comm, PETSC_ERR_USER_INPUT, "-bbd_jacobian %s: use mf or assembled", jac);
     f->jac_assembled = (PetscBool)!strcmp(jac, "assembled");
   }
+  f->avx2 = PETSC_TRUE;
+  PetscCall(PetscOptionsBool("-bbd_residual_avx2", "Residual formulation: evaluate the residual with the AVX2/FMA column kernels where the CPU has them (chosen at run time; tanh activation, moments a_0..a_2, gradient flow); false: the portable code", "BbdFieldSetFromOptions", f->avx2, &f->avx2, NULL));
   PetscOptionsEnd();
   PetscCheck(!strcmp(f->mode, "lattice") || !strcmp(f->mode, "continuum"), f->comm, PETSC_ERR_USER_INPUT, "-bbd_mode %s: use lattice or continuum", f->mode);
   f->continuum = (PetscBool)!strcmp(f->mode, "continuum");
@@ -744,6 +746,7 @@ PetscErrorCode BbdFieldRun(BbdField f)
   if (!net->quiet) {
     PetscCall(PetscPrintf(f->comm, "bbd-field, %s mode, grid %" PetscInt_FMT " x %" PetscInt_FMT " (depth x width), %d rank(s)\n", f->mode, net->M + 1, net->n[0], f->size));
     PetscCall(BbdNetView(net, PETSC_VIEWER_STDOUT_(f->comm)));
+    if (f->residual && !f->damped) PetscCall(PetscPrintf(f->comm, "residual evaluation: %s column kernels\n", f->avx2 ? "AVX2/FMA" : "portable"));
   }
   PetscCall(TSCreate(f->comm, &ts));
   PetscCall(TSSetDM(ts, f->dats));
