@@ -188,9 +188,9 @@ static void ColumnRz(BbdField f, const PetscScalar *u, PetscInt i, PetscReal lam
    AVX2 registers. Each kernel reads the interleaved points of a column once, four points (16
    doubles) at a time, and takes the dofs apart with unpack instructions (a 4 x 4 transpose); what
    the later kernels need of a column (sigma, sigma', sigma' z', z', beta, a_j, R_aj) goes into the
-   contiguous window slots above, so no kernel transposes a column twice. act: sigma = tanh z by
-   glibc's vector tanh straight from the column, sigma' = 1 - sigma^2 in the same loop; mid: beta
-   and R_a; last: R_z, and the whole owned column of F is stored once, four points at a time.
+   contiguous window slots above, so no kernel transposes a column twice. act: sigma = tanh z
+   (Tanh4 below) straight from the column, sigma' = 1 - sigma^2 in the same loop; mid: beta and
+   R_a; last: R_z, and the whole owned column of F is stored once, four points at a time.
    The arithmetic is that of ColumnActivation/ColumnBeta/ColumnRz (FMA contracts some products:
    the results agree with theirs to rounding). Depths past the last multiple of 4 take the scalar
    formulas from the same slots. */
