@@ -106,6 +106,8 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
   PetscCall(PetscOptionsBool("-snes_fd", "Residual formulation: Newton's matrix by dense finite differences of the residual (one residual per unknown: tiny grids only)", "BbdFieldSetFromOptions", f->jac_fd, &f->jac_fd, NULL));
   PetscCall(PetscOptionsInt("-bbd_sweep_ghost", "Several ranks: the exact sweeps exchange g width columns every g depth layers and compute g - 1 ghost columns redundantly (communication-avoiding; 1: one column every layer; 0: the default, " PetscStringize(BBD_SWEEP_GHOST_DEFAULT) " or the narrowest rank's width); ignored on one rank", "BbdFieldSetFromOptions", f->sg, &f->sg, NULL));
   PetscCheck(f->sg >= 0 && f->sg <= BBD_SWEEP_GHOST_MAX, f->comm, PETSC_ERR_USER_INPUT, "-bbd_sweep_ghost %" PetscInt_FMT ": the ghost width g must be 1..%d (or 0 for the default)", f->sg, BBD_SWEEP_GHOST_MAX);
+  f->avx2 = PETSC_TRUE;
+  PetscCall(PetscOptionsBool("-bbd_residual_avx2", "Residual formulation: evaluate the residual with the AVX2/FMA column kernels where the CPU has them (chosen at run time; tanh activation, moments a_0..a_2, gradient flow); false: the portable code", "BbdFieldSetFromOptions", f->avx2, &f->avx2, NULL));
   PetscOptionsEnd();
   PetscCall(PetscOptionsClearValue(NULL, "-snes_fd_color"));
   PetscCall(PetscOptionsClearValue(NULL, "-snes_fd"));
@@ -978,6 +980,7 @@ PetscErrorCode BbdFieldRun(BbdField f)
   if (!net->quiet) {
     PetscCall(PetscPrintf(f->comm, "bbd-field, %s mode, grid %" PetscInt_FMT " x %" PetscInt_FMT " (depth x width), %d rank(s)\n", f->mode, net->M + 1, net->n[0], f->size));
     PetscCall(BbdNetView(net, PETSC_VIEWER_STDOUT_(f->comm)));
+    if (f->residual && !f->damped) PetscCall(PetscPrintf(f->comm, "residual evaluation: %s column kernels\n", f->avx2 ? "AVX2/FMA" : "portable"));
   }
   PetscCall(TSCreate(f->comm, &ts));
   PetscCall(TSSetDM(ts, f->dats));

@@ -52,6 +52,9 @@ struct _p_BbdField {
   PetscInt    gys2, gym2;
   PetscReal  *wS, *wD, *wQ, *wB, *zcol, *zerocol, ik[3], fr[3];
   PetscBool   oneact;
+  PetscBool   avx2;                /* residual.c: the AVX2/FMA column kernels (-bbd_residual_avx2; tanh, P = 2, flow) */
+  PetscReal  *vbuf, *vw;           /* their windows (vw: vbuf aligned to 32 bytes), slots of vnx doubles */
+  PetscInt    vnx;
   PetscBool   jac_assembled;       /* residual formulation: assembled analytic Jacobian (fieldjac.c), else matrix-free */
   PetscBool   jac_fdcolor, jac_fd; /* residual formulation: -snes_fd_color, -snes_fd (intercepted): differences on fieldjac.c's pattern */
   /* residual_damped.c: window of s' v, a column of sigma'', the preconditioner's work vectors */

@@ -52,11 +52,11 @@ static void ColumnB(BbdField f, const PetscScalar *u, const PetscScalar *ud, Pet
   BbdNet             net = f->net;
   const PetscInt     M = net->M, NX = M + 1, dof = f->dof, P = net->P, V = P + 2;
   const PetscReal    rho = net->rho, ih = 1.0 / net->h, gamma = net->gamma, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
-  const PetscReal   *Sl = f->wS + BbdFieldSlot(i - 1, 5) * NX, *S = f->wS + BbdFieldSlot(i, 5) * NX, *Sr = f->wS + BbdFieldSlot(i + 1, 5) * NX;
-  const PetscReal   *Ql = f->wQ + BbdFieldSlot(i - 1, 5) * NX, *Q = f->wQ + BbdFieldSlot(i, 5) * NX, *Qr = f->wQ + BbdFieldSlot(i + 1, 5) * NX;
-  const PetscReal   *Pl = f->wP + BbdFieldSlot(i - 1, 5) * NX, *Pc = f->wP + BbdFieldSlot(i, 5) * NX, *Pr = f->wP + BbdFieldSlot(i + 1, 5) * NX;
-  PetscReal         *B = f->wB + BbdFieldSlot(i, 3) * NX;
-  const PetscScalar *c, *cd;
+  const PetscReal *PETSC_RESTRICT   Sl = f->wS + BbdFieldSlot(i - 1, 5) * NX, *PETSC_RESTRICT S = f->wS + BbdFieldSlot(i, 5) * NX, *PETSC_RESTRICT Sr = f->wS + BbdFieldSlot(i + 1, 5) * NX;
+  const PetscReal *PETSC_RESTRICT   Ql = f->wQ + BbdFieldSlot(i - 1, 5) * NX, *PETSC_RESTRICT Q = f->wQ + BbdFieldSlot(i, 5) * NX, *PETSC_RESTRICT Qr = f->wQ + BbdFieldSlot(i + 1, 5) * NX;
+  const PetscReal *PETSC_RESTRICT   Pl = f->wP + BbdFieldSlot(i - 1, 5) * NX, *PETSC_RESTRICT Pc = f->wP + BbdFieldSlot(i, 5) * NX, *PETSC_RESTRICT Pr = f->wP + BbdFieldSlot(i + 1, 5) * NX;
+  PetscReal *PETSC_RESTRICT         B = f->wB + BbdFieldSlot(i, 3) * NX;
+  const PetscScalar *PETSC_RESTRICT c, *PETSC_RESTRICT cd;
 
   if (!BbdFieldInside(f, i)) {
     for (PetscInt m = 0; m < M; m++) B[m] = 0;
@@ -64,20 +64,45 @@ static void ColumnB(BbdField f, const PetscScalar *u, const PetscScalar *ud, Pet
   }
   c  = BbdFieldCol(f, u, i);
   cd = BbdFieldCol(f, ud, i);
-  for (PetscInt m = 0; m < M; m++) {
-    const PetscScalar *a = c + m * dof + 1, *w = c + m * dof + V + 1, *wd = cd + m * dof + V + 1;
-    const PetscReal    Ds[3] = {S[m], c1 * (Sr[m] - Sl[m]), c2 * (Sr[m] - 2 * S[m] + Sl[m])};
-    const PetscReal    DQ[3] = {Q[m], c1 * (Qr[m] - Ql[m]), c2 * (Qr[m] - 2 * Q[m] + Ql[m])};
-    const PetscReal    DP[3] = {Pc[m], c1 * (Pr[m] - Pl[m]), c2 * (Pr[m] - 2 * Pc[m] + Pl[m])};
-    const PetscReal    Vn = cd[(m + 1) * dof + V] + gamma * c[(m + 1) * dof + V], Vm = cd[m * dof + V] + gamma * c[m * dof + V];
-    PetscReal          b  = (Vn - rho * Vm) * ih, W[3];
-    for (PetscInt j = 0; j <= P; j++) {
-      W[j] = wd[j] + gamma * w[j];
-      b -= a[j] * DQ[j] + W[j] * Ds[j] + 2 * w[j] * DP[j];
+  if (P == 2 && dof == 8) { /* the default: the sums over j written out, R_w in a loop of its own */
+    const PetscReal ik0 = f->ik[0], ik1 = f->ik[1], ik2 = f->ik[2], fr0 = f->fr[0], fr1 = f->fr[1], fr2 = f->fr[2];
+
+    for (PetscInt m = 0; m < M; m++) {
+      const PetscScalar *a = c + m * 8 + 1, *w = c + m * 8 + 5, *wd = cd + m * 8 + 5;
+      const PetscReal    Ds1 = c1 * (Sr[m] - Sl[m]), Ds2 = c2 * (Sr[m] - 2 * S[m] + Sl[m]);
+      const PetscReal    DQ1 = c1 * (Qr[m] - Ql[m]), DQ2 = c2 * (Qr[m] - 2 * Q[m] + Ql[m]);
+      const PetscReal    DP1 = c1 * (Pr[m] - Pl[m]), DP2 = c2 * (Pr[m] - 2 * Pc[m] + Pl[m]);
+      const PetscReal    Vn = cd[(m + 1) * 8 + 4] + gamma * c[(m + 1) * 8 + 4], Vm = cd[m * 8 + 4] + gamma * c[m * 8 + 4];
+      PetscReal          b  = (Vn - rho * Vm) * ih;
+      b -= a[0] * Q[m] + (wd[0] + gamma * w[0]) * S[m] + 2 * w[0] * Pc[m];
+      b -= a[1] * DQ1 + (wd[1] + gamma * w[1]) * Ds1 + 2 * w[1] * DP1;
+      b -= a[2] * DQ2 + (wd[2] + gamma * w[2]) * Ds2 + 2 * w[2] * DP2;
+      B[m] = b;
     }
-    B[m] = b;
     if (fo)
-      for (PetscInt j = 0; j <= P; j++) fo[m * dof + V + 1 + j] = W[j] * f->ik[j] - f->fr[j] * b * Ds[j];
+      for (PetscInt m = 0; m < M; m++) {
+        const PetscScalar *w = c + m * 8 + 5, *wd = cd + m * 8 + 5;
+        const PetscReal    b = B[m], Ds1 = c1 * (Sr[m] - Sl[m]), Ds2 = c2 * (Sr[m] - 2 * S[m] + Sl[m]);
+        fo[m * 8 + 5] = (wd[0] + gamma * w[0]) * ik0 - fr0 * b * S[m];
+        fo[m * 8 + 6] = (wd[1] + gamma * w[1]) * ik1 - fr1 * b * Ds1;
+        fo[m * 8 + 7] = (wd[2] + gamma * w[2]) * ik2 - fr2 * b * Ds2;
+      }
+  } else {
+    for (PetscInt m = 0; m < M; m++) {
+      const PetscScalar *a = c + m * dof + 1, *w = c + m * dof + V + 1, *wd = cd + m * dof + V + 1;
+      const PetscReal    Ds[3] = {S[m], c1 * (Sr[m] - Sl[m]), c2 * (Sr[m] - 2 * S[m] + Sl[m])};
+      const PetscReal    DQ[3] = {Q[m], c1 * (Qr[m] - Ql[m]), c2 * (Qr[m] - 2 * Q[m] + Ql[m])};
+      const PetscReal    DP[3] = {Pc[m], c1 * (Pr[m] - Pl[m]), c2 * (Pr[m] - 2 * Pc[m] + Pl[m])};
+      const PetscReal    Vn = cd[(m + 1) * dof + V] + gamma * c[(m + 1) * dof + V], Vm = cd[m * dof + V] + gamma * c[m * dof + V];
+      PetscReal          b  = (Vn - rho * Vm) * ih, W[3];
+      for (PetscInt j = 0; j <= P; j++) {
+        W[j] = wd[j] + gamma * w[j];
+        b -= a[j] * DQ[j] + W[j] * Ds[j] + 2 * w[j] * DP[j];
+      }
+      B[m] = b;
+      if (fo)
+        for (PetscInt j = 0; j <= P; j++) fo[m * dof + V + 1 + j] = W[j] * f->ik[j] - f->fr[j] * b * Ds[j];
+    }
   }
   if (fo) {
     for (PetscInt k = 0; k < NX; k++)
@@ -97,13 +122,19 @@ static void ColumnRv(BbdField f, const PetscScalar *u, PetscInt i, PetscReal lam
   const PetscReal   *D  = f->wD + BbdFieldSlot(i, 5) * NX;
   const PetscScalar *cl = BbdFieldCol(f, u, i - 1), *c = BbdFieldCol(f, u, i), *cr = BbdFieldCol(f, u, i + 1);
 
-  for (PetscInt m = 1; m < M; m++) {
-    const PetscInt o = m * dof + 1;
-    PetscReal      g = c[o] * B[m];
-    if (P >= 1) g -= c1 * (cr[o + 1] * Br[m] - cl[o + 1] * Bl[m]);
-    if (P >= 2) g += c2 * (cr[o + 2] * Br[m] - 2 * c[o + 2] * B[m] + cl[o + 2] * Bl[m]);
-    fo[m * dof + V] = (B[m - 1] - rho * B[m]) * ih - D[m] * g;
-  }
+  if (P == 2)
+    for (PetscInt m = 1; m < M; m++) {
+      const PetscInt  o = m * dof + 1;
+      const PetscReal g = c[o] * B[m] - c1 * (cr[o + 1] * Br[m] - cl[o + 1] * Bl[m]) + c2 * (cr[o + 2] * Br[m] - 2 * c[o + 2] * B[m] + cl[o + 2] * Bl[m]);
+      fo[m * dof + V]   = (B[m - 1] - rho * B[m]) * ih - D[m] * g;
+    }
+  else
+    for (PetscInt m = 1; m < M; m++) {
+      const PetscInt o = m * dof + 1;
+      PetscReal      g = c[o] * B[m];
+      if (P >= 1) g -= c1 * (cr[o + 1] * Br[m] - cl[o + 1] * Bl[m]);
+      fo[m * dof + V] = (B[m - 1] - rho * B[m]) * ih - D[m] * g;
+    }
   fo[M * dof + V] = B[M - 1] + net->eta * lam;
 }
 

@@ -1090,6 +1090,21 @@ def case_field_residual(b):
     lines = [l for l in p.stdout.splitlines() if l.startswith("solver:")]
     check(p.returncode != 0 or float(lines[0].split("(")[1].split()[0]) > 10 * per[0],
           "residual form without the sweep preconditioner converged as fast: the test no longer shows what the preconditioner does")
+    # the AVX2/FMA column kernels (chosen at run time for tanh, P = 2) against the portable ones:
+    # depth 7 (a tail of 3 depths past the blocks of 4), with and without periodic width, with and
+    # without a frozen moment, 1 and 2 ranks (ghost columns); the residuals agree to rounding, so
+    # the Newton solves agree to 1e-10. On a CPU without AVX2 both runs take the portable code.
+    out = run([f, "-bbd_depth", "7", "-bbd_width", "8", "-bbd_formulation", "residual", "-bbd_output", "k.h5"] + step + tight).stdout
+    check("residual evaluation: " in out, "bbd-field does not say which residual kernels it runs")
+    for extra in ([], ["-bbd_periodic", "0"], ["-bbd_kappa", "1,0.1,0.01", "-bbd_periodic", "0"]):
+        for p in (1, 2):
+            for v in (0, 1):
+                run([f, "-bbd_quiet", "-bbd_depth", "7", "-bbd_width", "8", "-bbd_formulation", "residual",
+                     "-bbd_residual_avx2", str(v), "-bbd_output", "k%d.h5" % v] + step + tight + extra, nproc=p)
+            for q in ("z", "a"):
+                ref, got = traj("k0.h5", q), traj("k1.h5", q)
+                err = np.abs(got - ref).max() / np.abs(ref).max()
+                check(err < 1e-10, "residual form %s on %d ranks: %s of the AVX2 kernels differs from the portable ones by %.2e" % (extra, p, q, err))
 
 
 def case_field_layouts(b):
