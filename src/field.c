@@ -494,7 +494,7 @@ static PetscErrorCode RHSFunctionDamped(TS ts, PetscReal t, Vec U, Vec F, void *
    fieldjac.c), by finite differences of the time step's residual on the same pattern
    (-snes_fd_color, -snes_fd), or applied matrix-free. The structure-aware preconditioner inverts its dominant
    part shift G(U) exactly by one sweep at the linearisation point. */
-static PetscErrorCode IJacobian(TS ts, PetscReal t, Vec U, Vec Udot, PetscReal shift, Mat A, Mat B, void *ctx)
+PetscErrorCode BbdFieldIJacobian(TS ts, PetscReal t, Vec U, Vec Udot, PetscReal shift, Mat A, Mat B, void *ctx)
 {
   BbdField f = (BbdField)ctx;
 
@@ -523,6 +523,49 @@ static PetscErrorCode PCApplySweep(PC pc, Vec x, Vec y)
   PetscCall(PCShellGetContext(pc, &f)); /* the rows of the linearisation point: transposed in by IJacobian */
   PetscCall(Sweep(f, x, PETSC_FALSE, y));
   PetscCall(VecScale(y, 1.0 / f->shift));
+  PetscFunctionReturn(0);
+}
+
+/* The Newton-Krylov set-up every residual form shares (lattice flow and damped, continuum): the
+   IFunction, Newton's matrix (the analytic Jacobian, finite differences on its pattern, or
+   matrix-free), the structure-aware preconditioner as the default PCSHELL (set before
+   TSSetFromOptions, so that a user's -pc_type wins), the full Newton step, beuler by default.
+   With the matrix-free Jacobian only the shell or no preconditioner can work. */
+PetscErrorCode BbdFieldResidualSolver(BbdField f, TS ts, PetscErrorCode (*ifunction)(TS, PetscReal, Vec, Vec, Vec, void *), PetscErrorCode (*ijacobian)(TS, PetscReal, Vec, Vec, PetscReal, Mat, Mat, void *), PetscErrorCode (*pcapply)(PC, Vec, Vec), const char *pcname, PetscReal *dt0)
+{
+  const PetscBool entries = (PetscBool)(f->jac_assembled || f->jac_fdcolor || f->jac_fd);
+  SNES            snes;
+  KSP             ksp;
+  PC              pc;
+  Mat             J;
+  PCType          type;
+  PetscBool       shell, none;
+  SNESLineSearch  ls;
+
+  PetscFunctionBeginUser;
+  PetscCall(BbdFieldSetIFunction(f, ts, ifunction));
+  PetscCall(TSGetSNES(ts, &snes));
+  if (f->jac_fdcolor || f->jac_fd) PetscCall(BbdFieldJacobianFDCreate(f, &J)); /* -snes_fd_color, -snes_fd (fieldjac.c) */
+  else if (f->jac_assembled) PetscCall(BbdFieldJacobianCreate(f, &J));     /* fieldjac.c (damped: filled by fieldjac_damped.c) */
+  else PetscCall(MatCreateSNESMF(snes, &J));
+  PetscCall(TSSetIJacobian(ts, J, J, ijacobian, f));
+  PetscCall(MatDestroy(&J));
+  PetscCall(SNESGetKSP(snes, &ksp));
+  PetscCall(KSPGetPC(ksp, &pc));
+  PetscCall(PCSetType(pc, PCSHELL));
+  PetscCall(BbdFieldPCShellSetApply(f, pc, pcapply));
+  PetscCall(PCShellSetContext(pc, f));
+  PetscCall(PCShellSetName(pc, pcname));
+  /* the full Newton step: with the preconditioned Newton direction it converges quadratically,
+     where backtracking on the residual norm (scaled by 1/h, 1/dy^2) crawls on large grids */
+  PetscCall(SNESGetLineSearch(snes, &ls));
+  PetscCall(SNESLineSearchSetType(ls, SNESLINESEARCHBASIC));
+  PetscCall(BbdTSConfigureWith(f->net, ts, TSBEULER, PETSC_TRUE, dt0));
+  PetscCall(PCGetType(pc, &type));
+  PetscCall(PetscStrcmp(type, PCSHELL, &shell));
+  PetscCall(PetscStrcmp(type, PCNONE, &none));
+  PetscCheck(entries || shell || none, f->comm, PETSC_ERR_USER_INPUT, "-pc_type %s: the matrix-free Jacobian has no entries to build it from; use the default sweep preconditioner (-pc_type shell) or none%s", type,
+             f->continuum ? " (continuum mode's residual form is matrix-free only)" : ", or -bbd_jacobian assembled (or -snes_fd_color)");
   PetscFunctionReturn(0);
 }
 
@@ -985,39 +1028,8 @@ PetscErrorCode BbdFieldRun(BbdField f)
   PetscCall(TSCreate(f->comm, &ts));
   PetscCall(TSSetDM(ts, f->dats));
   if (f->residual && f->damped) PetscCall(BbdFieldDampedResidualSetTS(f, ts, &dt0)); /* src/residual_damped.c */
-  else if (f->residual) {
-    SNES           snes;
-    KSP            ksp;
-    PC             pc;
-    Mat            J;
-    PCType         type;
-    PetscBool      shell, none;
-    SNESLineSearch ls;
-    PetscCall(BbdFieldSetIFunction(f, ts, BbdFieldIFunction)); /* src/residual.c */
-    PetscCall(TSGetSNES(ts, &snes));
-    /* Newton-Krylov on the residual: the analytic Jacobian, finite differences on its pattern, or a matrix-free one */
-    if (f->jac_fdcolor || f->jac_fd) PetscCall(BbdFieldJacobianFDCreate(f, &J)); /* -snes_fd_color, -snes_fd */
-    else if (f->jac_assembled) PetscCall(BbdFieldJacobianCreate(f, &J));
-    else PetscCall(MatCreateSNESMF(snes, &J));
-    PetscCall(TSSetIJacobian(ts, J, J, IJacobian, f));
-    PetscCall(MatDestroy(&J));
-    PetscCall(SNESGetKSP(snes, &ksp));
-    PetscCall(KSPGetPC(ksp, &pc));
-    /* our default preconditioner, set before TSSetFromOptions so that a user's -pc_type wins */
-    PetscCall(PCSetType(pc, PCSHELL));
-    PetscCall(BbdFieldPCShellSetApply(f, pc, PCApplySweep));
-    PetscCall(PCShellSetContext(pc, f));
-    PetscCall(PCShellSetName(pc, "BBD sweep: exact inverse of shift * G(U)"));
-    /* the full Newton step: with the preconditioned Newton direction it converges quadratically,
-       where backtracking on the residual norm (scaled by 1/h, 1/dy^2) crawls on large grids */
-    PetscCall(SNESGetLineSearch(snes, &ls));
-    PetscCall(SNESLineSearchSetType(ls, SNESLINESEARCHBASIC));
-    PetscCall(BbdTSConfigureWith(net, ts, TSBEULER, PETSC_TRUE, &dt0));
-    PetscCall(PCGetType(pc, &type));
-    PetscCall(PetscStrcmp(type, PCSHELL, &shell));
-    PetscCall(PetscStrcmp(type, PCNONE, &none));
-    PetscCheck(f->jac_assembled || f->jac_fdcolor || f->jac_fd || shell || none, f->comm, PETSC_ERR_USER_INPUT, "-pc_type %s: the matrix-free Jacobian (-bbd_jacobian mf) has no entries to build it from; use -bbd_jacobian assembled (or -snes_fd_color), or the default sweep (-pc_type shell) or none", type);
-  } else {
+  else if (f->residual) PetscCall(BbdFieldResidualSolver(f, ts, BbdFieldIFunction, BbdFieldIJacobian, PCApplySweep, "BBD sweep: exact inverse of shift * G(U)", &dt0)); /* src/residual.c */
+  else {
     PetscCall(BbdFieldSetRHSFunction(f, ts, f->damped ? RHSFunctionDamped : RHSFunction));
     PetscCall(BbdTSConfigure(net, ts, &dt0));
   }

@@ -88,6 +88,8 @@ PETSC_INTERN void           BbdFieldRowPhi(BbdField, PetscInt k, const PetscReal
 PETSC_INTERN PetscErrorCode BbdFieldGatherAll(BbdField, const PetscScalar **all); /* restore with VecRestoreArrayRead(f->Uall) */
 PETSC_INTERN PetscErrorCode BbdFieldGatherVec(BbdField, Vec, const PetscScalar **all); /* the same for a vector of f->da */
 PETSC_INTERN PetscErrorCode BbdFieldWriteXdmf(BbdField, PetscInt T);
+PETSC_INTERN PetscErrorCode BbdFieldIJacobian(TS, PetscReal, Vec U, Vec Udot, PetscReal shift, Mat, Mat, void *); /* lattice residual forms (flow, damped) */
+PETSC_INTERN PetscErrorCode BbdFieldResidualSolver(BbdField, TS, PetscErrorCode (*)(TS, PetscReal, Vec, Vec, Vec, void *), PetscErrorCode (*)(TS, PetscReal, Vec, Vec, PetscReal, Mat, Mat, void *), PetscErrorCode (*)(PC, Vec, Vec), const char *pcname, PetscReal *dt0);
 /* residual.c: the one-pass residual, shared by flow and damped (residual_damped.c) */
 typedef void (*BbdColumnAct)(BbdField, const PetscScalar *u, const PetscScalar *ud, PetscInt i);
 typedef void (*BbdColumnMid)(BbdField, const PetscScalar *u, const PetscScalar *ud, PetscInt i, PetscScalar *fo);

@@ -351,13 +351,6 @@ PetscErrorCode BbdFieldContinuumResidualSetTS(BbdField f, TS ts, PetscReal *dt0)
 {
   BbdNet          net = f->net;
   const PetscInt  NX = net->M + 1, ym = f->ym, B = f->dof - 1;
-  SNES            snes;
-  KSP             ksp;
-  PC              pc;
-  Mat             J;
-  PCType          type;
-  PetscBool       shell, none;
-  SNESLineSearch  ls;
   PetscReal       atol, rtol;
   Vec             va, vr;
   PetscScalar  ***a, ***r;
@@ -365,24 +358,7 @@ PetscErrorCode BbdFieldContinuumResidualSetTS(BbdField f, TS ts, PetscReal *dt0)
 
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc3(5 * ym, &f->rc, f->gym, &f->rg, 2 * NX * ym, &f->rrows));
-  PetscCall(BbdFieldSetIFunction(f, ts, IFunction));
-  PetscCall(TSGetSNES(ts, &snes));
-  PetscCall(MatCreateSNESMF(snes, &J));
-  PetscCall(TSSetIJacobian(ts, J, J, IJacobian, f));
-  PetscCall(MatDestroy(&J));
-  PetscCall(SNESGetKSP(snes, &ksp));
-  PetscCall(KSPGetPC(ksp, &pc));
-  PetscCall(PCSetType(pc, PCSHELL));
-  PetscCall(BbdFieldPCShellSetApply(f, pc, PCApplySweeps));
-  PetscCall(PCShellSetContext(pc, f));
-  PetscCall(PCShellSetName(pc, "BBD continuum sweeps: exact inverse of the residual's linear part"));
-  PetscCall(SNESGetLineSearch(snes, &ls));
-  PetscCall(SNESLineSearchSetType(ls, SNESLINESEARCHBASIC));
-  PetscCall(BbdTSConfigureWith(net, ts, TSBEULER, PETSC_TRUE, dt0));
-  PetscCall(PCGetType(pc, &type));
-  PetscCall(PetscStrcmp(type, PCSHELL, &shell));
-  PetscCall(PetscStrcmp(type, PCNONE, &none));
-  PetscCheck(shell || none, f->comm, PETSC_ERR_USER_INPUT, "-pc_type %s: continuum mode in residual form has a matrix-free Jacobian only; use the default sweep preconditioner (-pc_type shell) or none", type);
+  PetscCall(BbdFieldResidualSolver(f, ts, IFunction, IJacobian, PCApplySweeps, "BBD continuum sweeps: exact inverse of the residual's linear part", dt0));
   /* beta is algebraic: its "local error" is the change of the adjoint and must not steer the step size */
   PetscCall(TSGetTolerances(ts, &atol, NULL, &rtol, NULL));
   PetscCall(DMCreateGlobalVector(f->dats, &va));

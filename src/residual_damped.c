@@ -147,30 +147,6 @@ static PetscErrorCode IFunctionDamped(TS ts, PetscReal t, Vec U, Vec Udot, Vec F
   PetscFunctionReturn(0);
 }
 
-/* keep the shift and the linearisation point for the preconditioner; the Jacobian is matrix-free,
-   assembled analytically (-bbd_jacobian assembled, fieldjac_damped.c) or finite differences on
-   its pattern (-snes_fd_color, -snes_fd; fieldjac.c) */
-static PetscErrorCode IJacobianDamped(TS ts, PetscReal t, Vec U, Vec Udot, PetscReal shift, Mat A, Mat B, void *ctx)
-{
-  BbdField f = (BbdField)ctx;
-
-  PetscFunctionBeginUser;
-  (void)t;
-  PetscCall(BbdFieldFromTS(f, U, f->Ulin)); /* the linearisation point, width-only layout */
-  PetscCall(BbdFieldTransposeIn(f, f->Ulin)); /* its rows, for every preconditioner application until the next Jacobian */
-  f->shift = shift;
-  if (f->jac_fdcolor || f->jac_fd) PetscCall(BbdFieldJacobianFD(f, ts, U, B));
-  else if (f->jac_assembled) {
-    PetscCall(BbdFieldFromTS(f, Udot, f->split ? f->Udsw : Udot));
-    PetscCall(BbdFieldJacobianAssemble(f, f->Ulin, f->split ? f->Udsw : Udot, shift, B));
-  }
-  if (A != B || !(f->jac_assembled || f->jac_fdcolor || f->jac_fd)) { /* the matrix-free operator (also with -snes_mf_operator) */
-    PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
-    PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
-  }
-  PetscFunctionReturn(0);
-}
-
 /* y = P^-1 x: the momentum block by one sweep, dv = ((shift + gamma) G)^-1 x_v, then the kinematic
    rows exactly, dq = (x_q + dv)/shift. The sweep reads and writes the first P+2 dofs of a point:
    the velocity part is moved there in a work vector. */
@@ -187,7 +163,7 @@ static PetscErrorCode PCApplyDamped(PC pc, Vec x, Vec y)
   V  = f->net->P + 2;
   iv = 1.0 / (f->shift + f->net->gamma);
   is = 1.0 / f->shift;
-  PetscCall(VecGetLocalSize(x, &n)); /* the rows of the linearisation point: transposed in by IJacobianDamped */
+  PetscCall(VecGetLocalSize(x, &n)); /* the rows of the linearisation point: transposed in by BbdFieldIJacobian */
   PetscCall(VecGetArrayRead(x, &xa));
   PetscCall(VecGetArray(f->psrc, &sa));
   for (PetscInt p = 0; p < n; p += f->dof)
@@ -213,13 +189,6 @@ static PetscErrorCode PCApplyDamped(PC pc, Vec x, Vec y)
 PetscErrorCode BbdFieldDampedResidualSetTS(BbdField f, TS ts, PetscReal *dt0)
 {
   const PetscInt NX = f->net->M + 1;
-  SNES           snes;
-  KSP            ksp;
-  PC             pc;
-  Mat            J;
-  SNESLineSearch ls;
-  PCType         type;
-  PetscBool      shell, none;
 
   PetscFunctionBeginUser;
   if (!f->wP) {
@@ -228,26 +197,9 @@ PetscErrorCode BbdFieldDampedResidualSetTS(BbdField f, TS ts, PetscReal *dt0)
     PetscCall(VecDuplicate(f->U, &f->pout));
     PetscCall(VecSet(f->psrc, 0));
   }
-  PetscCall(BbdFieldSetIFunction(f, ts, IFunctionDamped));
-  PetscCall(TSGetSNES(ts, &snes));
-  if (f->jac_fdcolor || f->jac_fd) PetscCall(BbdFieldJacobianFDCreate(f, &J)); /* -snes_fd_color, -snes_fd */
-  else if (f->jac_assembled) PetscCall(BbdFieldJacobianCreate(f, &J)); /* fieldjac.c, filled by fieldjac_damped.c */
-  else PetscCall(MatCreateSNESMF(snes, &J));
-  PetscCall(TSSetIJacobian(ts, J, J, IJacobianDamped, f));
-  PetscCall(MatDestroy(&J));
-  PetscCall(SNESGetKSP(snes, &ksp));
-  PetscCall(KSPGetPC(ksp, &pc));
-  PetscCall(PCSetType(pc, PCSHELL));
-  PetscCall(BbdFieldPCShellSetApply(f, pc, PCApplyDamped));
-  PetscCall(PCShellSetContext(pc, f));
-  PetscCall(PCShellSetName(pc, "BBD damped: sweep on the momentum rows ((shift + gamma) G(U))^-1, kinematic rows eliminated"));
-  PetscCall(SNESGetLineSearch(snes, &ls)); /* the full Newton step, as for flow (src/field.c) */
-  PetscCall(SNESLineSearchSetType(ls, SNESLINESEARCHBASIC));
-  PetscCall(BbdTSConfigureWith(f->net, ts, TSBEULER, PETSC_TRUE, dt0));
-  PetscCall(PCGetType(pc, &type));
-  PetscCall(PetscStrcmp(type, PCSHELL, &shell));
-  PetscCall(PetscStrcmp(type, PCNONE, &none));
-  PetscCheck(f->jac_assembled || shell || none, f->comm, PETSC_ERR_USER_INPUT, "-pc_type %s: the matrix-free Jacobian (-bbd_jacobian mf) has no entries to build it from; use -bbd_jacobian assembled, or the default sweep (-pc_type shell) or none", type);
+  /* the Jacobian (BbdFieldIJacobian, field.c: the linearisation point for the preconditioner, and
+     the assembled or finite-difference matrix when asked for) and the solver set-up are flow's */
+  PetscCall(BbdFieldResidualSolver(f, ts, IFunctionDamped, BbdFieldIJacobian, PCApplyDamped, "BBD damped: sweep on the momentum rows ((shift + gamma) G(U))^-1, kinematic rows eliminated", dt0));
   PetscFunctionReturn(0);
 }
 
