@@ -185,22 +185,7 @@ static PetscErrorCode Fill(BbdField f, JacCtx *J, Vec U, Vec Udot, PetscReal shi
     AddBeta(f, J, u, ud, M - 1, jj, shift, 1);
     AddLossHessian(f, J, j, sumy);
     PetscCall(FlushRow(f, J, A, Col(f, M, j, 0)));
-    /* moment rows */
-    for (PetscInt m = 0; m <= M; m++)
-      for (PetscInt c = 0; c <= P; c++) {
-        const PetscInt row = Col(f, m, j, 1 + c);
-        if (m == M || net->kappa[c] <= 0) Add(J, row, shift);
-        else {
-          const PetscReal *s = J->s + m * gym, *d = J->d + m * gym, b = J->bt[m * gym + jj];
-          PetscReal        Ds = 0;
-          for (PetscInt l = -1; l <= 1; l++) Ds += S[c][l + 1] * s[jj + l];
-          Add(J, row, shift / net->kappa[c]);
-          AddBeta(f, J, u, ud, m, jj, shift, -Ds);
-          for (PetscInt l = -1; l <= 1; l++)
-            if (S[c][l + 1] != 0) Add(J, Col(f, m, j + l, 0), -b * S[c][l + 1] * d[jj + l]);
-        }
-        PetscCall(FlushRow(f, J, A, row));
-      }
+    PetscCall(AddMomentRows(f, J, u, ud, j, jj, 0, shift, shift, AddBeta, A));
   }
   PetscCall(DMDAVecRestoreArrayDOFRead(f->da2, f->U2loc, &u));
   PetscCall(DMDAVecRestoreArrayDOFRead(f->da2, f->Ud2loc, &ud));

@@ -101,6 +101,38 @@ static inline void AddLossHessian(BbdField f, JacCtx *J, PetscInt j, PetscReal s
   }
 }
 
+/* the bias-rate row's derivatives (flow: beta, damped: B) times scale into the row buffer */
+typedef void (*JacAddRate)(BbdField, JacCtx *, const PetscScalar ***u, const PetscScalar ***ud, PetscInt m, PetscInt jj, PetscReal shift, PetscReal scale);
+
+/* the moment rows of width j (ghosted jj), components off + 1 + c: R = A_c/kappa_c - b D_c s with
+   dA_c = diag da_c (flow: shift; damped: shift + gamma), b the bias rate; diag alone for a frozen
+   moment and on the unused row k = M */
+static inline PetscErrorCode AddMomentRows(BbdField f, JacCtx *J, const PetscScalar ***u, const PetscScalar ***ud, PetscInt j, PetscInt jj, PetscInt off, PetscReal diag, PetscReal shift, JacAddRate addrate, Mat A)
+{
+  BbdNet         net = f->net;
+  const PetscInt M = net->M, P = net->P, gym = J->gym;
+  PetscReal      S[3][3];
+
+  PetscFunctionBeginUser;
+  Stencils(net, S);
+  for (PetscInt m = 0; m <= M; m++)
+    for (PetscInt c = 0; c <= P; c++) {
+      const PetscInt row = Col(f, m, j, off + 1 + c);
+      if (m == M || net->kappa[c] <= 0) Add(J, row, diag);
+      else {
+        const PetscReal *s = J->s + m * gym, *d = J->d + m * gym, b = J->bt[m * gym + jj];
+        PetscReal        Ds = 0;
+        for (PetscInt l = -1; l <= 1; l++) Ds += S[c][l + 1] * s[jj + l];
+        Add(J, row, diag / net->kappa[c]);
+        addrate(f, J, u, ud, m, jj, shift, -Ds);
+        for (PetscInt l = -1; l <= 1; l++)
+          if (S[c][l + 1] != 0) Add(J, Col(f, m, j + l, 0), -b * S[c][l + 1] * d[jj + l]);
+      }
+      PetscCall(FlushRow(f, J, A, row));
+    }
+  PetscFunctionReturn(0);
+}
+
 /* fieldjac.c */
 PETSC_INTERN PetscErrorCode BbdFieldJacLinearise(BbdField, JacCtx *, Vec U, Vec Udot, const PetscScalar ****u, const PetscScalar ****ud);
 /* fieldjac_damped.c */

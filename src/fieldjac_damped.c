@@ -156,22 +156,7 @@ PetscErrorCode BbdFieldJacFillDamped(BbdField f, JacCtx *J, Vec U, Vec Udot, Pet
     AddB(f, J, u, ud, M - 1, jj, shift, 1); /* R_v^(M) = B^(M-1) + eta lam(Z) */
     AddLossHessian(f, J, j, sumy);
     PetscCall(FlushRow(f, J, A, Col(f, M, j, V)));
-    /* momentum rows of w */
-    for (PetscInt m = 0; m <= M; m++)
-      for (PetscInt c = 0; c <= P; c++) {
-        const PetscInt row = Col(f, m, j, V + 1 + c);
-        if (m == M || net->kappa[c] <= 0) Add(J, row, sg); /* R_w = w' + gamma w */
-        else {
-          const PetscReal *s = J->s + m * gym, *d = J->d + m * gym, b = J->bt[m * gym + jj];
-          PetscReal        Ds = 0;
-          for (PetscInt l = -1; l <= 1; l++) Ds += S[c][l + 1] * s[jj + l];
-          Add(J, row, sg / net->kappa[c]);
-          AddB(f, J, u, ud, m, jj, shift, -Ds);
-          for (PetscInt l = -1; l <= 1; l++)
-            if (S[c][l + 1] != 0) Add(J, Col(f, m, j + l, 0), -b * S[c][l + 1] * d[jj + l]);
-        }
-        PetscCall(FlushRow(f, J, A, row));
-      }
+    PetscCall(AddMomentRows(f, J, u, ud, j, jj, V, sg, shift, AddB, A));
   }
   PetscCall(DMDAVecRestoreArrayDOFRead(f->da2, f->U2loc, &u));
   PetscCall(DMDAVecRestoreArrayDOFRead(f->da2, f->Ud2loc, &ud));
