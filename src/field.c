@@ -102,7 +102,7 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
      grids whose size is not a multiple of 3) and replace the IJacobian that feeds the sweep preconditioner; -snes_fd needs
      an assembled matrix. Both are read here and taken out of the database: IJacobian differences
      the residual itself on the exact pattern (fieldjac.c). */
-  PetscCall(PetscOptionsBool("-snes_fd_color", "Residual formulation: Newton's matrix by coloured finite differences of the residual on the exact sparsity pattern of the analytic Jacobian (MatColoring, MatFDColoring)", "BbdFieldSetFromOptions", f->jac_fdcolor, &f->jac_fdcolor, NULL));
+  PetscCall(PetscOptionsBool("-snes_fd_color", "Residual formulation: Newton's matrix by coloured finite differences of the residual on the exact sparsity pattern of the analytic Jacobian (continuum mode: a box superset of it; MatColoring, MatFDColoring)", "BbdFieldSetFromOptions", f->jac_fdcolor, &f->jac_fdcolor, NULL));
   PetscCall(PetscOptionsBool("-snes_fd", "Residual formulation: Newton's matrix by dense finite differences of the residual (one residual per unknown: tiny grids only)", "BbdFieldSetFromOptions", f->jac_fd, &f->jac_fd, NULL));
   PetscCall(PetscOptionsInt("-bbd_sweep_ghost", "Several ranks: the exact sweeps exchange g width columns every g depth layers and compute g - 1 ghost columns redundantly (communication-avoiding; 1: one column every layer; 0: the default, " PetscStringize(BBD_SWEEP_GHOST_DEFAULT) " or the narrowest rank's width); ignored on one rank", "BbdFieldSetFromOptions", f->sg, &f->sg, NULL));
   PetscCheck(f->sg >= 0 && f->sg <= BBD_SWEEP_GHOST_MAX, f->comm, PETSC_ERR_USER_INPUT, "-bbd_sweep_ghost %" PetscInt_FMT ": the ghost width g must be 1..%d (or 0 for the default)", f->sg, BBD_SWEEP_GHOST_MAX);
@@ -113,10 +113,10 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
   PetscCall(PetscOptionsClearValue(NULL, "-snes_fd"));
   PetscCheck(!strcmp(f->mode, "lattice") || !strcmp(f->mode, "continuum"), f->comm, PETSC_ERR_USER_INPUT, "-bbd_mode %s: use lattice or continuum", f->mode);
   f->continuum = (PetscBool)!strcmp(f->mode, "continuum");
-  PetscCheck(!(f->continuum && f->jac_assembled), f->comm, PETSC_ERR_SUP, "-bbd_jacobian assembled: continuum mode in residual form has a matrix-free Jacobian only (with the sweep preconditioner); use -bbd_jacobian mf");
+  PetscCheck(!(f->continuum && f->jac_assembled), f->comm, PETSC_ERR_SUP, "-bbd_jacobian assembled: continuum mode in residual form has no analytic Jacobian; use -bbd_jacobian mf (the default, with the sweep preconditioner) or -snes_fd_color");
   PetscCheck(!(f->continuum && f->events), f->comm, PETSC_ERR_SUP, "-bbd_switch events: continuum mode switches samples between TS segments only; use -bbd_switch segments (the default)");
   PetscCheck(!f->jac_assembled || f->residual, f->comm, PETSC_ERR_USER_INPUT, "-bbd_jacobian assembled: the Jacobian belongs to the implicit residual formulation; add -bbd_formulation residual (lattice mode)");
-  PetscCheck(!(f->jac_fdcolor || f->jac_fd) || (f->residual && !f->continuum), f->comm, PETSC_ERR_SUP, "%s: finite-difference Jacobians belong to the implicit residual formulation (-bbd_formulation residual, lattice mode); the sweep formulation and continuum mode have explicit right-hand sides that are nonlocal in depth (a whole backward and forward pass), with no sparse Jacobian to colour", f->jac_fdcolor ? "-snes_fd_color" : "-snes_fd");
+  PetscCheck(!(f->jac_fdcolor || f->jac_fd) || f->residual, f->comm, PETSC_ERR_SUP, "%s: finite-difference Jacobians belong to the implicit residual formulation (add -bbd_formulation residual, lattice or continuum mode); the sweep formulation's explicit right-hand side is nonlocal in depth (a whole backward and forward pass), with no sparse Jacobian to colour", f->jac_fdcolor ? "-snes_fd_color" : "-snes_fd");
   PetscCheck(!(f->jac_fdcolor && f->jac_fd), f->comm, PETSC_ERR_USER_INPUT, "-snes_fd_color and -snes_fd: choose one");
   PetscCheck(net->family == BBD_FAMILY_FIELD, f->comm, PETSC_ERR_USER_INPUT, "bbd-field integrates field-family networks (-bbd_family field); a dense network has no (depth, width) grid%s%s%s", net->init_file[0] ? " (-bbd_init " : "", net->init_file, net->init_file[0] ? " holds a dense state: bbd-compare -bbd_init coarse-grains it)" : "");
   if (f->continuum) {
@@ -565,7 +565,7 @@ PetscErrorCode BbdFieldResidualSolver(BbdField f, TS ts, PetscErrorCode (*ifunct
   PetscCall(PetscStrcmp(type, PCSHELL, &shell));
   PetscCall(PetscStrcmp(type, PCNONE, &none));
   PetscCheck(entries || shell || none, f->comm, PETSC_ERR_USER_INPUT, "-pc_type %s: the matrix-free Jacobian has no entries to build it from; use the default sweep preconditioner (-pc_type shell) or none%s", type,
-             f->continuum ? " (continuum mode's residual form is matrix-free only)" : ", or -bbd_jacobian assembled (or -snes_fd_color)");
+             f->continuum ? ", or -snes_fd_color (continuum mode's residual form has no analytic Jacobian)" : ", or -bbd_jacobian assembled (or -snes_fd_color)");
   PetscFunctionReturn(0);
 }
 

@@ -194,8 +194,38 @@ static PetscErrorCode Fill(BbdField f, JacCtx *J, Vec U, Vec Udot, PetscReal shi
   PetscFunctionReturn(0);
 }
 
+/* A superset ("box") of the pattern of continuum mode's residual (residual_continuum.c), which has
+   no analytic Jacobian: the row of (depth k, width i) may read every component of the points at
+   depths k-r..k+r and widths i-2..i+2, and the beta rows at k = M every width of the output row
+   (lam of ce, kl). Width radius 2: A_k(beta_k+1 + h A_k+1 beta_k+1) in the beta rows and
+   T_k+1(z_k' + h T_k(z_k')) in the tangent rows apply radius-1 stencils twice. Depth radius r = 1
+   for flow (the Heun relations couple k and k+1); r = 2 for damped: the acceleration sources cR_k
+   difference v over depths k-1..k+1 (one-sided k..k+2, k-2..k at the ends), and the Heun
+   relation of depth k+1 reads cR_k and cR_k+1, so depths k-1..k+2. For the finite-difference
+   Jacobians only: every entry is zero. */
+static PetscErrorCode FillBox(BbdField f, JacCtx *J, Mat A)
+{
+  BbdNet          net = f->net;
+  const PetscInt  M = net->M, N = net->n[0], dof = f->dof, r = f->damped ? 2 : 1;
+  const PetscBool dense = (PetscBool)(net->loss == BBD_LOSS_CE || net->loss == BBD_LOSS_KL);
+
+  PetscFunctionBeginUser;
+  for (PetscInt j = f->ys; j < f->ys + f->ym; j++)
+    for (PetscInt k = 0; k <= M; k++)
+      for (PetscInt c = 0; c < dof; c++) {
+        for (PetscInt kk = PetscMax(k - r, 0); kk <= PetscMin(k + r, M); kk++)
+          for (PetscInt l = -2; l <= 2; l++)
+            for (PetscInt q = 0; q < dof; q++) Add(J, Col(f, kk, j + l, q), 0);
+        for (PetscInt i = 0; dense && k == M && c == dof - 1 && i < N; i++) Add(J, Col(f, M, i, 0), 0); /* R_beta^M = beta_M + eta lam(Z) */
+        PetscCall(FlushRow(f, J, A, Col(f, k, j, c)));
+      }
+  PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
+  PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
+  PetscFunctionReturn(0);
+}
+
 /* Create the Jacobian matrix of the residual formulation (flow or damped) on the TS layout,
-   preallocated exactly at state U and holding that pattern. */
+   preallocated exactly at state U and holding that pattern (continuum mode: the box of FillBox). */
 PetscErrorCode BbdFieldJacobianCreate(BbdField f, Mat *A)
 {
   BbdNet          net = f->net;
@@ -209,10 +239,13 @@ PetscErrorCode BbdFieldJacobianCreate(BbdField f, Mat *A)
   PetscFunctionBeginUser;
   PetscCall(VecGetLocalSize(f->Uts, &nloc)); /* the rows of the TS layout */
   PetscCall(PetscNew(&J));
-  J->gys = f->gys2; /* the residual's radius-2 grid (BbdFieldResidualSetUp creates it for the assembled Jacobian) */
-  J->gym = f->gym2;
+  if (!f->continuum) {
+    J->gys = f->gys2; /* the residual's radius-2 grid (BbdFieldResidualSetUp creates it for the assembled Jacobian) */
+    J->gym = f->gym2;
+  } /* continuum: the box needs no linearisation point (gym = 0) */
   PetscCall(PetscMalloc6(NX * J->gym, &J->s, NX * J->gym, &J->d, NX * J->gym, &J->e, NX * J->gym, &J->bt, f->damped ? NX * J->gym : 0, &J->t, N, &J->q));
   J->cap = (f->damped ? 128 : 64) + N; /* the longest row before merging: 42 (flow), 72 (damped) entries for P = 2, plus N (ce, kl) */
+  if (f->continuum) J->cap = 25 * f->dof + N; /* the box: 5 depths x 5 widths x dof, plus the output row */
   PetscCall(PetscMalloc2(J->cap, &J->cols, J->cap, &J->vals));
   PetscCall(LayoutMap(f, J));
   PetscCall(MatCreate(f->comm, A));
@@ -231,10 +264,13 @@ PetscErrorCode BbdFieldJacobianCreate(BbdField f, Mat *A)
   PetscCall(MatSetBlockSize(pre, 1));
   PetscCall(MatSetType(pre, MATPREALLOCATOR));
   PetscCall(MatSetUp(pre));
-  PetscCall(VecDuplicate(f->U, &Z));
-  PetscCall(VecSet(Z, 0));
-  PetscCall(f->damped ? BbdFieldJacFillDamped(f, J, f->U, Z, 1.0, pre) : Fill(f, J, f->U, Z, 1.0, pre));
-  PetscCall(VecDestroy(&Z));
+  if (f->continuum) PetscCall(FillBox(f, J, pre));
+  else {
+    PetscCall(VecDuplicate(f->U, &Z));
+    PetscCall(VecSet(Z, 0));
+    PetscCall(f->damped ? BbdFieldJacFillDamped(f, J, f->U, Z, 1.0, pre) : Fill(f, J, f->U, Z, 1.0, pre));
+    PetscCall(VecDestroy(&Z));
+  }
   PetscCall(MatPreallocatorPreallocate(pre, PETSC_TRUE, *A)); /* also inserts the pattern (zeros) */
   PetscCall(MatDestroy(&pre));
   PetscCall(MatSetOption(*A, MAT_NEW_NONZERO_ALLOCATION_ERR, PETSC_TRUE));
@@ -311,6 +347,7 @@ PetscErrorCode BbdFieldJacobianAssemble(BbdField f, Vec U, Vec Udot, PetscReal s
   PetscCall(PetscObjectQuery((PetscObject)A, "BbdFieldJacobian", (PetscObject *)&box));
   PetscCheck(box, f->comm, PETSC_ERR_PLIB, "the Jacobian matrix was not created by BbdFieldJacobianCreate");
   PetscCall(PetscContainerGetPointer(box, (void **)&J));
+  PetscCheck(!f->continuum, f->comm, PETSC_ERR_SUP, "continuum mode's residual form has no analytic Jacobian");
   PetscCall(f->damped ? BbdFieldJacFillDamped(f, J, U, Udot, shift, A) : Fill(f, J, U, Udot, shift, A));
   PetscFunctionReturn(0);
 }

@@ -25,7 +25,10 @@
    output, moment rates locally, tangent sweep from the input). Dropping the dependence of the
    coefficients and of the loss gradient on the state (O(1/shift), as in lattice mode) gives the
    preconditioner: shift G^-1 for (z, a), G^-1 for beta; damped: (shift + gamma) for (v, w) and
-   the kinematic rows eliminated. */
+   the kinematic rows eliminated.
+
+   Newton's matrix is applied matrix-free, or with -snes_fd_color / -snes_fd differenced on a box
+   superset of the pattern (fieldjac.c, FillBox); then any -pc_type can use it. */
 #include "fieldimpl.h"
 
 /* beta of the state (owned rows into f->beta) */
@@ -259,15 +262,16 @@ static PetscErrorCode IJacobian(TS ts, PetscReal t, Vec U, Vec Udot, PetscReal s
   BbdField f = (BbdField)ctx;
 
   PetscFunctionBeginUser;
-  (void)ts;
   (void)t;
   (void)Udot;
-  (void)Bm;
   PetscCall(BbdFieldFromTS(f, U, f->Ulin));
-  f->lin_in = PETSC_FALSE; /* transposed in at the first preconditioner application */
-  f->shift  = shift;
-  PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
-  PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
+  f->shift = shift;
+  if (f->jac_fdcolor || f->jac_fd) PetscCall(BbdFieldJacobianFD(f, ts, U, Bm)); /* -snes_fd_color on the box pattern (fieldjac.c), -snes_fd */
+  f->lin_in = PETSC_FALSE; /* transposed in at the first preconditioner application (after the differencing's residuals) */
+  if (A != Bm || !(f->jac_fdcolor || f->jac_fd)) { /* the matrix-free operator (also with -snes_mf_operator) */
+    PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
+    PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
+  }
   PetscFunctionReturn(0);
 }
 
