@@ -1717,7 +1717,8 @@ FIELD_BAD = [
     (["-bbd_jacobian", "assembled"], "-bbd_formulation residual"),
     (["-snes_fd_color"], "-snes_fd_color"),
     (["-snes_fd"], "-snes_fd"),
-    (["-bbd_mode", "continuum", "-snes_fd_color"], "-snes_fd_color"),
+    (["-bbd_mode", "continuum", "-snes_fd_color"], "add -bbd_formulation residual"),  # the sweep formulation; continuum's residual form takes it
+    (["-bbd_mode", "continuum", "-bbd_formulation", "residual", "-pc_type", "lu"], "-snes_fd_color"),
     (["-bbd_formulation", "residual", "-snes_fd_color", "-snes_fd"], "choose one"),
     (["-bbd_formulation", "residual", "-snes_max_it", "1", "-ts_adapt_type", "none"], "try a smaller -ts_dt"),
     (["-bbd_dynamics", "damped", "-bbd_formulation", "residual", "-pc_type", "lu"], "-bbd_jacobian assembled"),
