@@ -247,7 +247,7 @@ __attribute__((target("avx2,fma"))) static void ColumnActivationAVX2(BbdField f,
 {
   const PetscInt                    M = f->net->M;
   PetscReal *PETSC_RESTRICT         S = VSlot(f, VS, i, 5), *PETSC_RESTRICT D = VSlot(f, VD, i, 5), *PETSC_RESTRICT Q = VSlot(f, VQ, i, 5), *PETSC_RESTRICT Zd = VSlot(f, VZD, i, 5);
-  const PetscScalar *PETSC_RESTRICT c, *PETSC_RESTRICT cd;
+  const PetscScalar *PETSC_RESTRICT c, *PETSC_RESTRICT cd, *cn, *cdn;
   const __m256d                     one = _mm256_set1_pd(1.0);
   PetscInt                          k   = 0;
 
@@ -257,8 +257,14 @@ __attribute__((target("avx2,fma"))) static void ColumnActivationAVX2(BbdField f,
   }
   c  = BbdFieldCol(f, u, i);
   cd = BbdFieldCol(f, ud, i);
+  cn  = i + 1 <= f->ys + f->ym + 1 ? BbdFieldCol(f, u, i + 1) : c; /* the next column of U and U' (the pass's last: ys + ym + 1), */
+  cdn = i + 1 <= f->ys + f->ym + 1 ? BbdFieldCol(f, ud, i + 1) : cd; /* prefetched into L2 one column (4 (M + 1) doubles) ahead */
   for (; k + 4 <= M; k += 4) {
     const __m256d zd = Dof0x4(cd + 4 * k), s = Tanh4(Dof0x4(c + 4 * k)), d = _mm256_fnmadd_pd(s, s, one);
+    _mm_prefetch((const char *)(cn + 4 * k), _MM_HINT_T1);
+    _mm_prefetch((const char *)(cn + 4 * k + 8), _MM_HINT_T1);
+    _mm_prefetch((const char *)(cdn + 4 * k), _MM_HINT_T1);
+    _mm_prefetch((const char *)(cdn + 4 * k + 8), _MM_HINT_T1);
     _mm256_store_pd(S + k, s);
     _mm256_store_pd(D + k, d);
     _mm256_store_pd(Q + k, _mm256_mul_pd(d, zd));
