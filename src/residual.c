@@ -191,7 +191,7 @@ static void ColumnRz(BbdField f, const PetscScalar *u, PetscInt i, PetscReal lam
    contiguous window slots above, so no kernel transposes a column twice. act: sigma = tanh z
    (Tanh4 below) straight from the column, sigma' = 1 - sigma^2 in the same loop; mid: beta and
    R_a; last: R_z, and the whole owned column of F is stored once, four points at a time. The
-   pass runs mid (beta) and last (R_z) of the next column in one loop (ColumnBetaRzAVX2).
+   beta step of column i + 1 and the R_z step of column i run in one loop (ColumnBetaRzAVX2).
    The arithmetic is that of ColumnActivation/ColumnBeta/ColumnRz (FMA contracts some products:
    the results agree with theirs to rounding). Depths past the last multiple of 4 take the scalar
    formulas from the same slots. */
