@@ -55,6 +55,7 @@ struct _p_BbdField {
   PetscBool   avx2;                /* residual.c: the AVX2/FMA column kernels (-bbd_residual_avx2; tanh, P = 2, flow) */
   PetscReal  *vbuf, *vw;           /* their windows (vw: vbuf aligned to 32 bytes), slots of vnx doubles */
   PetscInt    vnx;
+  const PetscScalar *vud;          /* the pass's U' array, for the merged beta + R_z kernel */
   PetscBool   jac_assembled;       /* residual formulation: assembled analytic Jacobian (fieldjac.c), else matrix-free */
   PetscBool   jac_fdcolor, jac_fd; /* residual formulation: -snes_fd_color, -snes_fd (intercepted): differences on fieldjac.c's pattern */
   /* residual_damped.c: window of s' v, a column of sigma'', the preconditioner's work vectors */

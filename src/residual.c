@@ -190,7 +190,8 @@ static void ColumnRz(BbdField f, const PetscScalar *u, PetscInt i, PetscReal lam
    the later kernels need of a column (sigma, sigma', sigma' z', z', beta, a_j, R_aj) goes into the
    contiguous window slots above, so no kernel transposes a column twice. act: sigma = tanh z
    (Tanh4 below) straight from the column, sigma' = 1 - sigma^2 in the same loop; mid: beta and
-   R_a; last: R_z, and the whole owned column of F is stored once, four points at a time.
+   R_a; last: R_z, and the whole owned column of F is stored once, four points at a time. The
+   beta step of column i + 1 and the R_z step of column i run in one loop (ColumnBetaRzAVX2).
    The arithmetic is that of ColumnActivation/ColumnBeta/ColumnRz (FMA contracts some products:
    the results agree with theirs to rounding). Depths past the last multiple of 4 take the scalar
    formulas from the same slots. */
@@ -247,18 +248,25 @@ __attribute__((target("avx2,fma"))) static void ColumnActivationAVX2(BbdField f,
 {
   const PetscInt                    M = f->net->M;
   PetscReal *PETSC_RESTRICT         S = VSlot(f, VS, i, 5), *PETSC_RESTRICT D = VSlot(f, VD, i, 5), *PETSC_RESTRICT Q = VSlot(f, VQ, i, 5), *PETSC_RESTRICT Zd = VSlot(f, VZD, i, 5);
-  const PetscScalar *PETSC_RESTRICT c, *PETSC_RESTRICT cd;
+  const PetscScalar *PETSC_RESTRICT c, *PETSC_RESTRICT cd, *cn, *cdn;
   const __m256d                     one = _mm256_set1_pd(1.0);
   PetscInt                          k   = 0;
 
+  f->vud = ud;
   if (!BbdFieldInside(f, i)) {
     for (PetscInt m = 0; m <= M; m++) S[m] = D[m] = Q[m] = Zd[m] = 0;
     return;
   }
   c  = BbdFieldCol(f, u, i);
   cd = BbdFieldCol(f, ud, i);
+  cn  = i + 1 <= f->ys + f->ym + 1 ? BbdFieldCol(f, u, i + 1) : c; /* the next column of U and U' (the pass's last: ys + ym + 1), */
+  cdn = i + 1 <= f->ys + f->ym + 1 ? BbdFieldCol(f, ud, i + 1) : cd; /* prefetched into L2 one column (4 (M + 1) doubles) ahead */
   for (; k + 4 <= M; k += 4) {
     const __m256d zd = Dof0x4(cd + 4 * k), s = Tanh4(Dof0x4(c + 4 * k)), d = _mm256_fnmadd_pd(s, s, one);
+    _mm_prefetch((const char *)(cn + 4 * k), _MM_HINT_T1);
+    _mm_prefetch((const char *)(cn + 4 * k + 8), _MM_HINT_T1);
+    _mm_prefetch((const char *)(cdn + 4 * k), _MM_HINT_T1);
+    _mm_prefetch((const char *)(cdn + 4 * k + 8), _MM_HINT_T1);
     _mm256_store_pd(S + k, s);
     _mm256_store_pd(D + k, d);
     _mm256_store_pd(Q + k, _mm256_mul_pd(d, zd));
@@ -387,6 +395,112 @@ __attribute__((target("avx2,fma"))) static void ColumnRzAVX2(BbdField f, const P
   fo[4 * M + 2] = F1[M];
   fo[4 * M + 3] = F2[M];
 }
+
+/* mid of the merged kernels: beta of the first two columns (ys - 1, ys) only; the later ones are
+   computed by ColumnBetaRzAVX2 in the loop that computes R_z of the column before */
+__attribute__((target("avx2,fma"))) static void ColumnBetaFirstAVX2(BbdField f, const PetscScalar *u, const PetscScalar *ud, PetscInt i, PetscScalar *fo)
+{
+  if (i <= f->ys) ColumnBetaAVX2(f, u, ud, i, fo);
+}
+
+/* last of the merged kernels: beta (with a_j, R_aj) of column i + 1 and R_z of the owned column i
+   in one loop over the depths (beta of column i + 1 at depths m..m+3 is all R_z of column i needs
+   of it there), and the whole owned column of F stored once */
+__attribute__((target("avx2,fma"))) static void ColumnBetaRzAVX2(BbdField f, const PetscScalar *u, PetscInt i, PetscReal lam, PetscScalar *fo)
+{
+  BbdNet                            net = f->net;
+  const PetscInt                    M = net->M;
+  const PetscReal                   rho = net->rho, ih = 1.0 / net->h, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
+  const PetscReal                   ik0 = f->ik[0], ik1 = f->ik[1], ik2 = f->ik[2], fr0 = f->fr[0], fr1 = f->fr[1], fr2 = f->fr[2];
+  const PetscInt                    j = i + 1; /* the column whose beta is computed */
+  const PetscReal *PETSC_RESTRICT   Sl = VSlot(f, VS, j - 1, 5), *PETSC_RESTRICT S = VSlot(f, VS, j, 5), *PETSC_RESTRICT Sr = VSlot(f, VS, j + 1, 5);
+  const PetscReal *PETSC_RESTRICT   Ql = VSlot(f, VQ, j - 1, 5), *PETSC_RESTRICT Q = VSlot(f, VQ, j, 5), *PETSC_RESTRICT Qr = VSlot(f, VQ, j + 1, 5);
+  const PetscReal *PETSC_RESTRICT   Zdj = VSlot(f, VZD, j, 5);
+  PetscReal *PETSC_RESTRICT         Bj = VSlot(f, VB, j, 3), *PETSC_RESTRICT A0j = VSlot(f, VA0, j, 3), *PETSC_RESTRICT A1j = VSlot(f, VA1, j, 3), *PETSC_RESTRICT A2j = VSlot(f, VA2, j, 3);
+  PetscReal *PETSC_RESTRICT         F0j = VSlot(f, VF0, j, 3), *PETSC_RESTRICT F1j = VSlot(f, VF1, j, 3), *PETSC_RESTRICT F2j = VSlot(f, VF2, j, 3);
+  const PetscReal *PETSC_RESTRICT   Bl = VSlot(f, VB, i - 1, 3), *PETSC_RESTRICT B = VSlot(f, VB, i, 3);
+  const PetscReal *PETSC_RESTRICT   A0 = VSlot(f, VA0, i, 3), *PETSC_RESTRICT A1l = VSlot(f, VA1, i - 1, 3), *PETSC_RESTRICT A2l = VSlot(f, VA2, i - 1, 3), *PETSC_RESTRICT A2 = VSlot(f, VA2, i, 3);
+  const PetscReal *PETSC_RESTRICT   F0 = VSlot(f, VF0, i, 3), *PETSC_RESTRICT F1 = VSlot(f, VF1, i, 3), *PETSC_RESTRICT F2 = VSlot(f, VF2, i, 3);
+  const PetscReal *PETSC_RESTRICT   D = VSlot(f, VD, i, 5), *PETSC_RESTRICT Zd = VSlot(f, VZD, i, 5);
+  const PetscScalar *PETSC_RESTRICT c, *PETSC_RESTRICT cd;
+  const __m256d                     vrho = _mm256_set1_pd(rho), vih = _mm256_set1_pd(ih), vc1 = _mm256_set1_pd(c1), vc2 = _mm256_set1_pd(c2), two = _mm256_set1_pd(2.0);
+  const __m256d                     vik0 = _mm256_set1_pd(ik0), vik1 = _mm256_set1_pd(ik1), vik2 = _mm256_set1_pd(ik2), vfr0 = _mm256_set1_pd(fr0), vfr1 = _mm256_set1_pd(fr1), vfr2 = _mm256_set1_pd(fr2);
+  PetscInt                          m = 0;
+
+  if (!BbdFieldInside(f, j)) { /* zero padding: beta and the moments of column j vanish */
+    ColumnBetaAVX2(f, u, f->vud, j, NULL);
+    ColumnRzAVX2(f, u, i, lam, fo);
+    return;
+  }
+  c  = BbdFieldCol(f, u, j);
+  cd = BbdFieldCol(f, f->vud, j);
+  for (; m + 4 <= M; m += 4) {
+    __m256d       z, a0, a1, a2, zd, ad0, ad1, ad2, d1, d2, q1, q2, br, g, r, t;
+    const __m256d s = _mm256_load_pd(S + m), sl = _mm256_load_pd(Sl + m), sr = _mm256_load_pd(Sr + m);
+    const __m256d q = _mm256_load_pd(Q + m), ql = _mm256_load_pd(Ql + m), qr = _mm256_load_pd(Qr + m);
+
+    /* beta of column j (as ColumnBetaAVX2) */
+    Load4x4(c + 4 * m, &z, &a0, &a1, &a2);
+    Load4x4(cd + 4 * m, &zd, &ad0, &ad1, &ad2);
+    (void)z;
+    d1 = _mm256_mul_pd(vc1, _mm256_sub_pd(sr, sl));
+    d2 = _mm256_mul_pd(vc2, _mm256_add_pd(_mm256_fnmadd_pd(two, s, sr), sl));
+    q1 = _mm256_mul_pd(vc1, _mm256_sub_pd(qr, ql));
+    q2 = _mm256_mul_pd(vc2, _mm256_add_pd(_mm256_fnmadd_pd(two, q, qr), ql));
+    br = _mm256_mul_pd(_mm256_fnmadd_pd(vrho, zd, _mm256_loadu_pd(Zdj + m + 1)), vih);
+    br = _mm256_fnmadd_pd(a0, q, br);
+    br = _mm256_fnmadd_pd(a1, q1, br);
+    br = _mm256_fnmadd_pd(a2, q2, br);
+    br = _mm256_fnmadd_pd(ad0, s, br);
+    br = _mm256_fnmadd_pd(ad1, d1, br);
+    br = _mm256_fnmadd_pd(ad2, d2, br);
+    _mm256_store_pd(Bj + m, br);
+    _mm256_store_pd(A0j + m, a0);
+    _mm256_store_pd(A1j + m, a1);
+    _mm256_store_pd(A2j + m, a2);
+    _mm256_store_pd(F0j + m, _mm256_fnmadd_pd(_mm256_mul_pd(vfr0, br), s, _mm256_mul_pd(ad0, vik0)));
+    _mm256_store_pd(F1j + m, _mm256_fnmadd_pd(_mm256_mul_pd(vfr1, br), d1, _mm256_mul_pd(ad1, vik1)));
+    _mm256_store_pd(F2j + m, _mm256_fnmadd_pd(_mm256_mul_pd(vfr2, br), d2, _mm256_mul_pd(ad2, vik2)));
+    { /* R_z of column i (as ColumnRzAVX2), with column j's beta and moments from the registers */
+      const __m256d b = _mm256_load_pd(B + m), bl = _mm256_load_pd(Bl + m), a2c = _mm256_load_pd(A2 + m);
+
+      t = _mm256_fmsub_pd(a1, br, _mm256_mul_pd(_mm256_load_pd(A1l + m), bl));
+      r = _mm256_fmadd_pd(_mm256_load_pd(A2l + m), bl, _mm256_fnmadd_pd(_mm256_mul_pd(two, a2c), b, _mm256_mul_pd(a2, br)));
+      g = _mm256_fmadd_pd(vc2, r, _mm256_fnmadd_pd(vc1, t, _mm256_mul_pd(_mm256_load_pd(A0 + m), b)));
+      r = _mm256_fnmadd_pd(_mm256_load_pd(D + m), g, _mm256_mul_pd(_mm256_fnmadd_pd(vrho, b, _mm256_loadu_pd(B + m - 1)), vih));
+      __builtin_prefetch(fo + 4 * m + 128, 1, 3); /* the lines of F 32 points ahead, for writing */
+      __builtin_prefetch(fo + 4 * m + 136, 1, 3);
+      Store4x4(fo + 4 * m, r, _mm256_load_pd(F0 + m), _mm256_load_pd(F1 + m), _mm256_load_pd(F2 + m));
+    }
+  }
+  for (PetscInt k = m; k < M; k++) { /* the last depths of beta of column j, then of R_z of column i */
+    const PetscScalar *a = c + 4 * k + 1, *ad = cd + 4 * k + 1;
+    const PetscReal    D0 = S[k], D1 = c1 * (Sr[k] - Sl[k]), D2 = c2 * (Sr[k] - 2 * S[k] + Sl[k]);
+    const PetscReal    b = (Zdj[k + 1] - rho * Zdj[k]) * ih - a[0] * Q[k] - a[1] * c1 * (Qr[k] - Ql[k]) - a[2] * c2 * (Qr[k] - 2 * Q[k] + Ql[k]) - ad[0] * D0 - ad[1] * D1 - ad[2] * D2;
+    Bj[k]  = b;
+    A0j[k] = a[0];
+    A1j[k] = a[1];
+    A2j[k] = a[2];
+    F0j[k] = ad[0] * ik0 - fr0 * b * D0;
+    F1j[k] = ad[1] * ik1 - fr1 * b * D1;
+    F2j[k] = ad[2] * ik2 - fr2 * b * D2;
+  }
+  F0j[M] = cd[4 * M + 1];
+  F1j[M] = cd[4 * M + 2];
+  F2j[M] = cd[4 * M + 3];
+  for (; m < M; m++) {
+    const PetscReal g = A0[m] * B[m] - c1 * (A1j[m] * Bj[m] - A1l[m] * Bl[m]) + c2 * (A2j[m] * Bj[m] - 2 * A2[m] * B[m] + A2l[m] * Bl[m]);
+    fo[4 * m]     = (B[m - 1] - rho * B[m]) * ih - D[m] * g;
+    fo[4 * m + 1] = F0[m];
+    fo[4 * m + 2] = F1[m];
+    fo[4 * m + 3] = F2[m];
+  }
+  fo[0]         = Zd[0];
+  fo[4 * M]     = B[M - 1] + net->eta * lam;
+  fo[4 * M + 1] = F0[M];
+  fo[4 * M + 2] = F1[M];
+  fo[4 * M + 3] = F2[M];
+}
 #endif
 
 /* One pass over the columns (shared with the damped residual, src/residual_damped.c): at step i
@@ -440,7 +554,7 @@ PetscErrorCode BbdFieldIFunction(TS ts, PetscReal t, Vec U, Vec Udot, Vec F, voi
   (void)t;
 #if defined(BBD_RESIDUAL_AVX2)
   if (((BbdField)ctx)->avx2) {
-    PetscCall(BbdFieldResidualPass((BbdField)ctx, U, Udot, F, ColumnActivationAVX2, ColumnBetaAVX2, ColumnRzAVX2));
+    PetscCall(BbdFieldResidualPass((BbdField)ctx, U, Udot, F, ColumnActivationAVX2, ColumnBetaFirstAVX2, ColumnBetaRzAVX2));
     PetscFunctionReturn(0);
   }
 #endif
