@@ -286,73 +286,103 @@ __attribute__((target("avx2,fma"))) static void ColumnActivationAVX2(BbdField f,
   Zd[M] = cd[4 * M];
 }
 
+/* The beta step of one column j, shared by ColumnBetaAVX2 and the merged ColumnBetaRzAVX2: its
+   constants and window slots, four depths at a time in registers, and the scalar tail */
+typedef struct {
+  PetscReal                         rho, ih, c1, c2, ik[3], fr[3];
+  const PetscReal *PETSC_RESTRICT   Sl, *PETSC_RESTRICT S, *PETSC_RESTRICT Sr, *PETSC_RESTRICT Ql, *PETSC_RESTRICT Q, *PETSC_RESTRICT Qr, *PETSC_RESTRICT Zd;
+  PetscReal *PETSC_RESTRICT         B, *PETSC_RESTRICT A0, *PETSC_RESTRICT A1, *PETSC_RESTRICT A2, *PETSC_RESTRICT F0, *PETSC_RESTRICT F1, *PETSC_RESTRICT F2;
+  const PetscScalar *PETSC_RESTRICT c, *PETSC_RESTRICT cd;
+} BetaCol;
+
+static void BetaColInit(BbdField f, const PetscScalar *u, const PetscScalar *ud, PetscInt j, BetaCol *K)
+{
+  BbdNet net = f->net;
+
+  K->rho = net->rho, K->ih = 1.0 / net->h, K->c1 = 0.5 / net->dy, K->c2 = 1.0 / (net->dy * net->dy);
+  for (PetscInt q = 0; q < 3; q++) K->ik[q] = f->ik[q], K->fr[q] = f->fr[q];
+  K->Sl = VSlot(f, VS, j - 1, 5), K->S = VSlot(f, VS, j, 5), K->Sr = VSlot(f, VS, j + 1, 5);
+  K->Ql = VSlot(f, VQ, j - 1, 5), K->Q = VSlot(f, VQ, j, 5), K->Qr = VSlot(f, VQ, j + 1, 5), K->Zd = VSlot(f, VZD, j, 5);
+  K->B = VSlot(f, VB, j, 3), K->A0 = VSlot(f, VA0, j, 3), K->A1 = VSlot(f, VA1, j, 3), K->A2 = VSlot(f, VA2, j, 3);
+  K->F0 = VSlot(f, VF0, j, 3), K->F1 = VSlot(f, VF1, j, 3), K->F2 = VSlot(f, VF2, j, 3);
+  K->c = BbdFieldInside(f, j) ? BbdFieldCol(f, u, j) : NULL;
+  K->cd = BbdFieldInside(f, j) ? BbdFieldCol(f, ud, j) : NULL;
+}
+
+/* beta, a_j and R_aj at depths m..m+3 into the slots; returns beta, and a_1, a_2 in registers */
+__attribute__((target("avx2,fma"), always_inline)) static inline __m256d BetaBlock4(const BetaCol *K, PetscInt m, __m256d *a1o, __m256d *a2o)
+{
+  const __m256d vc1 = _mm256_set1_pd(K->c1), vc2 = _mm256_set1_pd(K->c2), two = _mm256_set1_pd(2.0);
+  const __m256d s = _mm256_load_pd(K->S + m), sl = _mm256_load_pd(K->Sl + m), sr = _mm256_load_pd(K->Sr + m);
+  const __m256d q = _mm256_load_pd(K->Q + m), ql = _mm256_load_pd(K->Ql + m), qr = _mm256_load_pd(K->Qr + m);
+  __m256d       z, a0, a1, a2, zd, ad0, ad1, ad2, d1, d2, q1, q2, b;
+
+  Load4x4(K->c + 4 * m, &z, &a0, &a1, &a2);
+  Load4x4(K->cd + 4 * m, &zd, &ad0, &ad1, &ad2);
+  (void)z;
+  d1 = _mm256_mul_pd(vc1, _mm256_sub_pd(sr, sl));
+  d2 = _mm256_mul_pd(vc2, _mm256_add_pd(_mm256_fnmadd_pd(two, s, sr), sl));
+  q1 = _mm256_mul_pd(vc1, _mm256_sub_pd(qr, ql));
+  q2 = _mm256_mul_pd(vc2, _mm256_add_pd(_mm256_fnmadd_pd(two, q, qr), ql));
+  b  = _mm256_mul_pd(_mm256_fnmadd_pd(_mm256_set1_pd(K->rho), zd, _mm256_loadu_pd(K->Zd + m + 1)), _mm256_set1_pd(K->ih));
+  b  = _mm256_fnmadd_pd(a0, q, b);
+  b  = _mm256_fnmadd_pd(a1, q1, b);
+  b  = _mm256_fnmadd_pd(a2, q2, b);
+  b  = _mm256_fnmadd_pd(ad0, s, b);
+  b  = _mm256_fnmadd_pd(ad1, d1, b);
+  b  = _mm256_fnmadd_pd(ad2, d2, b);
+  _mm256_store_pd(K->B + m, b);
+  _mm256_store_pd(K->A0 + m, a0);
+  _mm256_store_pd(K->A1 + m, a1);
+  _mm256_store_pd(K->A2 + m, a2);
+  _mm256_store_pd(K->F0 + m, _mm256_fnmadd_pd(_mm256_mul_pd(_mm256_set1_pd(K->fr[0]), b), s, _mm256_mul_pd(ad0, _mm256_set1_pd(K->ik[0]))));
+  _mm256_store_pd(K->F1 + m, _mm256_fnmadd_pd(_mm256_mul_pd(_mm256_set1_pd(K->fr[1]), b), d1, _mm256_mul_pd(ad1, _mm256_set1_pd(K->ik[1]))));
+  _mm256_store_pd(K->F2 + m, _mm256_fnmadd_pd(_mm256_mul_pd(_mm256_set1_pd(K->fr[2]), b), d2, _mm256_mul_pd(ad2, _mm256_set1_pd(K->ik[2]))));
+  *a1o = a1;
+  *a2o = a2;
+  return b;
+}
+
+/* the same at the depths m0..M-1 one by one, and R_aj^(M) = a_j'^(M) */
+__attribute__((target("avx2,fma"))) static void BetaTail(const BetaCol *K, PetscInt m0, PetscInt M)
+{
+  const PetscReal c1 = K->c1, c2 = K->c2, *S = K->S, *Sl = K->Sl, *Sr = K->Sr, *Q = K->Q, *Ql = K->Ql, *Qr = K->Qr;
+
+  for (PetscInt m = m0; m < M; m++) {
+    const PetscScalar *a = K->c + 4 * m + 1, *ad = K->cd + 4 * m + 1;
+    const PetscReal    D0 = S[m], D1 = c1 * (Sr[m] - Sl[m]), D2 = c2 * (Sr[m] - 2 * S[m] + Sl[m]);
+    const PetscReal    b = (K->Zd[m + 1] - K->rho * K->Zd[m]) * K->ih - a[0] * Q[m] - a[1] * c1 * (Qr[m] - Ql[m]) - a[2] * c2 * (Qr[m] - 2 * Q[m] + Ql[m]) - ad[0] * D0 - ad[1] * D1 - ad[2] * D2;
+    K->B[m]  = b;
+    K->A0[m] = a[0];
+    K->A1[m] = a[1];
+    K->A2[m] = a[2];
+    K->F0[m] = ad[0] * K->ik[0] - K->fr[0] * b * D0;
+    K->F1[m] = ad[1] * K->ik[1] - K->fr[1] * b * D1;
+    K->F2[m] = ad[2] * K->ik[2] - K->fr[2] * b * D2;
+  }
+  K->F0[M] = K->cd[4 * M + 1];
+  K->F1[M] = K->cd[4 * M + 2];
+  K->F2[M] = K->cd[4 * M + 3];
+}
+
 /* beta, a_j and R_aj of column i into its window slots (R_aj^(M) = a_j'^(M) too) */
 __attribute__((target("avx2,fma"))) static void ColumnBetaAVX2(BbdField f, const PetscScalar *u, const PetscScalar *ud, PetscInt i, PetscScalar *fo)
 {
-  BbdNet                            net = f->net;
-  const PetscInt                    M = net->M;
-  const PetscReal                   rho = net->rho, ih = 1.0 / net->h, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
-  const PetscReal                   ik0 = f->ik[0], ik1 = f->ik[1], ik2 = f->ik[2], fr0 = f->fr[0], fr1 = f->fr[1], fr2 = f->fr[2];
-  const PetscReal *PETSC_RESTRICT   Sl = VSlot(f, VS, i - 1, 5), *PETSC_RESTRICT S = VSlot(f, VS, i, 5), *PETSC_RESTRICT Sr = VSlot(f, VS, i + 1, 5);
-  const PetscReal *PETSC_RESTRICT   Ql = VSlot(f, VQ, i - 1, 5), *PETSC_RESTRICT Q = VSlot(f, VQ, i, 5), *PETSC_RESTRICT Qr = VSlot(f, VQ, i + 1, 5);
-  const PetscReal *PETSC_RESTRICT   Zd = VSlot(f, VZD, i, 5);
-  PetscReal *PETSC_RESTRICT         B = VSlot(f, VB, i, 3), *PETSC_RESTRICT A0 = VSlot(f, VA0, i, 3), *PETSC_RESTRICT A1 = VSlot(f, VA1, i, 3), *PETSC_RESTRICT A2 = VSlot(f, VA2, i, 3);
-  PetscReal *PETSC_RESTRICT         F0 = VSlot(f, VF0, i, 3), *PETSC_RESTRICT F1 = VSlot(f, VF1, i, 3), *PETSC_RESTRICT F2 = VSlot(f, VF2, i, 3);
-  const PetscScalar *PETSC_RESTRICT c, *PETSC_RESTRICT cd;
-  const __m256d                     vrho = _mm256_set1_pd(rho), vih = _mm256_set1_pd(ih), vc1 = _mm256_set1_pd(c1), vc2 = _mm256_set1_pd(c2), two = _mm256_set1_pd(2.0);
-  const __m256d                     vik0 = _mm256_set1_pd(ik0), vik1 = _mm256_set1_pd(ik1), vik2 = _mm256_set1_pd(ik2), vfr0 = _mm256_set1_pd(fr0), vfr1 = _mm256_set1_pd(fr1), vfr2 = _mm256_set1_pd(fr2);
-  PetscInt                          m = 0;
+  const PetscInt M = f->net->M;
+  BetaCol        K;
+  PetscInt       m = 0;
 
-  if (!BbdFieldInside(f, i)) { /* zero padding: beta and the moments vanish */
-    for (PetscInt k = 0; k < M; k++) B[k] = A0[k] = A1[k] = A2[k] = 0;
+  (void)fo; /* the owned column's F is written by ColumnRzAVX2 alone, with R_a^(M) = a_j'^(M) from here */
+  BetaColInit(f, u, ud, i, &K);
+  if (!K.c) { /* zero padding: beta and the moments vanish */
+    for (PetscInt k = 0; k < M; k++) K.B[k] = K.A0[k] = K.A1[k] = K.A2[k] = 0;
     return;
   }
-  c  = BbdFieldCol(f, u, i);
-  cd = BbdFieldCol(f, ud, i);
   for (; m + 4 <= M; m += 4) {
-    __m256d       z, a0, a1, a2, zd, ad0, ad1, ad2;
-    const __m256d s = _mm256_load_pd(S + m), sl = _mm256_load_pd(Sl + m), sr = _mm256_load_pd(Sr + m);
-    const __m256d q = _mm256_load_pd(Q + m), ql = _mm256_load_pd(Ql + m), qr = _mm256_load_pd(Qr + m);
-    __m256d       d1, d2, q1, q2, b;
-
-    Load4x4(c + 4 * m, &z, &a0, &a1, &a2);
-    Load4x4(cd + 4 * m, &zd, &ad0, &ad1, &ad2);
-    (void)z;
-    d1 = _mm256_mul_pd(vc1, _mm256_sub_pd(sr, sl));
-    d2 = _mm256_mul_pd(vc2, _mm256_add_pd(_mm256_fnmadd_pd(two, s, sr), sl));
-    q1 = _mm256_mul_pd(vc1, _mm256_sub_pd(qr, ql));
-    q2 = _mm256_mul_pd(vc2, _mm256_add_pd(_mm256_fnmadd_pd(two, q, qr), ql));
-    b  = _mm256_mul_pd(_mm256_fnmadd_pd(vrho, zd, _mm256_loadu_pd(Zd + m + 1)), vih);
-    b  = _mm256_fnmadd_pd(a0, q, b);
-    b  = _mm256_fnmadd_pd(a1, q1, b);
-    b  = _mm256_fnmadd_pd(a2, q2, b);
-    b  = _mm256_fnmadd_pd(ad0, s, b);
-    b  = _mm256_fnmadd_pd(ad1, d1, b);
-    b  = _mm256_fnmadd_pd(ad2, d2, b);
-    _mm256_store_pd(B + m, b);
-    _mm256_store_pd(A0 + m, a0);
-    _mm256_store_pd(A1 + m, a1);
-    _mm256_store_pd(A2 + m, a2);
-    _mm256_store_pd(F0 + m, _mm256_fnmadd_pd(_mm256_mul_pd(vfr0, b), s, _mm256_mul_pd(ad0, vik0)));
-    _mm256_store_pd(F1 + m, _mm256_fnmadd_pd(_mm256_mul_pd(vfr1, b), d1, _mm256_mul_pd(ad1, vik1)));
-    _mm256_store_pd(F2 + m, _mm256_fnmadd_pd(_mm256_mul_pd(vfr2, b), d2, _mm256_mul_pd(ad2, vik2)));
+    __m256d a1, a2;
+    (void)BetaBlock4(&K, m, &a1, &a2);
   }
-  for (; m < M; m++) {
-    const PetscScalar *a = c + 4 * m + 1, *ad = cd + 4 * m + 1;
-    const PetscReal    D0 = S[m], D1 = c1 * (Sr[m] - Sl[m]), D2 = c2 * (Sr[m] - 2 * S[m] + Sl[m]);
-    const PetscReal    b = (Zd[m + 1] - rho * Zd[m]) * ih - a[0] * Q[m] - a[1] * c1 * (Qr[m] - Ql[m]) - a[2] * c2 * (Qr[m] - 2 * Q[m] + Ql[m]) - ad[0] * D0 - ad[1] * D1 - ad[2] * D2;
-    B[m]  = b;
-    A0[m] = a[0];
-    A1[m] = a[1];
-    A2[m] = a[2];
-    F0[m] = ad[0] * ik0 - fr0 * b * D0;
-    F1[m] = ad[1] * ik1 - fr1 * b * D1;
-    F2[m] = ad[2] * ik2 - fr2 * b * D2;
-  }
-  (void)fo; /* the owned column's F is written by ColumnRzAVX2 alone, with R_a^(M) = a_j'^(M) from here */
-  F0[M] = cd[4 * M + 1];
-  F1[M] = cd[4 * M + 2];
-  F2[M] = cd[4 * M + 3];
+  BetaTail(&K, m, M);
 }
 
 /* R_z of the owned column i, and its whole column of F stored once */
@@ -411,56 +441,25 @@ __attribute__((target("avx2,fma"))) static void ColumnBetaRzAVX2(BbdField f, con
   BbdNet                            net = f->net;
   const PetscInt                    M = net->M;
   const PetscReal                   rho = net->rho, ih = 1.0 / net->h, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
-  const PetscReal                   ik0 = f->ik[0], ik1 = f->ik[1], ik2 = f->ik[2], fr0 = f->fr[0], fr1 = f->fr[1], fr2 = f->fr[2];
   const PetscInt                    j = i + 1; /* the column whose beta is computed */
-  const PetscReal *PETSC_RESTRICT   Sl = VSlot(f, VS, j - 1, 5), *PETSC_RESTRICT S = VSlot(f, VS, j, 5), *PETSC_RESTRICT Sr = VSlot(f, VS, j + 1, 5);
-  const PetscReal *PETSC_RESTRICT   Ql = VSlot(f, VQ, j - 1, 5), *PETSC_RESTRICT Q = VSlot(f, VQ, j, 5), *PETSC_RESTRICT Qr = VSlot(f, VQ, j + 1, 5);
-  const PetscReal *PETSC_RESTRICT   Zdj = VSlot(f, VZD, j, 5);
-  PetscReal *PETSC_RESTRICT         Bj = VSlot(f, VB, j, 3), *PETSC_RESTRICT A0j = VSlot(f, VA0, j, 3), *PETSC_RESTRICT A1j = VSlot(f, VA1, j, 3), *PETSC_RESTRICT A2j = VSlot(f, VA2, j, 3);
-  PetscReal *PETSC_RESTRICT         F0j = VSlot(f, VF0, j, 3), *PETSC_RESTRICT F1j = VSlot(f, VF1, j, 3), *PETSC_RESTRICT F2j = VSlot(f, VF2, j, 3);
   const PetscReal *PETSC_RESTRICT   Bl = VSlot(f, VB, i - 1, 3), *PETSC_RESTRICT B = VSlot(f, VB, i, 3);
   const PetscReal *PETSC_RESTRICT   A0 = VSlot(f, VA0, i, 3), *PETSC_RESTRICT A1l = VSlot(f, VA1, i - 1, 3), *PETSC_RESTRICT A2l = VSlot(f, VA2, i - 1, 3), *PETSC_RESTRICT A2 = VSlot(f, VA2, i, 3);
   const PetscReal *PETSC_RESTRICT   F0 = VSlot(f, VF0, i, 3), *PETSC_RESTRICT F1 = VSlot(f, VF1, i, 3), *PETSC_RESTRICT F2 = VSlot(f, VF2, i, 3);
   const PetscReal *PETSC_RESTRICT   D = VSlot(f, VD, i, 5), *PETSC_RESTRICT Zd = VSlot(f, VZD, i, 5);
-  const PetscScalar *PETSC_RESTRICT c, *PETSC_RESTRICT cd;
   const __m256d                     vrho = _mm256_set1_pd(rho), vih = _mm256_set1_pd(ih), vc1 = _mm256_set1_pd(c1), vc2 = _mm256_set1_pd(c2), two = _mm256_set1_pd(2.0);
-  const __m256d                     vik0 = _mm256_set1_pd(ik0), vik1 = _mm256_set1_pd(ik1), vik2 = _mm256_set1_pd(ik2), vfr0 = _mm256_set1_pd(fr0), vfr1 = _mm256_set1_pd(fr1), vfr2 = _mm256_set1_pd(fr2);
+  BetaCol                           K;
   PetscInt                          m = 0;
 
-  if (!BbdFieldInside(f, j)) { /* zero padding: beta and the moments of column j vanish */
+  BetaColInit(f, u, f->vud, j, &K);
+  if (!K.c) { /* zero padding: beta and the moments of column j vanish */
     ColumnBetaAVX2(f, u, f->vud, j, NULL);
     ColumnRzAVX2(f, u, i, lam, fo);
     return;
   }
-  c  = BbdFieldCol(f, u, j);
-  cd = BbdFieldCol(f, f->vud, j);
   for (; m + 4 <= M; m += 4) {
-    __m256d       z, a0, a1, a2, zd, ad0, ad1, ad2, d1, d2, q1, q2, br, g, r, t;
-    const __m256d s = _mm256_load_pd(S + m), sl = _mm256_load_pd(Sl + m), sr = _mm256_load_pd(Sr + m);
-    const __m256d q = _mm256_load_pd(Q + m), ql = _mm256_load_pd(Ql + m), qr = _mm256_load_pd(Qr + m);
+    __m256d a1, a2, br, g, r, t;
 
-    /* beta of column j (as ColumnBetaAVX2) */
-    Load4x4(c + 4 * m, &z, &a0, &a1, &a2);
-    Load4x4(cd + 4 * m, &zd, &ad0, &ad1, &ad2);
-    (void)z;
-    d1 = _mm256_mul_pd(vc1, _mm256_sub_pd(sr, sl));
-    d2 = _mm256_mul_pd(vc2, _mm256_add_pd(_mm256_fnmadd_pd(two, s, sr), sl));
-    q1 = _mm256_mul_pd(vc1, _mm256_sub_pd(qr, ql));
-    q2 = _mm256_mul_pd(vc2, _mm256_add_pd(_mm256_fnmadd_pd(two, q, qr), ql));
-    br = _mm256_mul_pd(_mm256_fnmadd_pd(vrho, zd, _mm256_loadu_pd(Zdj + m + 1)), vih);
-    br = _mm256_fnmadd_pd(a0, q, br);
-    br = _mm256_fnmadd_pd(a1, q1, br);
-    br = _mm256_fnmadd_pd(a2, q2, br);
-    br = _mm256_fnmadd_pd(ad0, s, br);
-    br = _mm256_fnmadd_pd(ad1, d1, br);
-    br = _mm256_fnmadd_pd(ad2, d2, br);
-    _mm256_store_pd(Bj + m, br);
-    _mm256_store_pd(A0j + m, a0);
-    _mm256_store_pd(A1j + m, a1);
-    _mm256_store_pd(A2j + m, a2);
-    _mm256_store_pd(F0j + m, _mm256_fnmadd_pd(_mm256_mul_pd(vfr0, br), s, _mm256_mul_pd(ad0, vik0)));
-    _mm256_store_pd(F1j + m, _mm256_fnmadd_pd(_mm256_mul_pd(vfr1, br), d1, _mm256_mul_pd(ad1, vik1)));
-    _mm256_store_pd(F2j + m, _mm256_fnmadd_pd(_mm256_mul_pd(vfr2, br), d2, _mm256_mul_pd(ad2, vik2)));
+    br = BetaBlock4(&K, m, &a1, &a2); /* beta of column j (as ColumnBetaAVX2) */
     { /* R_z of column i (as ColumnRzAVX2), with column j's beta and moments from the registers */
       const __m256d b = _mm256_load_pd(B + m), bl = _mm256_load_pd(Bl + m), a2c = _mm256_load_pd(A2 + m);
 
@@ -473,23 +472,9 @@ __attribute__((target("avx2,fma"))) static void ColumnBetaRzAVX2(BbdField f, con
       Store4x4(fo + 4 * m, r, _mm256_load_pd(F0 + m), _mm256_load_pd(F1 + m), _mm256_load_pd(F2 + m));
     }
   }
-  for (PetscInt k = m; k < M; k++) { /* the last depths of beta of column j, then of R_z of column i */
-    const PetscScalar *a = c + 4 * k + 1, *ad = cd + 4 * k + 1;
-    const PetscReal    D0 = S[k], D1 = c1 * (Sr[k] - Sl[k]), D2 = c2 * (Sr[k] - 2 * S[k] + Sl[k]);
-    const PetscReal    b = (Zdj[k + 1] - rho * Zdj[k]) * ih - a[0] * Q[k] - a[1] * c1 * (Qr[k] - Ql[k]) - a[2] * c2 * (Qr[k] - 2 * Q[k] + Ql[k]) - ad[0] * D0 - ad[1] * D1 - ad[2] * D2;
-    Bj[k]  = b;
-    A0j[k] = a[0];
-    A1j[k] = a[1];
-    A2j[k] = a[2];
-    F0j[k] = ad[0] * ik0 - fr0 * b * D0;
-    F1j[k] = ad[1] * ik1 - fr1 * b * D1;
-    F2j[k] = ad[2] * ik2 - fr2 * b * D2;
-  }
-  F0j[M] = cd[4 * M + 1];
-  F1j[M] = cd[4 * M + 2];
-  F2j[M] = cd[4 * M + 3];
+  BetaTail(&K, m, M); /* the last depths of beta of column j, then of R_z of column i */
   for (; m < M; m++) {
-    const PetscReal g = A0[m] * B[m] - c1 * (A1j[m] * Bj[m] - A1l[m] * Bl[m]) + c2 * (A2j[m] * Bj[m] - 2 * A2[m] * B[m] + A2l[m] * Bl[m]);
+    const PetscReal g = A0[m] * B[m] - c1 * (K.A1[m] * K.B[m] - A1l[m] * Bl[m]) + c2 * (K.A2[m] * K.B[m] - 2 * A2[m] * B[m] + A2l[m] * Bl[m]);
     fo[4 * m]     = (B[m - 1] - rho * B[m]) * ih - D[m] * g;
     fo[4 * m + 1] = F0[m];
     fo[4 * m + 2] = F1[m];
