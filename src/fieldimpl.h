@@ -55,7 +55,6 @@ struct _p_BbdField {
   PetscBool   avx2;                /* residual.c: the AVX2/FMA column kernels (-bbd_residual_avx2; tanh, P = 2, flow) */
   PetscReal  *vbuf, *vw;           /* their windows (vw: vbuf aligned to 32 bytes), slots of vnx doubles */
   PetscInt    vnx;
-  const PetscScalar *vud;          /* the pass's U' array, for the merged beta + R_z kernel */
   PetscBool   jac_assembled;       /* residual formulation: assembled analytic Jacobian (fieldjac.c), else matrix-free */
   PetscBool   jac_fdcolor, jac_fd; /* residual formulation: -snes_fd_color, -snes_fd (intercepted): differences on fieldjac.c's pattern */
   /* residual_damped.c: window of s' v, a column of sigma'', the preconditioner's work vectors */
@@ -94,7 +93,7 @@ PETSC_INTERN PetscErrorCode BbdFieldResidualSolver(BbdField, TS, PetscErrorCode 
 /* residual.c: the one-pass residual, shared by flow and damped (residual_damped.c) */
 typedef void (*BbdColumnAct)(BbdField, const PetscScalar *u, const PetscScalar *ud, PetscInt i);
 typedef void (*BbdColumnMid)(BbdField, const PetscScalar *u, const PetscScalar *ud, PetscInt i, PetscScalar *fo);
-typedef void (*BbdColumnLast)(BbdField, const PetscScalar *u, PetscInt i, PetscReal lam, PetscScalar *fo);
+typedef void (*BbdColumnLast)(BbdField, const PetscScalar *u, const PetscScalar *ud, PetscInt i, PetscReal lam, PetscScalar *fo);
 PETSC_INTERN void           BbdFieldColumnSigma(BbdField, const PetscScalar *col, PetscReal *S, PetscReal *D, PetscReal *D2);
 PETSC_INTERN PetscErrorCode BbdFieldResidualPass(BbdField, Vec U, Vec Udot, Vec F, BbdColumnAct, BbdColumnMid, BbdColumnLast);
 /* width index i inside the grid (every index is, periodic) */

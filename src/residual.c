@@ -158,8 +158,9 @@ static void ColumnBeta(BbdField f, const PetscScalar *u, const PetscScalar *ud, 
 }
 
 /* R_z^(1..M) of the owned column i */
-static void ColumnRz(BbdField f, const PetscScalar *u, PetscInt i, PetscReal lam, PetscScalar *fo)
+static void ColumnRz(BbdField f, const PetscScalar *u, const PetscScalar *ud, PetscInt i, PetscReal lam, PetscScalar *fo)
 {
+  (void)ud;
   BbdNet             net = f->net;
   const PetscInt     M = net->M, NX = M + 1, dof = f->dof, P = net->P;
   const PetscReal    rho = net->rho, ih = 1.0 / net->h, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
@@ -252,7 +253,6 @@ __attribute__((target("avx2,fma"))) static void ColumnActivationAVX2(BbdField f,
   const __m256d                     one = _mm256_set1_pd(1.0);
   PetscInt                          k   = 0;
 
-  f->vud = ud;
   if (!BbdFieldInside(f, i)) {
     for (PetscInt m = 0; m <= M; m++) S[m] = D[m] = Q[m] = Zd[m] = 0;
     return;
@@ -386,8 +386,9 @@ __attribute__((target("avx2,fma"))) static void ColumnBetaAVX2(BbdField f, const
 }
 
 /* R_z of the owned column i, and its whole column of F stored once */
-__attribute__((target("avx2,fma"))) static void ColumnRzAVX2(BbdField f, const PetscScalar *u, PetscInt i, PetscReal lam, PetscScalar *fo)
+__attribute__((target("avx2,fma"))) static void ColumnRzAVX2(BbdField f, const PetscScalar *u, const PetscScalar *ud, PetscInt i, PetscReal lam, PetscScalar *fo)
 {
+  (void)ud;
   BbdNet                          net = f->net;
   const PetscInt                  M = net->M;
   const PetscReal                 rho = net->rho, ih = 1.0 / net->h, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
@@ -436,7 +437,7 @@ __attribute__((target("avx2,fma"))) static void ColumnBetaFirstAVX2(BbdField f, 
 /* last of the merged kernels: beta (with a_j, R_aj) of column i + 1 and R_z of the owned column i
    in one loop over the depths (beta of column i + 1 at depths m..m+3 is all R_z of column i needs
    of it there), and the whole owned column of F stored once */
-__attribute__((target("avx2,fma"))) static void ColumnBetaRzAVX2(BbdField f, const PetscScalar *u, PetscInt i, PetscReal lam, PetscScalar *fo)
+__attribute__((target("avx2,fma"))) static void ColumnBetaRzAVX2(BbdField f, const PetscScalar *u, const PetscScalar *ud, PetscInt i, PetscReal lam, PetscScalar *fo)
 {
   BbdNet                            net = f->net;
   const PetscInt                    M = net->M;
@@ -450,10 +451,10 @@ __attribute__((target("avx2,fma"))) static void ColumnBetaRzAVX2(BbdField f, con
   BetaCol                           K;
   PetscInt                          m = 0;
 
-  BetaColInit(f, u, f->vud, j, &K);
+  BetaColInit(f, u, ud, j, &K);
   if (!K.c) { /* zero padding: beta and the moments of column j vanish */
-    ColumnBetaAVX2(f, u, f->vud, j, NULL);
-    ColumnRzAVX2(f, u, i, lam, fo);
+    ColumnBetaAVX2(f, u, ud, j, NULL);
+    ColumnRzAVX2(f, u, ud, i, lam, fo);
     return;
   }
   for (; m + 4 <= M; m += 4) {
@@ -519,7 +520,7 @@ PetscErrorCode BbdFieldResidualPass(BbdField f, Vec U, Vec Udot, Vec F, BbdColum
   for (PetscInt i = ys - 2; i <= ys + ym + 1; i++) {
     act(f, u, ud, i);
     if (i >= ys) mid(f, u, ud, i - 1, i - 1 >= ys && i - 1 < ys + ym ? fa + (i - 1 - ys) * stride : NULL);
-    if (i >= ys + 2) last(f, u, i - 2, lam[i - 2 - ys], fa + (i - 2 - ys) * stride);
+    if (i >= ys + 2) last(f, u, ud, i - 2, lam[i - 2 - ys], fa + (i - 2 - ys) * stride);
   }
   PetscCall(VecRestoreArray(F, &fa));
   if (f->size > 1) {

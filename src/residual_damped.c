@@ -113,8 +113,9 @@ static void ColumnB(BbdField f, const PetscScalar *u, const PetscScalar *ud, Pet
 }
 
 /* R_v^(1..M) of the owned column i */
-static void ColumnRv(BbdField f, const PetscScalar *u, PetscInt i, PetscReal lam, PetscScalar *fo)
+static void ColumnRv(BbdField f, const PetscScalar *u, const PetscScalar *ud, PetscInt i, PetscReal lam, PetscScalar *fo)
 {
+  (void)ud;
   BbdNet             net = f->net;
   const PetscInt     M = net->M, NX = M + 1, dof = f->dof, P = net->P, V = P + 2;
   const PetscReal    rho = net->rho, ih = 1.0 / net->h, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
