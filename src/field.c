@@ -58,6 +58,7 @@ PetscErrorCode BbdFieldDestroy(BbdField *field)
   PetscCall(PetscFree4(f->zdot, f->g1, f->g2, f->pw));
   if (f->residual && !f->continuum) PetscCall(BbdFieldResidualDestroy(f));
   PetscCall(PetscFree3(f->rc, f->rg, f->rrows));
+  PetscCall(BbdFieldContinuumResidualDestroy(f));
   PetscCall(BbdFieldDampedResidualDestroy(f));
   PetscCall(PetscFree3(f->iz, f->ia, f->ib));
   PetscCall(PetscFree2(f->izd, f->iad));
@@ -113,9 +114,8 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
   PetscCall(PetscOptionsClearValue(NULL, "-snes_fd"));
   PetscCheck(!strcmp(f->mode, "lattice") || !strcmp(f->mode, "continuum"), f->comm, PETSC_ERR_USER_INPUT, "-bbd_mode %s: use lattice or continuum", f->mode);
   f->continuum = (PetscBool)!strcmp(f->mode, "continuum");
-  PetscCheck(!(f->continuum && f->jac_assembled), f->comm, PETSC_ERR_SUP, "-bbd_jacobian assembled: continuum mode in residual form has no analytic Jacobian; use -bbd_jacobian mf (the default, with the sweep preconditioner) or -snes_fd_color");
   PetscCheck(!(f->continuum && f->events), f->comm, PETSC_ERR_SUP, "-bbd_switch events: continuum mode switches samples between TS segments only; use -bbd_switch segments (the default)");
-  PetscCheck(!f->jac_assembled || f->residual, f->comm, PETSC_ERR_USER_INPUT, "-bbd_jacobian assembled: the Jacobian belongs to the implicit residual formulation; add -bbd_formulation residual (lattice mode)");
+  PetscCheck(!f->jac_assembled || f->residual, f->comm, PETSC_ERR_USER_INPUT, "-bbd_jacobian assembled: the Jacobian belongs to the implicit residual formulation; add -bbd_formulation residual");
   PetscCheck(!(f->jac_fdcolor || f->jac_fd) || f->residual, f->comm, PETSC_ERR_SUP, "%s: finite-difference Jacobians belong to the implicit residual formulation (add -bbd_formulation residual, lattice or continuum mode); the sweep formulation's explicit right-hand side is nonlocal in depth (a whole backward and forward pass), with no sparse Jacobian to colour", f->jac_fdcolor ? "-snes_fd_color" : "-snes_fd");
   PetscCheck(!(f->jac_fdcolor && f->jac_fd), f->comm, PETSC_ERR_USER_INPUT, "-snes_fd_color and -snes_fd: choose one");
   PetscCheck(net->family == BBD_FAMILY_FIELD, f->comm, PETSC_ERR_USER_INPUT, "bbd-field integrates field-family networks (-bbd_family field); a dense network has no (depth, width) grid%s%s%s", net->init_file[0] ? " (-bbd_init " : "", net->init_file, net->init_file[0] ? " holds a dense state: bbd-compare -bbd_init coarse-grains it)" : "");
@@ -546,6 +546,7 @@ PetscErrorCode BbdFieldResidualSolver(BbdField f, TS ts, PetscErrorCode (*ifunct
   PetscCall(BbdFieldSetIFunction(f, ts, ifunction));
   PetscCall(TSGetSNES(ts, &snes));
   if (f->jac_fdcolor || f->jac_fd) PetscCall(BbdFieldJacobianFDCreate(f, &J)); /* -snes_fd_color, -snes_fd (fieldjac.c) */
+  else if (f->jac_assembled && f->continuum) PetscCall(BbdFieldJacobianColourCreate(f, &J)); /* exact directional derivatives, coloured (residual_continuum.c) */
   else if (f->jac_assembled) PetscCall(BbdFieldJacobianCreate(f, &J));     /* fieldjac.c (damped: filled by fieldjac_damped.c) */
   else PetscCall(MatCreateSNESMF(snes, &J));
   PetscCall(TSSetIJacobian(ts, J, J, ijacobian, f));
@@ -564,8 +565,7 @@ PetscErrorCode BbdFieldResidualSolver(BbdField f, TS ts, PetscErrorCode (*ifunct
   PetscCall(PCGetType(pc, &type));
   PetscCall(PetscStrcmp(type, PCSHELL, &shell));
   PetscCall(PetscStrcmp(type, PCNONE, &none));
-  PetscCheck(entries || shell || none, f->comm, PETSC_ERR_USER_INPUT, "-pc_type %s: the matrix-free Jacobian has no entries to build it from; use the default sweep preconditioner (-pc_type shell) or none%s", type,
-             f->continuum ? ", or -snes_fd_color (continuum mode's residual form has no analytic Jacobian)" : ", or -bbd_jacobian assembled (or -snes_fd_color)");
+  PetscCheck(entries || shell || none, f->comm, PETSC_ERR_USER_INPUT, "-pc_type %s: the matrix-free Jacobian has no entries to build it from; use the default sweep preconditioner (-pc_type shell) or none, or -bbd_jacobian assembled (or -snes_fd_color)", type);
   PetscFunctionReturn(0);
 }
 

@@ -64,6 +64,7 @@ struct _p_BbdField {
   PetscInt    T, Tmax;
   PetscReal  *rt, *rloss, *rz, *ra, *rflux, *rdiss;
   PetscReal  *rc, *rg, *rrows; /* continuum residual form: work rows (rg ghosted), the beta and tangent rows */
+  void       *cjac;          /* continuum residual form with -bbd_jacobian assembled: its linearisation (residual_continuum.c) */
   PetscBool   lin_in;        /* the transposed rows are the linearisation point's (residual_continuum.c) */
   PetscReal  *rzd, *rad;     /* continuum damped: the velocities z_dot, a_dot of the saved times */
   PetscReal  *cR, *cP, *cB;  /* continuum damped: the tangent sweep's sources (ghosted rows), the power density beta b_t + sum_j a_j_t beta D_j s, b_t */
@@ -103,14 +104,14 @@ static inline PetscBool BbdFieldInside(BbdField f, PetscInt i)
 }
 
 /* The width stencils of one depth row k on the ghosted columns jj = lo..hi-1 (out[jj - lo]), with
-   the moment rows of the state last transposed in: out = sum_c D_c^T (a_c v) and
-   out = sum_c a_c D_c u (v, u ghosted, valid on lo-1..hi) */
-static inline void RowPhiTSpan(BbdField f, PetscInt k, const PetscReal *gv, PetscInt lo, PetscInt hi, PetscReal *out)
+   the moment rows ar ([P+1][NX][gym]): out = sum_c D_c^T (a_c v) and out = sum_c a_c D_c u (v, u
+   ghosted, valid on lo-1..hi) */
+static inline void RowPhiTSpanA(BbdField f, const PetscReal *ar, PetscInt k, const PetscReal *gv, PetscInt lo, PetscInt hi, PetscReal *out)
 {
   BbdNet          net = f->net;
   const PetscInt  NX = net->M + 1, gym = f->gym, P = net->P;
   const PetscReal c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
-  const PetscReal *a0 = f->ar + k * gym, *a1 = f->ar + (NX + k) * gym, *a2 = f->ar + (2 * NX + k) * gym;
+  const PetscReal *a0 = ar + k * gym, *a1 = ar + (NX + k) * gym, *a2 = ar + (2 * NX + k) * gym;
 
   for (PetscInt jj = lo; jj < hi; jj++) {
     PetscReal r = a0[jj] * gv[jj];
@@ -120,12 +121,12 @@ static inline void RowPhiTSpan(BbdField f, PetscInt k, const PetscReal *gv, Pets
   }
 }
 
-static inline void RowPhiSpan(BbdField f, PetscInt k, const PetscReal *gu, PetscInt lo, PetscInt hi, PetscReal *out)
+static inline void RowPhiSpanA(BbdField f, const PetscReal *ar, PetscInt k, const PetscReal *gu, PetscInt lo, PetscInt hi, PetscReal *out)
 {
   BbdNet          net = f->net;
   const PetscInt  NX = net->M + 1, gym = f->gym, P = net->P;
   const PetscReal c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
-  const PetscReal *a0 = f->ar + k * gym, *a1 = f->ar + (NX + k) * gym, *a2 = f->ar + (2 * NX + k) * gym;
+  const PetscReal *a0 = ar + k * gym, *a1 = ar + (NX + k) * gym, *a2 = ar + (2 * NX + k) * gym;
 
   for (PetscInt jj = lo; jj < hi; jj++) {
     PetscReal r = a0[jj] * gu[jj];
@@ -133,6 +134,17 @@ static inline void RowPhiSpan(BbdField f, PetscInt k, const PetscReal *gu, Petsc
     if (P >= 2) r += a2[jj] * c2 * (gu[jj + 1] - 2 * gu[jj] + gu[jj - 1]);
     out[jj - lo] = r;
   }
+}
+
+/* the same with the moment rows of the state last transposed in (f->ar) */
+static inline void RowPhiTSpan(BbdField f, PetscInt k, const PetscReal *gv, PetscInt lo, PetscInt hi, PetscReal *out)
+{
+  RowPhiTSpanA(f, f->ar, k, gv, lo, hi, out);
+}
+
+static inline void RowPhiSpan(BbdField f, PetscInt k, const PetscReal *gu, PetscInt lo, PetscInt hi, PetscReal *out)
+{
+  RowPhiSpanA(f, f->ar, k, gu, lo, hi, out);
 }
 
 /* the column of width index i (owned or ghost) of the residual's arrays (residual.c) */
@@ -183,4 +195,9 @@ PETSC_INTERN PetscErrorCode BbdFieldContinuumDampedSources(BbdField, PetscInt e,
 /* residual_continuum.c: continuum mode in residual form (beta an algebraic unknown) */
 PETSC_INTERN PetscErrorCode BbdFieldContinuumResidualSetTS(BbdField, TS, PetscReal *dt0);
 PETSC_INTERN PetscErrorCode BbdFieldContinuumResidualConsistent(BbdField, Vec U);
+PETSC_INTERN PetscErrorCode BbdFieldContinuumResidualDestroy(BbdField);
+/* fieldjac.c: a Jacobian assembled by colouring from exact directional derivatives jvp(f, x, y): y = J x (TS layout) */
+typedef PetscErrorCode (*BbdFieldJVP)(BbdField, Vec x, Vec y);
+PETSC_INTERN PetscErrorCode BbdFieldJacobianColourCreate(BbdField, Mat *);
+PETSC_INTERN PetscErrorCode BbdFieldJacobianColourAssemble(BbdField, BbdFieldJVP, Mat);
 #endif

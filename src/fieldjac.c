@@ -351,3 +351,163 @@ PetscErrorCode BbdFieldJacobianAssemble(BbdField f, Vec U, Vec Udot, PetscReal s
   PetscCall(f->damped ? BbdFieldJacFillDamped(f, J, U, Udot, shift, A) : Fill(f, J, U, Udot, shift, A));
   PetscFunctionReturn(0);
 }
+
+/* ---- A Jacobian assembled from exact directional derivatives by colouring (continuum mode's
+   residual form, residual_continuum.c). The columns of one colour of a distance-2 colouring of the
+   pattern share no row, so one product J e_c with e_c = the sum of the unit vectors of colour c
+   gives, in each row, the entry of that row's (only) column of colour c. With exact products (no
+   differencing) the entries are exact to rounding. */
+typedef struct {
+  PetscInt     nc;            /* colours */
+  PetscInt    *cc, *cl;       /* [nc + 1] offsets into cl: the owned columns (local index) of each colour */
+  PetscInt    *ec, *er, *ep;  /* [nc + 1] offsets into er, ep: the entries (local row, position in the rows) of each colour */
+  PetscInt     m, *rp, *rc;   /* the owned rows: m, offsets [m + 1], global columns (sorted in each row) */
+  PetscScalar *rv;            /* their values */
+  Vec          seed, y;
+} ColourCtx;
+
+static PetscErrorCode ColourCtxDestroy(void *ptr)
+{
+  ColourCtx *C = (ColourCtx *)ptr;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree5(C->cc, C->cl, C->ec, C->er, C->ep));
+  PetscCall(PetscFree3(C->rp, C->rc, C->rv));
+  PetscCall(VecDestroy(&C->seed));
+  PetscCall(VecDestroy(&C->y));
+  PetscCall(PetscFree(C));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdFieldJacobianColourCreate(BbdField f, Mat *A)
+{
+  MatColoring      mc;
+  ISColoring       isc;
+  const ISColoringValue *colors;
+  PetscInt         n, nc, rstart, rend, nnz = 0, *cols, *ccol;
+  ColourCtx       *C;
+  Vec              cv, ev;
+  IS               is;
+  VecScatter       sc;
+  PetscScalar     *a;
+  const PetscScalar *ea;
+  PetscContainer   box;
+
+  PetscFunctionBeginUser;
+  PetscCall(BbdFieldJacobianCreate(f, A)); /* the pattern (FillBox for continuum mode), assembled with zeros */
+  PetscCall(MatColoringCreate(*A, &mc));
+  PetscCall(MatColoringSetDistance(mc, 2));
+  PetscCall(MatColoringSetType(mc, MATCOLORINGSL));
+  PetscCall(MatColoringApply(mc, &isc));
+  PetscCall(MatColoringDestroy(&mc));
+  PetscCall(ISColoringGetColors(isc, &n, &nc, &colors));
+  PetscCall(PetscNew(&C));
+  C->nc = nc;
+  PetscCall(MatCreateVecs(*A, &C->seed, &C->y));
+  PetscCall(MatGetOwnershipRange(*A, &rstart, &rend));
+  /* the colour of every column (a vector of the column layout), then of every entry of the owned rows */
+  PetscCall(VecDuplicate(C->seed, &cv));
+  PetscCall(VecGetArray(cv, &a));
+  for (PetscInt i = 0; i < n; i++) a[i] = colors[i];
+  PetscCall(VecRestoreArray(cv, &a));
+  for (PetscInt r = rstart; r < rend; r++) {
+    PetscInt nz;
+    PetscCall(MatGetRow(*A, r, &nz, NULL, NULL));
+    nnz += nz;
+    PetscCall(MatRestoreRow(*A, r, &nz, NULL, NULL));
+  }
+  C->m = rend - rstart;
+  PetscCall(PetscMalloc3(C->m + 1, &C->rp, nnz, &C->rc, nnz, &C->rv));
+  PetscCall(PetscMalloc1(nnz, &ccol));
+  cols  = C->rc;
+  nnz   = 0;
+  C->rp[0] = 0;
+  for (PetscInt r = rstart; r < rend; r++) {
+    PetscInt        nz;
+    const PetscInt *c;
+    PetscCall(MatGetRow(*A, r, &nz, &c, NULL));
+    for (PetscInt q = 0; q < nz; q++) {
+      ccol[nnz]   = r - rstart;
+      cols[nnz++] = c[q];
+    }
+    C->rp[r - rstart + 1] = nnz;
+    PetscCall(MatRestoreRow(*A, r, &nz, &c, NULL));
+  }
+  PetscCall(ISCreateGeneral(PETSC_COMM_SELF, nnz, cols, PETSC_USE_POINTER, &is));
+  PetscCall(VecCreateSeq(PETSC_COMM_SELF, nnz, &ev));
+  PetscCall(VecScatterCreate(cv, is, ev, NULL, &sc));
+  PetscCall(VecScatterBegin(sc, cv, ev, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecScatterEnd(sc, cv, ev, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecScatterDestroy(&sc));
+  PetscCall(ISDestroy(&is));
+  PetscCall(VecDestroy(&cv));
+  /* counting sort of the owned columns and of the entries by colour */
+  PetscCall(PetscCalloc5(nc + 1, &C->cc, n, &C->cl, nc + 1, &C->ec, nnz, &C->er, nnz, &C->ep));
+  PetscCall(VecGetArrayRead(ev, &ea));
+  for (PetscInt i = 0; i < n; i++) C->cc[colors[i] + 1]++;
+  for (PetscInt q = 0; q < nnz; q++) {
+    const PetscInt c = (PetscInt)PetscRealPart(ea[q]);
+    PetscCheck(c >= 0 && c < nc, f->comm, PETSC_ERR_PLIB, "entry colour %" PetscInt_FMT " outside 0..%" PetscInt_FMT, c, nc - 1);
+    C->ec[c + 1]++;
+  }
+  for (PetscInt c = 0; c < nc; c++) {
+    C->cc[c + 1] += C->cc[c];
+    C->ec[c + 1] += C->ec[c];
+  }
+  {
+    PetscInt *pc, *pe;
+    PetscCall(PetscMalloc2(nc, &pc, nc, &pe));
+    PetscCall(PetscArraycpy(pc, C->cc, nc));
+    PetscCall(PetscArraycpy(pe, C->ec, nc));
+    for (PetscInt i = 0; i < n; i++) C->cl[pc[colors[i]]++] = i;
+    for (PetscInt q = 0; q < nnz; q++) {
+      const PetscInt c = (PetscInt)PetscRealPart(ea[q]);
+      C->er[pe[c]]   = ccol[q];
+      C->ep[pe[c]++] = q;
+    }
+    PetscCall(PetscFree2(pc, pe));
+  }
+  PetscCall(VecRestoreArrayRead(ev, &ea));
+  PetscCall(VecDestroy(&ev));
+  PetscCall(PetscFree(ccol));
+  PetscCall(ISColoringDestroy(&isc));
+  PetscCall(PetscContainerCreate(f->comm, &box));
+  PetscCall(PetscContainerSetPointer(box, C));
+  PetscCall(PetscContainerSetUserDestroy(box, ColourCtxDestroy));
+  PetscCall(PetscObjectCompose((PetscObject)*A, "BbdFieldColouring", (PetscObject)box));
+  PetscCall(PetscContainerDestroy(&box));
+  PetscFunctionReturn(0);
+}
+
+/* A = the matrix whose products are jvp: one product per colour */
+PetscErrorCode BbdFieldJacobianColourAssemble(BbdField f, BbdFieldJVP jvp, Mat A)
+{
+  PetscContainer     box;
+  ColourCtx         *C;
+  PetscInt           rstart;
+  PetscScalar       *s;
+  const PetscScalar *y;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscObjectQuery((PetscObject)A, "BbdFieldColouring", (PetscObject *)&box));
+  PetscCheck(box, f->comm, PETSC_ERR_PLIB, "the Jacobian matrix was not created by BbdFieldJacobianColourCreate");
+  PetscCall(PetscContainerGetPointer(box, (void **)&C));
+  PetscCall(MatGetOwnershipRange(A, &rstart, NULL));
+  for (PetscInt c = 0; c < C->nc; c++) {
+    PetscCall(VecSet(C->seed, 0));
+    PetscCall(VecGetArray(C->seed, &s));
+    for (PetscInt q = C->cc[c]; q < C->cc[c + 1]; q++) s[C->cl[q]] = 1;
+    PetscCall(VecRestoreArray(C->seed, &s));
+    PetscCall(jvp(f, C->seed, C->y));
+    PetscCall(VecGetArrayRead(C->y, &y));
+    for (PetscInt q = C->ec[c]; q < C->ec[c + 1]; q++) C->rv[C->ep[q]] = y[C->er[q]];
+    PetscCall(VecRestoreArrayRead(C->y, &y));
+  }
+  for (PetscInt r = 0; r < C->m; r++) { /* whole rows, columns sorted */
+    const PetscInt row = rstart + r;
+    PetscCall(MatSetValues(A, 1, &row, C->rp[r + 1] - C->rp[r], C->rc + C->rp[r], C->rv + C->rp[r], INSERT_VALUES));
+  }
+  PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
+  PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
+  PetscFunctionReturn(0);
+}
