@@ -539,7 +539,7 @@ PetscErrorCode BbdFieldResidualSolver(BbdField f, TS ts, PetscErrorCode (*ifunct
   PC              pc;
   Mat             J;
   PCType          type;
-  PetscBool       shell, none;
+  PetscBool       shell, none, ark;
   SNESLineSearch  ls;
 
   PetscFunctionBeginUser;
@@ -561,7 +561,26 @@ PetscErrorCode BbdFieldResidualSolver(BbdField f, TS ts, PetscErrorCode (*ifunct
      where backtracking on the residual norm (scaled by 1/h, 1/dy^2) crawls on large grids */
   PetscCall(SNESGetLineSearch(snes, &ls));
   PetscCall(SNESLineSearchSetType(ls, SNESLINESEARCHBASIC));
+  /* F(U, U') is not of the form U' - G(U) (lattice: G(U) U' + ...; continuum: beta algebraic): tell
+     the integrators, so that arkimex's explicit first stage takes the previous step's slope instead
+     of -F(U, 0) (docs/usage.md, -ts_type arkimex) */
+  PetscCall(TSSetEquationType(ts, f->continuum ? TS_EQ_DAE_IMPLICIT_INDEX1 : TS_EQ_ODE_IMPLICIT));
   PetscCall(BbdTSConfigureWith(f->net, ts, TSBEULER, PETSC_TRUE, dt0));
+  PetscCall(PetscObjectTypeCompare((PetscObject)ts, TSARKIMEX, &ark));
+  if (ark) { /* only tableaus whose first stage is implicit (docs/usage.md): l2 unless one is chosen */
+    TSARKIMEXType at;
+    PetscBool     given, ok = PETSC_FALSE;
+    PetscCall(PetscOptionsHasName(NULL, NULL, "-ts_arkimex_type", &given));
+    if (!given) PetscCall(TSARKIMEXSetType(ts, TSARKIMEXL2));
+    PetscCall(TSARKIMEXGetType(ts, &at));
+    for (PetscInt i = 0; i < 3; i++) {
+      PetscBool m;
+      PetscCall(PetscStrcmp(at, i == 0 ? TSARKIMEXL2 : i == 1 ? TSARKIMEXPRSSP2 : TSARKIMEX1BEE, &m));
+      ok = (PetscBool)(ok || m);
+    }
+    PetscCheck(ok, f->comm, PETSC_ERR_USER_INPUT, "-ts_arkimex_type %s: this tableau's first stage is explicit, which needs an IFunction of the form U' - G(U); the residual formulation's is not (%s). Use -ts_arkimex_type l2 (the default here), prssp2 or 1bee, or another -ts_type (beuler, bdf, theta, cn)", at,
+               f->continuum ? "beta is algebraic" : "G(U) U' + loss term");
+  }
   PetscCall(PCGetType(pc, &type));
   PetscCall(PetscStrcmp(type, PCSHELL, &shell));
   PetscCall(PetscStrcmp(type, PCNONE, &none));
