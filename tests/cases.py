@@ -1772,7 +1772,7 @@ FIELD_BAD = [
     (["-bbd_sweep_ghost", "-1"], "-bbd_sweep_ghost"),
     (["-bbd_mode", "continuum", "-bbd_activation", "relu"], "relu"),
     (["-bbd_mode", "continuum", "-bbd_init", "nothere.h5"], "-bbd_init"),
-    (["-bbd_mode", "continuum", "-bbd_formulation", "residual", "-bbd_jacobian", "assembled"], "-bbd_jacobian assembled"),
+    (["-bbd_mode", "continuum", "-bbd_formulation", "residual", "-ts_type", "arkimex", "-ts_arkimex_type", "2e"], "-ts_arkimex_type 2e"),
     (["-da_processors_x", "3"], "-da_processors_x 3 does not divide"),
     (["-da_processors_x", "2", "-da_processors_y", "2"], "-da_processors_y 2 is 4"),
     (["-bbd_mode", "continuum", "-da_grid_x", "2"], "-da_grid_x"),
