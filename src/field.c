@@ -216,21 +216,47 @@ void BbdFieldZeroOutside(BbdField f, PetscReal *row)
   for (PetscInt jj = PetscMax(N - gys, 0); jj < gym; jj++) row[jj] = 0;
 }
 
+/* the whole output row on every rank from its owned entries: *all (restore with
+   VecRestoreArrayRead(f->Zall, all)) */
+PetscErrorCode BbdFieldOutputRowAll(BbdField f, const PetscReal *own, const PetscScalar **all)
+{
+  PetscScalar *g;
+
+  PetscFunctionBeginUser;
+  PetscCall(VecGetArray(f->rowg, &g));
+  PetscCall(PetscArraycpy(g, own, f->ym));
+  PetscCall(VecRestoreArray(f->rowg, &g));
+  PetscCall(VecScatterBegin(f->zscat, f->rowg, f->Zall, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecScatterEnd(f->zscat, f->rowg, f->Zall, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecGetArrayRead(f->Zall, all));
+  PetscFunctionReturn(0);
+}
+
+/* the softmax q (all N widths, on every rank) of the output row Z (owned entries) */
+PetscErrorCode BbdFieldOutputSoftmax(BbdField f, const PetscReal *Zown, PetscReal *q)
+{
+  const PetscInt     N = f->net->n[0];
+  const PetscScalar *Z;
+  PetscReal          zmax = PETSC_MIN_REAL, sum = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(BbdFieldOutputRowAll(f, Zown, &Z));
+  for (PetscInt i = 0; i < N; i++) zmax = PetscMax(zmax, Z[i]);
+  for (PetscInt i = 0; i < N; i++) sum += (q[i] = PetscExpReal(Z[i] - zmax));
+  for (PetscInt i = 0; i < N; i++) q[i] /= sum;
+  PetscCall(VecRestoreArrayRead(f->Zall, &Z));
+  PetscFunctionReturn(0);
+}
+
 /* the loss gradient per unit width on the owned part of the output row Z (owned entries) */
 PetscErrorCode BbdFieldOutputGradient(BbdField f, const PetscReal *Zown, PetscReal *lam)
 {
   BbdNet             net = f->net;
   const PetscInt     N   = net->n[0];
-  PetscScalar       *g;
   const PetscScalar *Z;
 
   PetscFunctionBeginUser;
-  PetscCall(VecGetArray(f->rowg, &g));
-  PetscCall(PetscArraycpy(g, Zown, f->ym));
-  PetscCall(VecRestoreArray(f->rowg, &g));
-  PetscCall(VecScatterBegin(f->zscat, f->rowg, f->Zall, INSERT_VALUES, SCATTER_FORWARD));
-  PetscCall(VecScatterEnd(f->zscat, f->rowg, f->Zall, INSERT_VALUES, SCATTER_FORWARD));
-  PetscCall(VecGetArrayRead(f->Zall, &Z));
+  PetscCall(BbdFieldOutputRowAll(f, Zown, &Z));
   (void)BbdLossEval(net->loss, N, net->dy, Z, net->Y + f->sample * N, f->lam); /* f->lam has N entries */
   PetscCall(VecRestoreArrayRead(f->Zall, &Z));
   for (PetscInt j = 0; j < f->ym; j++) lam[j] = f->lam[f->ys + j];

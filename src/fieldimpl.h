@@ -83,6 +83,8 @@ struct _p_BbdField {
 PETSC_INTERN PetscErrorCode BbdFieldExchangeGhosts(BbdField, PetscInt nrows, PetscReal *const *rows, PetscInt w);
 PETSC_INTERN void           BbdFieldZeroOutside(BbdField, PetscReal *row);
 PETSC_INTERN PetscErrorCode BbdFieldOutputGradient(BbdField, const PetscReal *Zown, PetscReal *lam);
+PETSC_INTERN PetscErrorCode BbdFieldOutputRowAll(BbdField, const PetscReal *own, const PetscScalar **all);
+PETSC_INTERN PetscErrorCode BbdFieldOutputSoftmax(BbdField, const PetscReal *Zown, PetscReal *q);
 PETSC_INTERN PetscErrorCode BbdFieldTransposeIn(BbdField, Vec U);
 PETSC_INTERN void           BbdFieldRowPhiT(BbdField, PetscInt k, const PetscReal *gv, PetscReal *out);
 PETSC_INTERN void           BbdFieldRowPhi(BbdField, PetscInt k, const PetscReal *gu, PetscReal *out);

@@ -124,20 +124,12 @@ PetscErrorCode BbdFieldJacLinearise(BbdField f, JacCtx *J, Vec U, Vec Udot, cons
       J->bt[m * gym + jj] = b;
     }
   }
-  if (net->loss == BBD_LOSS_CE || net->loss == BBD_LOSS_KL) { /* the whole output row on every rank */
-    PetscScalar       *g;
-    const PetscScalar *Z;
-    PetscReal          zmax = PETSC_MIN_REAL, sum = 0;
-    PetscCall(VecGetArray(f->rowg, &g));
-    for (PetscInt j = 0; j < f->ym; j++) g[j] = (*u)[f->ys + j][M][0];
-    PetscCall(VecRestoreArray(f->rowg, &g));
-    PetscCall(VecScatterBegin(f->zscat, f->rowg, f->Zall, INSERT_VALUES, SCATTER_FORWARD));
-    PetscCall(VecScatterEnd(f->zscat, f->rowg, f->Zall, INSERT_VALUES, SCATTER_FORWARD));
-    PetscCall(VecGetArrayRead(f->Zall, &Z));
-    for (PetscInt i = 0; i < N; i++) zmax = PetscMax(zmax, Z[i]);
-    for (PetscInt i = 0; i < N; i++) sum += (J->q[i] = PetscExpReal(Z[i] - zmax));
-    for (PetscInt i = 0; i < N; i++) J->q[i] /= sum;
-    PetscCall(VecRestoreArrayRead(f->Zall, &Z));
+  if (net->loss == BBD_LOSS_CE || net->loss == BBD_LOSS_KL) { /* the softmax of the whole output row on every rank */
+    PetscReal *zo;
+    PetscCall(PetscMalloc1(f->ym, &zo));
+    for (PetscInt j = 0; j < f->ym; j++) zo[j] = (*u)[f->ys + j][M][0];
+    PetscCall(BbdFieldOutputSoftmax(f, zo, J->q));
+    PetscCall(PetscFree(zo));
   }
   PetscFunctionReturn(0);
 }

@@ -366,20 +366,8 @@ static PetscErrorCode CJacLinearise(BbdField f, Vec U, Vec Udot)
   }
   PetscCall(PetscFree2(ws, wd));
   if (net->loss == BBD_LOSS_CE || net->loss == BBD_LOSS_KL) { /* lam_j = sumy q_j - Y_j, q the softmax of Z (loss.c) */
-    PetscScalar       *g;
-    const PetscScalar *Z;
-    const PetscReal   *Y = net->Y + f->sample * N;
-    PetscReal          zmax = PETSC_MIN_REAL, sum = 0;
-    PetscCall(VecGetArray(f->rowg, &g));
-    PetscCall(PetscArraycpy(g, f->zr + M * gym + f->ys - f->gys, ym));
-    PetscCall(VecRestoreArray(f->rowg, &g));
-    PetscCall(VecScatterBegin(f->zscat, f->rowg, f->Zall, INSERT_VALUES, SCATTER_FORWARD));
-    PetscCall(VecScatterEnd(f->zscat, f->rowg, f->Zall, INSERT_VALUES, SCATTER_FORWARD));
-    PetscCall(VecGetArrayRead(f->Zall, &Z));
-    for (PetscInt i = 0; i < N; i++) zmax = PetscMax(zmax, Z[i]);
-    for (PetscInt i = 0; i < N; i++) sum += (J->q[i] = PetscExpReal(Z[i] - zmax));
-    for (PetscInt i = 0; i < N; i++) J->q[i] /= sum;
-    PetscCall(VecRestoreArrayRead(f->Zall, &Z));
+    const PetscReal *Y = net->Y + f->sample * N;
+    PetscCall(BbdFieldOutputSoftmax(f, f->zr + M * gym + f->ys - f->gys, J->q));
     J->sumy = 0;
     for (PetscInt i = 0; i < N; i++) J->sumy += Y[i];
   }
@@ -630,15 +618,9 @@ static PetscErrorCode JacVec(BbdField f, Vec X, Vec Y)
   PetscCall(DMDAVecRestoreArrayDOFRead(f->dag, J->dloc, &x));
   /* eta d lam of the output row: mse d lam = dZ; ce, kl d lam_j = sumy q_j (dZ_j - q . dZ); hinge 0 */
   if (net->loss == BBD_LOSS_CE || net->loss == BBD_LOSS_KL) {
-    PetscScalar       *g;
     const PetscScalar *dZ;
     PetscReal          qdz = 0;
-    PetscCall(VecGetArray(f->rowg, &g));
-    PetscCall(PetscArraycpy(g, J->tz + M * gym + o, ym));
-    PetscCall(VecRestoreArray(f->rowg, &g));
-    PetscCall(VecScatterBegin(f->zscat, f->rowg, f->Zall, INSERT_VALUES, SCATTER_FORWARD));
-    PetscCall(VecScatterEnd(f->zscat, f->rowg, f->Zall, INSERT_VALUES, SCATTER_FORWARD));
-    PetscCall(VecGetArrayRead(f->Zall, &dZ));
+    PetscCall(BbdFieldOutputRowAll(f, J->tz + M * gym + o, &dZ));
     for (PetscInt i = 0; i < N; i++) qdz += J->q[i] * dZ[i];
     for (PetscInt j = 0; j < ym; j++) dlam[j] = net->eta * J->sumy * J->q[ys + j] * (dZ[ys + j] - qdz);
     PetscCall(VecRestoreArrayRead(f->Zall, &dZ));
