@@ -6,10 +6,11 @@
 # Sections (default: all three):
 #   trajectory  for each size in TRAJ_SIZES: the same gradient-flow trajectory (classic RK4, fixed
 #               dt, t in [0, 1]) from one initial state with bbd-net, bbd-field (lattice mode, sweep
-#               formulation) on 1 and 2 ranks, and bench/numpy_bbd.py. Time per unit of training
-#               time, time per right-hand side (bbd-field's exact sweep against one forward +
-#               backward pass of bbd-net: the issue's target is at most 3x), 2-rank speed-up, and
-#               the agreement of the final states.
+#               formulation) on 1 and 2 ranks (width split, and depth split: -da_processors_x 2),
+#               and bench/numpy_bbd.py. Time per unit of training time, time per right-hand side
+#               (bbd-field's exact sweep against one forward + backward pass of bbd-net: the
+#               issue's target is at most 3x), 2-rank speed-ups, and the agreement of the final
+#               states.
 #   residual    residual (IFunction) evaluations per second of the implicit formulation and the
 #               bytes they must move, against single-core STREAM (target: at least half).
 #   krylov      Krylov iterations per Newton step of the implicit residual formulation with the
@@ -85,7 +86,7 @@ FAIL=0
 # ---------------------------------------------------------------- trajectory
 TROWS=()
 trajectory() {
-  local n=$1 init="$OUT/f$1-init.h5" opts t_net t_f1 t_f2 np=- rd rdh rd2 rdn=-
+  local n=$1 init="$OUT/f$1-init.h5" opts t_net t_f1 t_f2 t_f2x np=- rd rdh rd2 rd2x rdn=-
   echo "== trajectory, M = N = $n"
   init_state "$n" "$init"
   opts=(-bbd_init "$init" -bbd_tfinal 1 -bbd_output_dt 1 -ts_type rk -ts_rk_type 4 -ts_adapt_type none -ts_dt "$FIELD_DT")
@@ -95,6 +96,10 @@ trajectory() {
   t_f1=$(best_of "$FIELD" "${opts[@]}" -bbd_output "$OUT/f$n-field1.h5" -log_view ":$LV")
   LOG="$OUT/f$n-field2.log" LV="$OUT/f$n-field2-logview.txt"
   t_f2=$(best_of mpiexec --oversubscribe -n 2 "$FIELD" "${opts[@]}" -bbd_output "$OUT/f$n-field2.h5" -log_view ":$LV")
+  # the same 2 ranks with depth split (-da_processors_x 2): the sweeps run on the width-only layout,
+  # each right-hand side moves U and F between the layouts (docs/theory.md section 14, "Decomposition")
+  LOG="$OUT/f$n-field2x.log" LV="$OUT/f$n-field2x-logview.txt"
+  t_f2x=$(best_of mpiexec --oversubscribe -n 2 "$FIELD" "${opts[@]}" -da_processors_x 2 -da_processors_y 1 -bbd_output "$OUT/f$n-field2x.h5" -log_view ":$LV")
   rd=$(reldiff "$OUT/f$n-field1.h5" "$OUT/f$n-net.h5")
   # the same at dt/2 (untimed): the difference of the two codes must shrink like dt^4
   local half=(-bbd_init "$init" -bbd_tfinal 1 -bbd_output_dt 1 -ts_type rk -ts_rk_type 4 -ts_adapt_type none
@@ -103,6 +108,7 @@ trajectory() {
     { echo "the dt/2 runs failed"; return 1; }
   rdh=$(reldiff "$OUT/f$n-field-half.h5" "$OUT/f$n-net-half.h5")
   rd2=$(reldiff "$OUT/f$n-field2.h5" "$OUT/f$n-field1.h5")
+  rd2x=$(reldiff "$OUT/f$n-field2x.h5" "$OUT/f$n-field1.h5")
   if [ "${NUMPY:-1}" != 0 ]; then
     LOG="$OUT/f$n-numpy.log"
     "$PY" "$ROOT/bench/numpy_bbd.py" "$init" --dynamics flow --tfinal 1 --dt "$FIELD_DT" --batch 1 \
@@ -111,29 +117,31 @@ trajectory() {
     np=$(kv "$LOG" time_total)
     rdn=$(kv "$LOG" reldiff_state)
   fi
-  local wn sn fn cn w1 s1 f1 c1 w2 s2 f2 c2 pn p1 p2
+  local wn sn fn cn w1 s1 f1 c1 w2 s2 f2 c2 s2x pn p1 p2
   read -r wn _ _ sn fn cn <<< "$t_net"
   read -r w1 _ _ s1 f1 c1 <<< "$t_f1"
   read -r w2 _ _ s2 f2 c2 <<< "$t_f2"
+  read -r _ _ _ s2x _ _ <<< "$t_f2x"
   pn=$(calc %.6g "$fn / $cn") p1=$(calc %.6g "$f1 / $c1") p2=$(calc %.6g "$f2 / $c2")
   echo "bbd-net:      TSStep $sn s, $cn right-hand sides of $(calc %.4g "$pn * 1e6") us (forward + backward + velocity)"
   echo "bbd-field 1:  TSStep $s1 s, $c1 right-hand sides of $(calc %.4g "$p1 * 1e6") us (exact sweep): $(calc %.2f "$p1 / $pn") x bbd-net's pass (target <= 3)"
   echo "bbd-field 2:  TSStep $s2 s (max over ranks), $(calc %.4g "$p2 * 1e6") us per right-hand side: speed-up $(calc %.2f "$s1 / $s2") on 2 ranks"
-  echo "numpy:        $np s; final states: field/net $rd, field 2 ranks/1 rank $rd2, numpy/net $rdn"
+  echo "bbd-field 2x: TSStep $s2x s with depth split (-da_processors_x 2): speed-up $(calc %.2f "$s1 / $s2x"), $(calc %.2f "$s2x / $s2") x the width split"
+  echo "numpy:        $np s; final states: field/net $rd, field 2 ranks/1 rank $rd2 (depth split $rd2x), numpy/net $rdn"
   # bbd-net integrates (a, b), bbd-field (z, a): Runge-Kutta methods are not invariant under the
   # nonlinear change of variables b <-> z, so the two discrete trajectories differ by O(dt^4):
   # the difference must fall by at least 8 (16 expected) when dt is halved, or be at rounding
   # level. The NumPy code integrates (a, b) like bbd-net: 1e-10. Ranks: the same sweep: 1e-12.
   local ok=yes
   awk -v a="$rd" -v b="$rdh" 'BEGIN {exit !(a + 0 <= 1e-12 || b + 0 <= a / 8)}' || ok=NO
-  for r in "$rdn 1e-10" "$rd2 1e-12"; do
+  for r in "$rdn 1e-10" "$rd2 1e-12" "$rd2x 1e-12"; do
     set -- $r
     [ "$1" = - ] || awk -v r="$1" -v t="$2" 'BEGIN {exit !(r + 0 <= t + 0)}' || ok=NO
   done
   echo "field/net difference at dt = $FIELD_DT: $rd, at dt/2: $rdh (ratio $(calc %.1f "$rd / ($rdh + 1e-300)"), 16 for fourth order)"
   [ $ok = yes ] || FAIL=1
-  TROWS+=("$(printf '%5s %9.4g %9.4g %9.4g %9s %8.2f %8.2f %7s %8s %9s %4s' "$n" "$sn" "$s1" "$s2" "$np" \
-    "$(calc %.4g "$p1 / $pn")" "$(calc %.4g "$s1 / $s2")" "$([ "$np" = - ] && echo - || calc %.1f "$np / $s1")" "$rd" "$rd2" $ok)")
+  TROWS+=("$(printf '%5s %9.4g %9.4g %9.4g %9s %8.2f %8.2f %8.2f %7s %8s %9s %4s' "$n" "$sn" "$s1" "$s2" "$np" \
+    "$(calc %.4g "$p1 / $pn")" "$(calc %.4g "$s1 / $s2")" "$(calc %.4g "$s1 / $s2x")" "$([ "$np" = - ] && echo - || calc %.1f "$np / $s1")" "$rd" "$rd2" $ok)")
 }
 
 # ---------------------------------------------------------------- residual and krylov
@@ -201,10 +209,11 @@ done
 echo
 if [ ${#TROWS[@]} -gt 0 ]; then
   echo "== trajectory: t in [0, 1] (time per unit of training time, s), RK4 dt = $FIELD_DT"
-  printf '%5s %9s %9s %9s %9s %8s %8s %7s %8s %9s %4s\n' N bbd-net field-1 field-2 numpy "rhs/pass" "2-rank" "np/fld" "fld/net" "2r/1r" ok
+  printf '%5s %9s %9s %9s %9s %8s %8s %8s %7s %8s %9s %4s\n' N bbd-net field-1 field-2 numpy "rhs/pass" "2-rank" "2x1" "np/fld" "fld/net" "2r/1r" ok
   for r in "${TROWS[@]}"; do echo "$r"; done
   echo "rhs/pass: bbd-field's right-hand side (exact sweep) / bbd-net's forward + backward pass (target <= 3);"
-  echo "2-rank: speed-up of bbd-field on 2 ranks; np/fld: NumPy / bbd-field; fld/net, 2r/1r: relative differences of the final states"
+  echo "2-rank: speed-up of bbd-field on 2 ranks (width split); 2x1: the same with depth split (-da_processors_x 2);"
+  echo "np/fld: NumPy / bbd-field; fld/net, 2r/1r: relative differences of the final states"
   echo "(fld/net is RK4's O(dt^4) difference between integrating (z, a) and (a, b): it must fall 8-16x when dt is halved)"
 fi
 if [ ${#RROWS[@]} -gt 0 ]; then
