@@ -12,7 +12,11 @@
 #               issue's target is at most 3x), 2-rank speed-ups, and the agreement of the final
 #               states.
 #   residual    residual (IFunction) evaluations per second of the implicit formulation and the
-#               bytes they must move, against single-core STREAM (target: at least half).
+#               bytes they must move, against single-core STREAM (target: at least half): inside
+#               the solver (-log_view wall time; a process waiting for a core on a loaded machine
+#               counts against it), and with bbd-residual-bench (bench/residual_bench.c: thread CPU
+#               time per evaluation, caches flushed before each so that U, U', F come from memory
+#               as in the solver; best of 10 blocks of 10), which a shared machine distorts less.
 #   krylov      Krylov iterations per Newton step of the implicit residual formulation with the
 #               sweep preconditioner (beuler, fixed dt) for the grids in KRYLOV_SIZES, two ways:
 #               (a) M = N from the stable state (a_2 scaled down like 1/N beyond N = 64, so the
@@ -22,7 +26,9 @@
 #               ((M+1) x N grid, residual form) side by side.
 #
 # Usage: bash bench/field.sh [trajectory|residual|krylov ...]
-# Environment: BBD_NET, BBD_FIELD (default build/bin/...), BENCH_DIR (default build/bench),
+# Environment: BBD_NET, BBD_FIELD, BBD_RESIDUAL_BENCH (default build/bin/...; without the last the
+# residual section gives the solver's figure only), FLUSH_MB (cache flush of bbd-residual-bench, MB,
+# default 64: more than the L3), BENCH_DIR (default build/bench),
 # BENCH_REPS (runs per measurement, best taken; default 3), TRAJ_SIZES (default "64 256"),
 # KRYLOV_SIZES (default "32 64 128 256 512"), RESIDUAL_SIZES (default "64 256 512"), FIELD_DT
 # (default 0.01), KRYLOV_DT (default 0.01), KRYLOV_OPTS (extra options of the krylov runs, e.g.
@@ -34,6 +40,8 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NET_ORIG=${BBD_NET:-$ROOT/build/bin/bbd-net}
 FIELD_ORIG=${BBD_FIELD:-$ROOT/build/bin/bbd-field}
+RBENCH_ORIG=${BBD_RESIDUAL_BENCH:-$ROOT/build/bin/bbd-residual-bench}
+FLUSH_MB=${FLUSH_MB:-64}
 OUT=${BENCH_DIR:-$ROOT/build/bench}
 PY=${PYTHON:-/usr/bin/python3}
 REPS=${BENCH_REPS:-3}
@@ -60,7 +68,8 @@ fi
 # private copies: a rebuild during the benchmark must not change the programs under test
 cp "$NET_ORIG" "$OUT/bbd-net.fbench"
 cp "$FIELD_ORIG" "$OUT/bbd-field.fbench"
-NET=$OUT/bbd-net.fbench FIELD=$OUT/bbd-field.fbench
+NET=$OUT/bbd-net.fbench FIELD=$OUT/bbd-field.fbench RBENCH=""
+if [ -x "$RBENCH_ORIG" ]; then cp "$RBENCH_ORIG" "$OUT/bbd-residual-bench.fbench" && RBENCH=$OUT/bbd-residual-bench.fbench; fi
 BIN=$NET BIN_ORIG=$NET_ORIG
 "$PY" -c "import numpy, h5py" || { echo "$PY lacks numpy or h5py (Debian: python3-numpy python3-h5py)"; exit 1; }
 machine_report
@@ -155,7 +164,7 @@ implicit_run() { # implicit_run N NSTEPS TAG: the residual formulation, beuler, 
     -bbd_output "$OUT/f$n-$3.h5" -log_view ":$LV" "${KRYLOV_EXTRA[@]}"
 }
 residual() {
-  local n=$1 t fe nfe per bytes bw
+  local n=$1 t fe nfe per bytes bw cpu="-" bwc="-" rc="-"
   echo "== residual evaluations, M = N = $n"
   t=$(implicit_run "$n" 3 residual)
   read -r _ _ _ _ fe nfe <<< "$t"
@@ -166,8 +175,16 @@ residual() {
   bw=$(calc %.3f "$bytes / $per / 1e9")
   echo "$nfe evaluations, $(calc %.4g "$per * 1e6") us each ($(calc %.4g "1 / $per") per second); $bytes bytes minimal: $bw GB/s =" \
     "$(calc %.2f "$bw / $BW_DRAM") of STREAM (DRAM), $(calc %.2f "$bw / $BW_L3") of L3, $(calc %.2f "$bw / $BW_L2") of L2"
-  RROWS+=("$(printf '%5s %8s %10.4g %10.4g %7s %9.2f %7.2f %7.2f' "$n" "$nfe" "$(calc %.6g "$per * 1e6")" "$(calc %.6g "1 / $per")" "$bw" \
-    "$(calc %.4g "$bw / $BW_DRAM")" "$(calc %.4g "$bw / $BW_L3")" "$(calc %.4g "$bw / $BW_L2")")")
+  if [ -n "$RBENCH" ]; then # the same evaluation alone, data from memory, thread CPU time
+    "$RBENCH" -bbd_init "$OUT/f$n-init.h5" -bbd_formulation residual -bench_flush "$FLUSH_MB" -bench_reps 10 > "$OUT/f$n-rbench.log" 2>&1 ||
+      { echo "bbd-residual-bench failed (see $OUT/f$n-rbench.log)"; return 1; }
+    cpu=$(sed -n 's/.*cpu best \([0-9.]*\) us.*/\1/p' "$OUT/f$n-rbench.log")
+    bwc=$(calc %.3f "$bytes / ($cpu * 1e-6) / 1e9")
+    rc=$(calc %.2f "$bwc / $BW_DRAM")
+    echo "bbd-residual-bench (caches flushed, CPU time): $cpu us, $bwc GB/s = $rc of STREAM (DRAM)"
+  fi
+  RROWS+=("$(printf '%5s %8s %10.4g %10.4g %7s %9.2f %7.2f %7.2f %9s %7s %9s' "$n" "$nfe" "$(calc %.6g "$per * 1e6")" "$(calc %.6g "1 / $per")" "$bw" \
+    "$(calc %.4g "$bw / $BW_DRAM")" "$(calc %.4g "$bw / $BW_L3")" "$(calc %.4g "$bw / $BW_L2")" "$cpu" "$bwc" "$rc")")
 }
 krylov() {
   local n=$1 line steps newton kry
@@ -218,9 +235,10 @@ if [ ${#TROWS[@]} -gt 0 ]; then
 fi
 if [ ${#RROWS[@]} -gt 0 ]; then
   echo "== residual evaluations (implicit formulation; minimal traffic: U, U' read, F written)"
-  printf '%5s %8s %10s %10s %7s %9s %7s %7s\n' N evals "us/eval" "evals/s" "GB/s" "/DRAM" "/L3" "/L2"
+  printf '%5s %8s %10s %10s %7s %9s %7s %7s %9s %7s %9s\n' N evals "us/eval" "evals/s" "GB/s" "/DRAM" "/L3" "/L2" "cpu-us" "GB/s" "/DRAM"
   for r in "${RROWS[@]}"; do echo "$r"; done
   echo "STREAM triad (1 core): DRAM $BW_DRAM, L3 $BW_L3, L2 $BW_L2 GB/s (target: /DRAM >= 0.5)"
+  echo "(first columns: inside the solver, wall time; last three: bbd-residual-bench, caches flushed, thread CPU time)"
 fi
 if [ ${#KROWS[@]} -gt 0 ]; then
   echo "== Krylov iterations per Newton step (residual formulation, sweep preconditioner, beuler, dt = $KRYLOV_DT${KRYLOV_OPTS:+, $KRYLOV_OPTS})"

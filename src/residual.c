@@ -13,10 +13,9 @@
 #include "fieldimpl.h"
 #include <stdint.h>
 
-#if defined(BBD_HAVE_LIBMVEC) && defined(__x86_64__)
-  #include <immintrin.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+  #include "tanh4.h"
   #define BBD_RESIDUAL_AVX2 1
-__m256d _ZGVdN4v_expm1(__m256d); /* glibc's vector expm1 (AVX2; libmvec, as in activation.c) */
 #endif
 /* the windows of the AVX2 kernels, in slots of f->vnx doubles: per column of the five-column window
    sigma, sigma', sigma' z', z' (contiguous in depth), per column of the three-column window beta,
@@ -190,7 +189,7 @@ static void ColumnRz(BbdField f, const PetscScalar *u, const PetscScalar *ud, Pe
    doubles) at a time, and takes the dofs apart with unpack instructions (a 4 x 4 transpose); what
    the later kernels need of a column (sigma, sigma', sigma' z', z', beta, a_j, R_aj) goes into the
    contiguous window slots above, so no kernel transposes a column twice. act: sigma = tanh z
-   (Tanh4 below) straight from the column, sigma' = 1 - sigma^2 in the same loop; mid: beta and
+   (BbdTanh4, src/tanh4.h) straight from the column, sigma' = 1 - sigma^2 in the same loop; mid: beta and
    R_a; last: R_z, and the whole owned column of F is stored once, four points at a time. The
    beta step of column i + 1 and the R_z step of column i run in one loop (ColumnBetaRzAVX2).
    The arithmetic is that of ColumnActivation/ColumnBeta/ColumnRz (FMA contracts some products:
@@ -199,18 +198,6 @@ static void ColumnRz(BbdField f, const PetscScalar *u, const PetscScalar *ud, Pe
 static inline PetscReal *VSlot(BbdField f, PetscInt base, PetscInt i, PetscInt n)
 {
   return f->vw + (base + BbdFieldSlot(i, n)) * f->vnx + 4;
-}
-
-/* tanh of four values: tanh|x| = t/(t + 2) with t = expm1(2|x|) >= 0 (no cancellation at any x;
-   |x| clamped at 22, where tanh is 1 in double precision and expm1 does not overflow; NaN passes
-   through), the sign put back. glibc's vector expm1 and one division cost 2.2 ns per value here
-   against 3.7 ns for glibc's vector tanh; the error is at most 4.1 ulp over 8 million values of
-   |x| from 1e-9 to 3e3 (glibc's vector tanh: 2.1 ulp; both against tanhl), rounding level in R. */
-__attribute__((target("avx2,fma"), always_inline)) static inline __m256d Tanh4(__m256d x)
-{
-  const __m256d sign = _mm256_set1_pd(-0.0), ax = _mm256_min_pd(_mm256_set1_pd(22.0), _mm256_andnot_pd(sign, x));
-  const __m256d t = _ZGVdN4v_expm1(_mm256_add_pd(ax, ax));
-  return _mm256_or_pd(_mm256_div_pd(t, _mm256_add_pd(t, _mm256_set1_pd(2.0))), _mm256_and_pd(sign, x));
 }
 
 /* z (dof 0) of the four points at p */
@@ -262,7 +249,7 @@ __attribute__((target("avx2,fma"))) static void ColumnActivationAVX2(BbdField f,
   cn  = i + 1 <= f->ys + f->ym + 1 ? BbdFieldCol(f, u, i + 1) : c; /* the next column of U and U' (the pass's last: ys + ym + 1), */
   cdn = i + 1 <= f->ys + f->ym + 1 ? BbdFieldCol(f, ud, i + 1) : cd; /* prefetched into L2 one column (4 (M + 1) doubles) ahead */
   for (; k + 4 <= M; k += 4) {
-    const __m256d zd = Dof0x4(cd + 4 * k), s = Tanh4(Dof0x4(c + 4 * k)), d = _mm256_fnmadd_pd(s, s, one);
+    const __m256d zd = Dof0x4(cd + 4 * k), s = BbdTanh4(Dof0x4(c + 4 * k)), d = _mm256_fnmadd_pd(s, s, one);
     _mm_prefetch((const char *)(cn + 4 * k), _MM_HINT_T1);
     _mm_prefetch((const char *)(cn + 4 * k + 8), _MM_HINT_T1);
     _mm_prefetch((const char *)(cdn + 4 * k), _MM_HINT_T1);
@@ -275,7 +262,7 @@ __attribute__((target("avx2,fma"))) static void ColumnActivationAVX2(BbdField f,
   if (k < M) { /* the last depths through the same vector tanh: a value's tanh never depends on its position */
     PetscReal zt[4] = {0, 0, 0, 0}, st[4];
     for (PetscInt m = k; m < M; m++) zt[m - k] = c[4 * m];
-    _mm256_storeu_pd(st, Tanh4(_mm256_loadu_pd(zt)));
+    _mm256_storeu_pd(st, BbdTanh4(_mm256_loadu_pd(zt)));
     for (PetscInt m = k; m < M; m++) {
       S[m]  = st[m - k];
       D[m]  = 1 - S[m] * S[m];
