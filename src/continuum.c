@@ -796,7 +796,7 @@ PetscErrorCode BbdFieldContinuumRun(BbdField f)
     PetscCall(TSGetKSPIterations(ts, &lits));
     PetscCall(TSGetSNESFailures(ts, &fails));
     if (fails) PetscCall(BbdFieldPrintFailures(f, ts, fails));
-    PetscCall(PetscPrintf(f->comm, "solver: %" PetscInt_FMT " steps in the run, %" PetscInt_FMT " Newton and %" PetscInt_FMT " Krylov iterations in all (%.2f Krylov per Newton)\n", steps, nits, lits, nits ? (double)lits / nits : 0.0));
+    PetscCall(PetscPrintf(f->comm, "solver: %" PetscInt_FMT " steps in the whole run, %" PetscInt_FMT " Newton and %" PetscInt_FMT " Krylov iterations in all (%.2f Krylov per Newton)\n", steps, nits, lits, nits ? (double)lits / nits : 0.0));
     PetscCall(PetscPrintf(f->comm, "wrote %s\n", net->output_file));
   }
   if (!rank) PetscCall(PetscFree5(f->rt, f->rloss, f->rz, f->ra, f->rflux));

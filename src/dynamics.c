@@ -246,10 +246,12 @@ PetscErrorCode BbdTSConfigureWith(BbdNet net, TS ts, TSType type, PetscBool own_
     PetscCall(KSPGetPC(ksp, &pc));
     PetscCall(PCSetType(pc, PCNONE));
   }
-  /* a failed Newton solve rejects the step, which is retried with half the step (TSAdapt's
-     -ts_adapt_scale_solve_failed), at most -ts_max_reject times per step; PETSc's default ends the
-     run at the first failure. With -ts_adapt_type none the halved step stays until the end of the
-     segment (every segment starts again from dt0, so restarts stay exact). */
+  /* a failed Newton solve rejects the step, which is retried with a quarter of it (TSAdapt's
+     -ts_adapt_scale_solve_failed, 0.25), at most -ts_max_reject (10) times per step; PETSc's
+     default ends the run at the first failure. With -ts_adapt_type none the reduced step stays
+     until the end of the segment (every segment starts again from dt0, so restarts stay exact).
+     Large rates need this in the residual form (docs/theory.md section 14, "Large rates and the
+     residual form"). */
   PetscCall(TSSetMaxSNESFailures(ts, -1));
   PetscCall(TSSetErrorIfStepFails(ts, PETSC_FALSE)); /* a failed step ends TSSolve with a reason: BbdTSSolveSegment says what to do */
   PetscCall(TSSetFromOptions(ts));

@@ -1094,7 +1094,7 @@ PetscErrorCode BbdFieldRun(BbdField f)
     fails += f->acc_fail;
     if (fails) PetscCall(BbdFieldPrintFailures(f, ts, fails));
     if (net->sample_dt > 0) PetscCall(PetscPrintf(f->comm, "sample switches: %" PetscInt_FMT " (%" PetscInt_FMT " as TS events, located within %.2e of k sample_dt; %" PetscInt_FMT " at segment ends)\n", f->nswitch_event + f->nswitch_seg, f->nswitch_event, (double)f->switch_err, f->nswitch_seg));
-    PetscCall(PetscPrintf(f->comm, "solver: %" PetscInt_FMT " steps in the run, %" PetscInt_FMT " Newton and %" PetscInt_FMT " Krylov iterations in all (%.2f Krylov per Newton)\n", steps, nits, lits, nits ? (double)lits / nits : 0.0));
+    PetscCall(PetscPrintf(f->comm, "solver: %" PetscInt_FMT " steps in the whole run, %" PetscInt_FMT " Newton and %" PetscInt_FMT " Krylov iterations in all (%.2f Krylov per Newton)\n", steps, nits, lits, nits ? (double)lits / nits : 0.0));
     PetscCall(PetscPrintf(f->comm, "wrote %s\n", net->output_file));
   }
   PetscCall(PetscFree2(z, zd));

@@ -1540,7 +1540,11 @@ def case_field_stiff(b):
         out = run([f] + base + ["-bbd_tfinal", "0.2", "-ts_dt", "0.002", "-bbd_formulation", "residual",
                                 "-bbd_output", "re%d.h5" % p], nproc=p).stdout
         fail = [l for l in out.splitlines() if l.startswith("Newton failures:")]
-        steps = int([l for l in out.splitlines() if l.startswith("solver:")][0].split()[1])
+        w = [l for l in out.splitlines() if l.startswith("solver:")][0].split()
+        steps = int(w[1])
+        # bench/field.sh reads the solver: line by position: fields 2, 8, 11 are steps, Newton, Krylov
+        check((w[2], w[8], w[9], w[11]) == ("steps", "Newton", "and", "Krylov") and (int(w[7]), int(w[10])) == solver_line(out),
+              "the solver: line changed its fields (bench/field.sh reads 2, 8, 11): %s" % " ".join(w))
         check(fail and int(fail[0].split()[2]) == 1 and steps == 175,
               "stiff flow on %d ranks: expected 1 Newton failure at the first step and 100 + 75 steps, got %s, %d steps: "
               "the comparison below assumes that step sequence" % (p, fail, steps))
