@@ -776,7 +776,11 @@ PetscErrorCode BbdFieldContinuumRun(BbdField f)
     PetscReal tend;
     PetscBool save;
     BbdTSNextSegment(net, t, &tend, &save);
-    ierr = BbdFieldSolveSegment(f, ts, t, tend, dt0, NULL);
+    /* residual form: beta afresh from the state at every segment start, as a restart computes it
+       (the file has no beta), so that restarts continue bitwise; the Newton-solved beta differs
+       from it by the Newton tolerance and only seeds the first Newton iterate */
+    if (f->residual) ierr = BbdFieldContinuumResidualConsistent(f, f->U);
+    if (!ierr) ierr = BbdFieldSolveSegment(f, ts, t, tend, dt0, NULL);
     t    = tend;
     if (!ierr && f->bi >= 0) { /* a sample switch: z (and z_dot) jump, the parameters are continuous */
       PetscInt idx[1];
