@@ -776,7 +776,11 @@ PetscErrorCode BbdFieldContinuumRun(BbdField f)
     PetscReal tend;
     PetscBool save;
     BbdTSNextSegment(net, t, &tend, &save);
-    ierr = BbdFieldSolveSegment(f, ts, t, tend, dt0, NULL);
+    /* residual form: beta afresh from the state at every segment start, as a restart computes it
+       (the file has no beta), so that restarts continue bitwise; the Newton-solved beta differs
+       from it by the Newton tolerance and only seeds the first Newton iterate */
+    if (f->residual) ierr = BbdFieldContinuumResidualConsistent(f, f->U);
+    if (!ierr) ierr = BbdFieldSolveSegment(f, ts, t, tend, dt0, NULL);
     t    = tend;
     if (!ierr && f->bi >= 0) { /* a sample switch: z (and z_dot) jump, the parameters are continuous */
       PetscInt idx[1];
@@ -790,11 +794,13 @@ PetscErrorCode BbdFieldContinuumRun(BbdField f)
   PetscCall(BbdFieldWriteXdmf(f, f->T));
   PetscCallMPI(MPI_Barrier(f->comm));
   if (!net->quiet) {
-    PetscInt steps, nits, lits;
+    PetscInt steps, nits, lits, fails;
     PetscCall(TSGetStepNumber(ts, &steps));
     PetscCall(TSGetSNESIterations(ts, &nits));
     PetscCall(TSGetKSPIterations(ts, &lits));
-    PetscCall(PetscPrintf(f->comm, "solver: %" PetscInt_FMT " steps in the last segment, %" PetscInt_FMT " Newton and %" PetscInt_FMT " Krylov iterations in all (%.2f Krylov per Newton)\n", steps, nits, lits, nits ? (double)lits / nits : 0.0));
+    PetscCall(TSGetSNESFailures(ts, &fails));
+    if (fails) PetscCall(BbdFieldPrintFailures(f, ts, fails));
+    PetscCall(PetscPrintf(f->comm, "solver: %" PetscInt_FMT " steps in the whole run, %" PetscInt_FMT " Newton and %" PetscInt_FMT " Krylov iterations in all (%.2f Krylov per Newton)\n", steps, nits, lits, nits ? (double)lits / nits : 0.0));
     PetscCall(PetscPrintf(f->comm, "wrote %s\n", net->output_file));
   }
   if (!rank) PetscCall(PetscFree5(f->rt, f->rloss, f->rz, f->ra, f->rflux));

@@ -246,6 +246,13 @@ PetscErrorCode BbdTSConfigureWith(BbdNet net, TS ts, TSType type, PetscBool own_
     PetscCall(KSPGetPC(ksp, &pc));
     PetscCall(PCSetType(pc, PCNONE));
   }
+  /* a failed Newton solve rejects the step, which is retried with a quarter of it (TSAdapt's
+     -ts_adapt_scale_solve_failed, 0.25), at most -ts_max_reject (10) times per step; PETSc's
+     default ends the run at the first failure. With -ts_adapt_type none the reduced step stays
+     until the end of the segment (every segment starts again from dt0, so restarts stay exact).
+     Large rates need this in the residual form (docs/theory.md section 14, "Large rates and the
+     residual form"). */
+  PetscCall(TSSetMaxSNESFailures(ts, -1));
   PetscCall(TSSetErrorIfStepFails(ts, PETSC_FALSE)); /* a failed step ends TSSolve with a reason: BbdTSSolveSegment says what to do */
   PetscCall(TSSetFromOptions(ts));
   PetscCall(TSGetExactFinalTime(ts, &eft));
@@ -271,7 +278,12 @@ PetscErrorCode BbdTSSolveSegment(BbdNet net, TS ts, Vec U, PetscReal t, PetscRea
   PetscCall(TSSolve(ts, U));
   PetscCall(TSGetConvergedReason(ts, &reason));
   PetscCall(TSGetTime(ts, &reached));
-  PetscCheck(reason >= 0, net->comm, PETSC_ERR_NOT_CONVERGED, "the time stepper failed at t = %g (%s); try a smaller -ts_dt or another -ts_type", (double)t, TSConvergedReasons[reason]);
+  if (reason == TS_DIVERGED_STEP_REJECTED) { /* Newton failures or the error control: every retry of one step rejected */
+    PetscReal dt;
+    PetscCall(TSGetTimeStep(ts, &dt));
+    SETERRQ(net->comm, PETSC_ERR_NOT_CONVERGED, "the time stepper failed at t = %g (%s: the step was rejected -ts_max_reject times, down to dt = %g; -ts_adapt_monitor shows why); try a smaller -ts_dt or another -ts_type", (double)reached, TSConvergedReasons[reason], (double)dt);
+  }
+  PetscCheck(reason >= 0, net->comm, PETSC_ERR_NOT_CONVERGED, "the time stepper failed at t = %g (%s); try a smaller -ts_dt or another -ts_type", (double)reached, TSConvergedReasons[reason]);
   if (stop) *stop = reached;
   PetscCheck((stop && reason == TS_CONVERGED_EVENT) || PetscAbsReal(reached - tend) <= BbdTimeEps(net), net->comm, PETSC_ERR_USER_INPUT, "the time stepper stopped at t = %g before the end of its segment %g (%s): do not limit -ts_max_steps or -ts_max_time", (double)reached, (double)tend, TSConvergedReasons[reason]);
   PetscFunctionReturn(0);

@@ -37,7 +37,7 @@ struct _p_BbdField {
   PetscInt    batch;
   PetscInt    nswitch_event, nswitch_seg; /* switches applied by a TS event, at a segment end */
   PetscReal   switch_err;                 /* events: largest |t - k sample_dt| at a switch */
-  PetscInt    acc_steps, acc_newton, acc_krylov; /* events: TS counters of the finished solves */
+  PetscInt    acc_steps, acc_newton, acc_krylov, acc_fail; /* events: TS counters of the finished solves */
   /* fieldts.c: the TS layout (-da_processors_x > 1: split moves vectors to the width-only f->da) */
   DM          dats;
   PetscBool   split;
@@ -91,6 +91,7 @@ PETSC_INTERN void           BbdFieldRowPhi(BbdField, PetscInt k, const PetscReal
 PETSC_INTERN PetscErrorCode BbdFieldGatherAll(BbdField, const PetscScalar **all); /* restore with VecRestoreArrayRead(f->Uall) */
 PETSC_INTERN PetscErrorCode BbdFieldGatherVec(BbdField, Vec, const PetscScalar **all); /* the same for a vector of f->da */
 PETSC_INTERN PetscErrorCode BbdFieldWriteXdmf(BbdField, PetscInt T);
+PETSC_INTERN PetscErrorCode BbdFieldPrintFailures(BbdField, TS, PetscInt fails);
 PETSC_INTERN PetscErrorCode BbdFieldIJacobian(TS, PetscReal, Vec U, Vec Udot, PetscReal shift, Mat, Mat, void *); /* lattice residual forms (flow, damped) */
 PETSC_INTERN PetscErrorCode BbdFieldResidualSolver(BbdField, TS, PetscErrorCode (*)(TS, PetscReal, Vec, Vec, Vec, void *), PetscErrorCode (*)(TS, PetscReal, Vec, Vec, PetscReal, Mat, Mat, void *), PetscErrorCode (*)(PC, Vec, Vec), const char *pcname, PetscReal *dt0);
 /* residual.c: the one-pass residual, shared by flow and damped (residual_damped.c) */
