@@ -139,14 +139,12 @@ PetscErrorCode BbdFieldJacLinearise(BbdField f, JacCtx *J, Vec U, Vec Udot, cons
 static PetscErrorCode Fill(BbdField f, JacCtx *J, Vec U, Vec Udot, PetscReal shift, Mat A)
 {
   BbdNet             net = f->net;
-  const PetscInt     M = net->M, N = net->n[0], P = net->P, gym = J->gym, o = f->ys - J->gys;
-  const PetscReal    rho = net->rho, h = net->h;
+  const PetscInt     M = net->M, N = net->n[0], o = f->ys - J->gys;
   const PetscScalar ***u, ***ud;
-  PetscReal          S[3][3], sumy = 0;
+  PetscReal          sumy = 0;
   const PetscReal   *Y = net->Y + f->sample * N;
 
   PetscFunctionBeginUser;
-  Stencils(net, S);
   PetscCall(BbdFieldJacLinearise(f, J, U, Udot, &u, &ud));
   for (PetscInt i = 0; i < N; i++) sumy += Y[i];
   for (PetscInt j = f->ys; j < f->ys + f->ym; j++) {
@@ -154,26 +152,7 @@ static PetscErrorCode Fill(BbdField f, JacCtx *J, Vec U, Vec Udot, PetscReal shi
     /* neuron rows */
     Add(J, Col(f, 0, j, 0), shift);
     PetscCall(FlushRow(f, J, A, Col(f, 0, j, 0)));
-    for (PetscInt m = 1; m < M; m++) {
-      const PetscReal d = J->d[m * gym + jj], *bt = J->bt + m * gym;
-      PetscReal       T = 0;
-      AddBeta(f, J, u, ud, m - 1, jj, shift, 1 / h);
-      AddBeta(f, J, u, ud, m, jj, shift, -rho / h);
-      for (PetscInt l = -1; l <= 1; l++) { /* - sigma' .* sum_c D_c^T (a_c beta^(m)), D_c^T has weights S_c[-l] */
-        PetscReal K = 0;
-        if (Col(f, m, j + l, 0) < 0) continue;
-        for (PetscInt c = 0; c <= P; c++) {
-          const PetscReal Kc = S[c][1 - l];
-          if (Kc == 0) continue; /* structural zeros of the stencils */
-          K += Kc * u[j + l][m][1 + c];
-          T += Kc * u[j + l][m][1 + c] * bt[jj + l];
-          Add(J, Col(f, m, j + l, 1 + c), -d * Kc * bt[jj + l]);
-        }
-        AddBeta(f, J, u, ud, m, jj + l, shift, -d * K);
-      }
-      Add(J, Col(f, m, j, 0), -J->e[m * gym + jj] * T);
-      PetscCall(FlushRow(f, J, A, Col(f, m, j, 0)));
-    }
+    for (PetscInt m = 1; m < M; m++) PetscCall(AddBulkRow(f, J, u, ud, m, j, jj, 0, shift, AddBeta, A));
     AddBeta(f, J, u, ud, M - 1, jj, shift, 1);
     AddLossHessian(f, J, j, sumy);
     PetscCall(FlushRow(f, J, A, Col(f, M, j, 0)));

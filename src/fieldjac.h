@@ -104,6 +104,37 @@ static inline void AddLossHessian(BbdField f, JacCtx *J, PetscInt j, PetscReal s
 /* the bias-rate row's derivatives (flow: beta, damped: B) times scale into the row buffer */
 typedef void (*JacAddRate)(BbdField, JacCtx *, const PetscScalar ***u, const PetscScalar ***ud, PetscInt m, PetscInt jj, PetscReal shift, PetscReal scale);
 
+/* the bulk row of depth m (1 <= m < M) of width j (ghosted jj), R = (b^(m-1) - rho b^(m))/h -
+   s' .* sum_c D_c^T (a_c b^(m)) with b the bias rate (flow: beta, damped: B, through addrate) and
+   s' = sigma'(z^(m)); flushed as the row of component comp */
+static inline PetscErrorCode AddBulkRow(BbdField f, JacCtx *J, const PetscScalar ***u, const PetscScalar ***ud, PetscInt m, PetscInt j, PetscInt jj, PetscInt comp, PetscReal shift, JacAddRate addrate, Mat A)
+{
+  BbdNet           net = f->net;
+  const PetscInt   P = net->P, gym = J->gym;
+  const PetscReal  d = J->d[m * gym + jj], *bt = J->bt + m * gym;
+  PetscReal        S[3][3], T = 0;
+
+  PetscFunctionBeginUser;
+  Stencils(net, S);
+  addrate(f, J, u, ud, m - 1, jj, shift, 1 / net->h);
+  addrate(f, J, u, ud, m, jj, shift, -net->rho / net->h);
+  for (PetscInt l = -1; l <= 1; l++) { /* - s' .* sum_c D_c^T (a_c b^(m)), D_c^T has weights S_c[-l] */
+    PetscReal K = 0;
+    if (Col(f, m, j + l, 0) < 0) continue;
+    for (PetscInt c = 0; c <= P; c++) {
+      const PetscReal Kc = S[c][1 - l];
+      if (Kc == 0) continue; /* structural zeros of the stencils */
+      K += Kc * u[j + l][m][1 + c];
+      T += Kc * u[j + l][m][1 + c] * bt[jj + l];
+      Add(J, Col(f, m, j + l, 1 + c), -d * Kc * bt[jj + l]);
+    }
+    addrate(f, J, u, ud, m, jj + l, shift, -d * K);
+  }
+  Add(J, Col(f, m, j, 0), -J->e[m * gym + jj] * T); /* s'' through the factor s' */
+  PetscCall(FlushRow(f, J, A, Col(f, m, j, comp)));
+  PetscFunctionReturn(0);
+}
+
 /* the moment rows of width j (ghosted jj), components off + 1 + c: R = A_c/kappa_c - b D_c s with
    dA_c = diag da_c (flow: shift; damped: shift + gamma), b the bias rate; diag alone for a frozen
    moment and on the unused row k = M */

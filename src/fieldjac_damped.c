@@ -110,14 +110,13 @@ static void AddB(BbdField f, JacCtx *J, const PetscScalar ***u, const PetscScala
 PetscErrorCode BbdFieldJacFillDamped(BbdField f, JacCtx *J, Vec U, Vec Udot, PetscReal shift, Mat A)
 {
   BbdNet             net = f->net;
-  const PetscInt     M = net->M, N = net->n[0], P = net->P, V = P + 2, gym = J->gym;
-  const PetscReal    rho = net->rho, h = net->h, sg = shift + net->gamma;
+  const PetscInt     M = net->M, N = net->n[0], P = net->P, V = P + 2;
+  const PetscReal    sg = shift + net->gamma;
   const PetscScalar ***u, ***ud;
-  PetscReal          S[3][3], sumy = 0;
+  PetscReal          sumy = 0;
   const PetscReal   *Y = net->Y + f->sample * N;
 
   PetscFunctionBeginUser;
-  Stencils(net, S);
   PetscCall(BbdFieldJacLinearise(f, J, U, Udot, &u, &ud)); /* s, s', s'', the softmax of Z */
   PetscCall(LineariseDamped(f, J, u, ud));                 /* s''', B */
   for (PetscInt i = 0; i < N; i++) sumy += Y[i];
@@ -133,26 +132,7 @@ PetscErrorCode BbdFieldJacFillDamped(BbdField f, JacCtx *J, Vec U, Vec Udot, Pet
     /* momentum rows of v */
     Add(J, Col(f, 0, j, V), sg); /* R_v^(0) = v' + gamma v */
     PetscCall(FlushRow(f, J, A, Col(f, 0, j, V)));
-    for (PetscInt m = 1; m < M; m++) {
-      const PetscReal d = J->d[m * gym + jj], *bt = J->bt + m * gym;
-      PetscReal       T = 0;
-      AddB(f, J, u, ud, m - 1, jj, shift, 1 / h);
-      AddB(f, J, u, ud, m, jj, shift, -rho / h);
-      for (PetscInt l = -1; l <= 1; l++) { /* - s' .* sum_c D_c^T (a_c B^(m)), D_c^T has weights S_c[-l] */
-        PetscReal K = 0;
-        if (Col(f, m, j + l, 0) < 0) continue;
-        for (PetscInt c = 0; c <= P; c++) {
-          const PetscReal Kc = S[c][1 - l];
-          if (Kc == 0) continue; /* structural zeros of the stencils */
-          K += Kc * u[j + l][m][1 + c];
-          T += Kc * u[j + l][m][1 + c] * bt[jj + l];
-          Add(J, Col(f, m, j + l, 1 + c), -d * Kc * bt[jj + l]);
-        }
-        AddB(f, J, u, ud, m, jj + l, shift, -d * K);
-      }
-      Add(J, Col(f, m, j, 0), -J->e[m * gym + jj] * T); /* s'' through the factor s' */
-      PetscCall(FlushRow(f, J, A, Col(f, m, j, V)));
-    }
+    for (PetscInt m = 1; m < M; m++) PetscCall(AddBulkRow(f, J, u, ud, m, j, jj, V, shift, AddB, A));
     AddB(f, J, u, ud, M - 1, jj, shift, 1); /* R_v^(M) = B^(M-1) + eta lam(Z) */
     AddLossHessian(f, J, j, sumy);
     PetscCall(FlushRow(f, J, A, Col(f, M, j, V)));
