@@ -68,6 +68,39 @@ static void DampedTangentSpan(BbdField f, PetscInt k, const PetscReal *q, PetscI
   for (PetscInt jj = lo; jj < hi; jj++) g[jj - lo] += cr[jj];
 }
 
+/* one Heun step of a sweep from the row x at depth k0, valid on *e ghost columns, to the row xn at
+   depth k1 (k0 - 1 for the adjoint, k0 + 1 for the tangent): xn = x + (h/2)(r(k0, x) + r(k1, p)),
+   p = x + h r(k0, x) (a work row); a row valid on no ghost column is first refilled on g of them,
+   and each stage leaves its result valid on one column fewer. On return *e is xn's validity. */
+static PetscErrorCode HeunStep(BbdField f, void (*rhs)(BbdField, PetscInt, const PetscReal *, PetscInt, PetscInt, PetscReal *), PetscInt k0, PetscInt k1, PetscReal *x, PetscInt *e, PetscReal *p, PetscReal *xn)
+{
+  const PetscInt  g = f->sg;
+  const PetscReal h = f->net->h;
+  PetscReal      *g1 = f->gb, *g2 = f->wg + f->gym;
+  PetscInt        lo1, hi1, lo, hi, ep;
+
+  PetscFunctionBeginUser;
+  if (*e < 1) {
+    PetscCall(BbdFieldExchangeGhosts(f, 1, &x, g));
+    *e = g;
+  }
+  Span(f, *e - 1, &lo1, &hi1);
+  rhs(f, k0, x, lo1, hi1, g1);
+  for (PetscInt jj = lo1; jj < hi1; jj++) p[jj] = x[jj] + h * g1[jj - lo1];
+  BbdFieldZeroOutside(f, p);
+  ep = *e - 1;
+  if (ep < 1) {
+    PetscCall(BbdFieldExchangeGhosts(f, 1, &p, g));
+    ep = g;
+  }
+  *e = PetscMin(*e - 1, ep - 1);
+  Span(f, *e, &lo, &hi);
+  rhs(f, k1, p, lo, hi, g2);
+  for (PetscInt jj = lo; jj < hi; jj++) xn[jj] = x[jj] + 0.5 * h * (g1[jj - lo1] + g2[jj - lo]);
+  BbdFieldZeroOutside(f, xn);
+  PetscFunctionReturn(0);
+}
+
 /* the adjoint sweep of the state last transposed in: beta(1) = -eta dl/dZ, Heun steps towards
    x = 0; beta on the owned columns (f->beta) and ghosted (f->bg: with g > 1 valid on g - 1
    ghost columns of every row after one exchange of all rows at the end) */
@@ -75,8 +108,7 @@ static PetscErrorCode AdjointSweep(BbdField f)
 {
   BbdNet          net = f->net;
   const PetscInt  M = net->M, ym = f->ym, gym = f->gym, o = f->ys - f->gys, g = f->sg;
-  const PetscReal h = net->h;
-  PetscReal      *beta = f->beta, *bg = f->bg, *pv = f->dzgn, *g1 = f->gb, *g2 = f->wg + gym;
+  PetscReal      *beta = f->beta, *bg = f->bg;
   PetscInt        eb = 0;
 
   PetscFunctionBeginUser;
@@ -84,27 +116,8 @@ static PetscErrorCode AdjointSweep(BbdField f)
   for (PetscInt j = 0; j < ym; j++) beta[M * ym + j] *= -net->eta;
   PetscCall(PetscArraycpy(bg + M * gym + o, beta + M * ym, ym));
   for (PetscInt k = M; k >= 1; k--) {
-    PetscReal *b = bg + k * gym, *bn = bg + (k - 1) * gym;
-    PetscInt   lo1, hi1, lo, hi, ep;
-    if (eb < 1) {
-      PetscCall(BbdFieldExchangeGhosts(f, 1, &b, g));
-      eb = g;
-    }
-    Span(f, eb - 1, &lo1, &hi1);
-    AdjointSpan(f, k, b, lo1, hi1, g1);
-    for (PetscInt jj = lo1; jj < hi1; jj++) pv[jj] = b[jj] + h * g1[jj - lo1];
-    BbdFieldZeroOutside(f, pv);
-    ep = eb - 1;
-    if (ep < 1) {
-      PetscCall(BbdFieldExchangeGhosts(f, 1, &pv, g));
-      ep = g;
-    }
-    eb = PetscMin(eb - 1, ep - 1);
-    Span(f, eb, &lo, &hi);
-    AdjointSpan(f, k - 1, pv, lo, hi, g2);
-    for (PetscInt jj = lo; jj < hi; jj++) bn[jj] = b[jj] + 0.5 * h * (g1[jj - lo1] + g2[jj - lo]);
-    BbdFieldZeroOutside(f, bn);
-    PetscCall(PetscArraycpy(beta + (k - 1) * ym, bn + o, ym));
+    PetscCall(HeunStep(f, AdjointSpan, k, k - 1, bg + k * gym, &eb, f->dzgn, bg + (k - 1) * gym));
+    PetscCall(PetscArraycpy(beta + (k - 1) * ym, bg + (k - 1) * gym + o, ym));
   }
   if (g > 1) { /* the tangent sweeps read beta of every row on g - 1 ghost columns: one message */
     for (PetscInt k = 0; k <= M; k++) f->rowp[k] = bg + k * gym;
@@ -118,33 +131,14 @@ static PetscErrorCode AdjointSweep(BbdField f)
 static PetscErrorCode TangentHeun(BbdField f, void (*rhs)(BbdField, PetscInt, const PetscReal *, PetscInt, PetscInt, PetscReal *), PetscReal *out)
 {
   const PetscInt  M = f->net->M, ym = f->ym, gym = f->gym, o = f->ys - f->gys, g = f->sg;
-  const PetscReal h = f->net->h;
-  PetscReal      *zv = f->dzg, *zp = f->dzgn, *zn = f->wg + 2 * gym, *g1 = f->gb, *g2 = f->wg + gym, *t;
+  PetscReal      *zv = f->dzg, *zp = f->dzgn, *zn = f->wg + 2 * gym, *t;
   PetscInt        ez = g; /* z' = 0 at x = 0, on every column */
 
   PetscFunctionBeginUser;
   PetscCall(PetscArrayzero(zv, gym));
   PetscCall(PetscArrayzero(out, ym));
   for (PetscInt k = 0; k < M; k++) {
-    PetscInt lo1, hi1, lo, hi, ep;
-    if (ez < 1) {
-      PetscCall(BbdFieldExchangeGhosts(f, 1, &zv, g));
-      ez = g;
-    }
-    Span(f, ez - 1, &lo1, &hi1);
-    rhs(f, k, zv, lo1, hi1, g1);
-    for (PetscInt jj = lo1; jj < hi1; jj++) zp[jj] = zv[jj] + h * g1[jj - lo1];
-    BbdFieldZeroOutside(f, zp);
-    ep = ez - 1;
-    if (ep < 1) {
-      PetscCall(BbdFieldExchangeGhosts(f, 1, &zp, g));
-      ep = g;
-    }
-    ez = PetscMin(ez - 1, ep - 1);
-    Span(f, ez, &lo, &hi);
-    rhs(f, k + 1, zp, lo, hi, g2);
-    for (PetscInt jj = lo; jj < hi; jj++) zn[jj] = zv[jj] + 0.5 * h * (g1[jj - lo1] + g2[jj - lo]);
-    BbdFieldZeroOutside(f, zn);
+    PetscCall(HeunStep(f, rhs, k, k + 1, zv, &ez, zp, zn));
     PetscCall(PetscArraycpy(out + (k + 1) * ym, zn + o, ym));
     t  = zv;
     zv = zn;
