@@ -372,6 +372,34 @@ __attribute__((target("avx2,fma"))) static void ColumnBetaAVX2(BbdField f, const
   BetaTail(&K, m, M);
 }
 
+/* the depths m0..M-1 of R_z of column i left over by the 4-wide loops, and the boundary rows
+   (k = 0, M) of the column, with the right neighbour's beta and moments Br, A1r, A2r (from its
+   window slots, or from the merged kernel's column) */
+__attribute__((target("avx2,fma"), always_inline)) static inline void RzTail(BbdField f, PetscInt i, PetscInt m0, const PetscReal *Br, const PetscReal *A1r, const PetscReal *A2r, PetscReal lam, PetscScalar *fo)
+{
+  BbdNet                          net = f->net;
+  const PetscInt                  M = net->M;
+  const PetscReal                 rho = net->rho, ih = 1.0 / net->h, c1 = 0.5 / net->dy, c2 = 1.0 / (net->dy * net->dy);
+  const PetscReal *PETSC_RESTRICT Bl = VSlot(f, VB, i - 1, 3), *PETSC_RESTRICT B = VSlot(f, VB, i, 3);
+  const PetscReal *PETSC_RESTRICT A0 = VSlot(f, VA0, i, 3), *PETSC_RESTRICT A1l = VSlot(f, VA1, i - 1, 3);
+  const PetscReal *PETSC_RESTRICT A2l = VSlot(f, VA2, i - 1, 3), *PETSC_RESTRICT A2 = VSlot(f, VA2, i, 3);
+  const PetscReal *PETSC_RESTRICT F0 = VSlot(f, VF0, i, 3), *PETSC_RESTRICT F1 = VSlot(f, VF1, i, 3), *PETSC_RESTRICT F2 = VSlot(f, VF2, i, 3);
+  const PetscReal *PETSC_RESTRICT D = VSlot(f, VD, i, 5), *PETSC_RESTRICT Zd = VSlot(f, VZD, i, 5);
+
+  for (PetscInt m = m0; m < M; m++) {
+    const PetscReal g = A0[m] * B[m] - c1 * (A1r[m] * Br[m] - A1l[m] * Bl[m]) + c2 * (A2r[m] * Br[m] - 2 * A2[m] * B[m] + A2l[m] * Bl[m]);
+    fo[4 * m]     = (B[m - 1] - rho * B[m]) * ih - D[m] * g;
+    fo[4 * m + 1] = F0[m];
+    fo[4 * m + 2] = F1[m];
+    fo[4 * m + 3] = F2[m];
+  }
+  fo[0]         = Zd[0];
+  fo[4 * M]     = B[M - 1] + net->eta * lam;
+  fo[4 * M + 1] = F0[M];
+  fo[4 * M + 2] = F1[M];
+  fo[4 * M + 3] = F2[M];
+}
+
 /* R_z of the owned column i, and its whole column of F stored once */
 __attribute__((target("avx2,fma"))) static void ColumnRzAVX2(BbdField f, const PetscScalar *u, const PetscScalar *ud, PetscInt i, PetscReal lam, PetscScalar *fo)
 {
@@ -383,7 +411,7 @@ __attribute__((target("avx2,fma"))) static void ColumnRzAVX2(BbdField f, const P
   const PetscReal *PETSC_RESTRICT A0 = VSlot(f, VA0, i, 3), *PETSC_RESTRICT A1l = VSlot(f, VA1, i - 1, 3), *PETSC_RESTRICT A1r = VSlot(f, VA1, i + 1, 3);
   const PetscReal *PETSC_RESTRICT A2l = VSlot(f, VA2, i - 1, 3), *PETSC_RESTRICT A2 = VSlot(f, VA2, i, 3), *PETSC_RESTRICT A2r = VSlot(f, VA2, i + 1, 3);
   const PetscReal *PETSC_RESTRICT F0 = VSlot(f, VF0, i, 3), *PETSC_RESTRICT F1 = VSlot(f, VF1, i, 3), *PETSC_RESTRICT F2 = VSlot(f, VF2, i, 3);
-  const PetscReal *PETSC_RESTRICT D = VSlot(f, VD, i, 5), *PETSC_RESTRICT Zd = VSlot(f, VZD, i, 5);
+  const PetscReal *PETSC_RESTRICT D = VSlot(f, VD, i, 5);
   const __m256d                   vrho = _mm256_set1_pd(rho), vih = _mm256_set1_pd(ih), vc1 = _mm256_set1_pd(c1), vc2 = _mm256_set1_pd(c2), two = _mm256_set1_pd(2.0);
   PetscInt                        m = 0;
 
@@ -400,18 +428,7 @@ __attribute__((target("avx2,fma"))) static void ColumnRzAVX2(BbdField f, const P
     __builtin_prefetch(fo + 4 * m + 136, 1, 3);
     Store4x4(fo + 4 * m, r, _mm256_load_pd(F0 + m), _mm256_load_pd(F1 + m), _mm256_load_pd(F2 + m));
   }
-  for (; m < M; m++) {
-    const PetscReal g = A0[m] * B[m] - c1 * (A1r[m] * Br[m] - A1l[m] * Bl[m]) + c2 * (A2r[m] * Br[m] - 2 * A2[m] * B[m] + A2l[m] * Bl[m]);
-    fo[4 * m]     = (B[m - 1] - rho * B[m]) * ih - D[m] * g;
-    fo[4 * m + 1] = F0[m];
-    fo[4 * m + 2] = F1[m];
-    fo[4 * m + 3] = F2[m];
-  }
-  fo[0]         = Zd[0];
-  fo[4 * M]     = B[M - 1] + net->eta * lam;
-  fo[4 * M + 1] = F0[M];
-  fo[4 * M + 2] = F1[M];
-  fo[4 * M + 3] = F2[M];
+  RzTail(f, i, m, Br, A1r, A2r, lam, fo);
 }
 
 /* mid of the merged kernels: beta of the first two columns (ys - 1, ys) only; the later ones are
@@ -433,7 +450,7 @@ __attribute__((target("avx2,fma"))) static void ColumnBetaRzAVX2(BbdField f, con
   const PetscReal *PETSC_RESTRICT   Bl = VSlot(f, VB, i - 1, 3), *PETSC_RESTRICT B = VSlot(f, VB, i, 3);
   const PetscReal *PETSC_RESTRICT   A0 = VSlot(f, VA0, i, 3), *PETSC_RESTRICT A1l = VSlot(f, VA1, i - 1, 3), *PETSC_RESTRICT A2l = VSlot(f, VA2, i - 1, 3), *PETSC_RESTRICT A2 = VSlot(f, VA2, i, 3);
   const PetscReal *PETSC_RESTRICT   F0 = VSlot(f, VF0, i, 3), *PETSC_RESTRICT F1 = VSlot(f, VF1, i, 3), *PETSC_RESTRICT F2 = VSlot(f, VF2, i, 3);
-  const PetscReal *PETSC_RESTRICT   D = VSlot(f, VD, i, 5), *PETSC_RESTRICT Zd = VSlot(f, VZD, i, 5);
+  const PetscReal *PETSC_RESTRICT   D = VSlot(f, VD, i, 5);
   const __m256d                     vrho = _mm256_set1_pd(rho), vih = _mm256_set1_pd(ih), vc1 = _mm256_set1_pd(c1), vc2 = _mm256_set1_pd(c2), two = _mm256_set1_pd(2.0);
   BetaCol                           K;
   PetscInt                          m = 0;
@@ -461,18 +478,7 @@ __attribute__((target("avx2,fma"))) static void ColumnBetaRzAVX2(BbdField f, con
     }
   }
   BetaTail(&K, m, M); /* the last depths of beta of column j, then of R_z of column i */
-  for (; m < M; m++) {
-    const PetscReal g = A0[m] * B[m] - c1 * (K.A1[m] * K.B[m] - A1l[m] * Bl[m]) + c2 * (K.A2[m] * K.B[m] - 2 * A2[m] * B[m] + A2l[m] * Bl[m]);
-    fo[4 * m]     = (B[m - 1] - rho * B[m]) * ih - D[m] * g;
-    fo[4 * m + 1] = F0[m];
-    fo[4 * m + 2] = F1[m];
-    fo[4 * m + 3] = F2[m];
-  }
-  fo[0]         = Zd[0];
-  fo[4 * M]     = B[M - 1] + net->eta * lam;
-  fo[4 * M + 1] = F0[M];
-  fo[4 * M + 2] = F1[M];
-  fo[4 * M + 3] = F2[M];
+  RzTail(f, i, m, K.B, K.A1, K.A2, lam, fo);
 }
 #endif
 
