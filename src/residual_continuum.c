@@ -268,6 +268,7 @@ typedef struct {
   PetscReal *d2, *d3;             /* ghosted rows: sigma'', sigma''' (damped) of z at the point */
   PetscReal *q, sumy;             /* ce, kl: the softmax of the output row (all widths), the sample's sum of targets */
   PetscReal *tz, *ta, *tv, *tw;   /* ghosted rows of the direction: dz, da (damped: dv, dw) */
+  PetscReal *sdz;                 /* ghosted rows s' dz (zero outside a non-periodic width) */
   PetscReal *tb, *tbi, *dw;       /* owned [NX][ym]: dbeta, db (sample switching), d(z') = shift dz (damped: d(v') = shift dv) */
   PetscReal *dRb, *dRz;           /* owned [NX][ym]: the linearised beta and tangent rows */
   PetscReal *cR, *dcR, *dbt;      /* damped, owned [NX][ym]: the tangent sources, their derivative, that of b_t */
@@ -288,6 +289,7 @@ PetscErrorCode BbdFieldContinuumResidualDestroy(BbdField f)
   PetscCall(PetscFree5(J->tz, J->ta, J->tv, J->tw, J->tb));
   PetscCall(PetscFree4(J->tbi, J->dw, J->dRb, J->dRz));
   PetscCall(PetscFree5(J->cR, J->dcR, J->dbt, J->o, J->g));
+  PetscCall(PetscFree(J->sdz));
   PetscCall(PetscFree(f->cjac));
   PetscFunctionReturn(0);
 }
@@ -307,7 +309,8 @@ static PetscErrorCode CJacCreate(BbdField f)
   PetscCall(PetscMalloc6(n, &J->lb, n, &J->lzd, (P + 1) * n, &J->lad, ng, &J->d2, ng, &J->d3, net->n[0], &J->q));
   PetscCall(PetscMalloc5(ng, &J->tz, (P + 1) * ng, &J->ta, ng, &J->tv, (P + 1) * ng, &J->tw, n, &J->tb));
   PetscCall(PetscMalloc4(n, &J->tbi, n, &J->dw, n, &J->dRb, n, &J->dRz));
-  PetscCall(PetscMalloc5(n, &J->cR, n, &J->dcR, n, &J->dbt, 12 * ym, &J->o, 6 * gym, &J->g));
+  PetscCall(PetscMalloc5(n, &J->cR, n, &J->dcR, n, &J->dbt, 12 * ym, &J->o, 5 * gym, &J->g));
+  PetscCall(PetscMalloc1(ng, &J->sdz));
   f->cjac = J;
   PetscFunctionReturn(0);
 }
@@ -340,7 +343,6 @@ static PetscErrorCode CJacLinearise(BbdField f, Vec U, Vec Udot)
   const PetscInt     M = net->M, NX = M + 1, N = net->n[0], P = net->P, ys = f->ys, ym = f->ym, gym = f->gym, V = f->damped ? P + 2 : 0;
   CJac              *J = (CJac *)f->cjac;
   const PetscScalar ***ud;
-  PetscReal         *ws, *wd;
 
   PetscFunctionBeginUser;
   PetscCall(BbdFieldTransposeIn(f, U));
@@ -354,17 +356,15 @@ static PetscErrorCode CJacLinearise(BbdField f, Vec U, Vec Udot)
       for (PetscInt c = 0; c <= P; c++) J->lad[(c * NX + k) * ym + j] = ud[ys + j][k][V + 1 + c];
     }
   PetscCall(DMDAVecRestoreArrayDOFRead(f->da, Udot, &ud));
-  PetscCall(PetscMalloc2(gym, &ws, gym, &wd));
   for (PetscInt k = 0; k < NX; k++) {
     const BbdActivation act = net->act[PetscMin(k, M - 1)];
-    BbdActivationEval(act, gym, f->zr + k * gym, ws, wd, J->d2 + k * gym);
+    BbdActivationEval(act, gym, f->zr + k * gym, NULL, NULL, J->d2 + k * gym); /* s, s' are in f->S, f->D1 */
     BbdFieldZeroOutside(f, J->d2 + k * gym);
     if (f->damped) {
       BbdActivationEval3(act, gym, f->zr + k * gym, J->d3 + k * gym);
       BbdFieldZeroOutside(f, J->d3 + k * gym);
     }
   }
-  PetscCall(PetscFree2(ws, wd));
   if (net->loss == BBD_LOSS_CE || net->loss == BBD_LOSS_KL) { /* lam_j = sumy q_j - Y_j, q the softmax of Z (loss.c) */
     const PetscReal *Y = net->Y + f->sample * N;
     PetscCall(BbdFieldOutputSoftmax(f, f->zr + M * gym + f->ys - f->gys, J->q));
@@ -429,7 +429,8 @@ static PetscErrorCode TangentLin(BbdField f, PetscInt k, const PetscReal *w, con
   CJac           *J   = (CJac *)f->cjac;
   const PetscInt  NX = net->M + 1, P = net->P, ym = f->ym, gym = f->gym, o = f->ys - f->gys;
   const PetscReal *s1 = f->D1 + k * gym, *s2 = J->d2 + k * gym, *dz = J->tz + k * gym;
-  PetscReal      *G0 = J->g, *G1 = J->g + gym, *E = J->g + 2 * gym, *P1 = J->o + 9 * ym, *P2 = J->o + 10 * ym, *P3 = J->o + 11 * ym, *u = J->o + 8 * ym;
+  const PetscReal *E = J->sdz + k * gym;
+  PetscReal      *G0 = J->g, *G1 = J->g + gym, *P1 = J->o + 9 * ym, *P2 = J->o + 10 * ym, *P3 = J->o + 11 * ym, *u = J->o + 8 * ym;
 
   PetscFunctionBeginUser;
   for (PetscInt j = 0; j < ym; j++) u[j] = s1[j + o] * w[j];
@@ -446,7 +447,6 @@ static PetscErrorCode TangentLin(BbdField f, PetscInt k, const PetscReal *w, con
     }
     PetscFunctionReturn(0);
   }
-  for (PetscInt jj = 0; jj < gym; jj++) E[jj] = s1[jj] * dz[jj]; /* s' dz, ghosted (dz is zero outside) */
   for (PetscInt j = 0; j < ym; j++) {
     PetscReal D[3], DE[3];
     Ds(f, k, j, D);
@@ -495,25 +495,23 @@ static PetscErrorCode DampedSourcesLin(BbdField f)
   CJac           *J   = (CJac *)f->cjac;
   const PetscInt  M = net->M, NX = M + 1, P = net->P, ym = f->ym, gym = f->gym, o = f->ys - f->gys;
   const PetscReal h = net->h, gamma = net->gamma;
-  PetscReal      *U1 = J->g, *DU = J->g + gym, *PW = J->g + 2 * gym, *DP = J->g + 3 * gym, *E = J->g + 4 * gym;
+  PetscReal      *U1 = J->g, *DU = J->g + gym, *PW = J->g + 2 * gym, *DP = J->g + 3 * gym;
   PetscReal      *g1 = J->o, *dg1 = J->o + ym, *g2 = J->o + 2 * ym, *dg2 = J->o + 3 * ym, *x = J->o + 4 * ym;
 
   PetscFunctionBeginUser;
   for (PetscInt k = 0; k < NX; k++) {
     const PetscReal *s1 = f->D1 + k * gym, *s2 = J->d2 + k * gym, *s3 = J->d3 + k * gym, *v = f->zdr + k * gym, *dv = J->tv + k * gym, *dz = J->tz + k * gym;
-    const PetscReal *vp, *vm, *vmm, *dvp, *dvm, *dvmm;
+    const PetscReal *E = J->sdz + k * gym, *vp, *vm, *vmm, *dvp, *dvm, *dvmm;
     for (PetscInt jj = 0; jj < gym; jj++) {
       U1[jj] = s1[jj] * v[jj];
       DU[jj] = s2[jj] * dz[jj] * v[jj] + s1[jj] * dv[jj];
       PW[jj] = s2[jj] * v[jj] * v[jj];
       DP[jj] = s3[jj] * dz[jj] * v[jj] * v[jj] + 2 * s2[jj] * v[jj] * dv[jj];
-      E[jj]  = s1[jj] * dz[jj];
     }
     BbdFieldZeroOutside(f, U1);
     BbdFieldZeroOutside(f, DU);
     BbdFieldZeroOutside(f, PW);
     BbdFieldZeroOutside(f, DP);
-    BbdFieldZeroOutside(f, E);
     RowPhiSpanA(f, f->ar, k, U1, o, o + ym, g1);
     RowPhiSpanA(f, J->ta, k, U1, o, o + ym, dg1);
     RowPhiSpanA(f, f->ar, k, DU, o, o + ym, x);
@@ -580,7 +578,7 @@ static PetscErrorCode JacVec(BbdField f, Vec X, Vec Y)
   const PetscReal    shift = f->shift, gamma = net->gamma, sg = shift + (f->damped ? gamma : 0);
   const PetscScalar ***x;
   PetscScalar     ***y;
-  PetscReal         *dlam = J->o + 6 * ym, *E = J->g + 5 * gym;
+  PetscReal         *dlam = J->o + 6 * ym;
 
   PetscFunctionBeginUser;
   if (!f->lin_in) { /* the rows of the linearisation point (residual evaluations in between replace them) */
@@ -604,6 +602,7 @@ static PetscErrorCode JacVec(BbdField f, Vec X, Vec Y)
   for (PetscInt k = 0; k < NX; k++) {
     BbdFieldZeroOutside(f, J->tz + k * gym);
     BbdFieldZeroOutside(f, J->tv + k * gym);
+    for (PetscInt jj = 0; jj < gym; jj++) J->sdz[k * gym + jj] = f->D1[k * gym + jj] * J->tz[k * gym + jj];
     for (PetscInt c = 0; c <= P; c++) {
       BbdFieldZeroOutside(f, J->ta + (c * NX + k) * gym);
       BbdFieldZeroOutside(f, J->tw + (c * NX + k) * gym);
@@ -631,8 +630,7 @@ static PetscErrorCode JacVec(BbdField f, Vec X, Vec Y)
   PetscCall(TangentRowsLin(f));
   PetscCall(DMDAVecGetArrayDOF(f->da, Y, &y));
   for (PetscInt k = 0; k < NX; k++) {
-    const PetscReal *s1 = f->D1 + k * gym, *dz = J->tz + k * gym;
-    for (PetscInt jj = 0; jj < gym; jj++) E[jj] = s1[jj] * dz[jj]; /* s' dz (zero outside) */
+    const PetscReal *dz = J->tz + k * gym, *E = J->sdz + k * gym;
     for (PetscInt j = 0; j < ym; j++) {
       const PetscInt jj = j + o;
       PetscScalar   *yy = y[ys + j][k];
