@@ -9,7 +9,7 @@
    -log_view wall time, does not count the time the process waits for a core on a shared machine.
    Takes bbd-field's options (-bbd_dynamics damped, -bbd_residual_avx2 ...).
    Example: build/bin/bbd-residual-bench -bbd_init build/bench/f512-init.h5 -bbd_formulation residual */
-#include "fieldimpl.h"
+#include "field/fieldimpl.h"
 #include <stdio.h>
 #include <time.h>
 

@@ -19,7 +19,7 @@ static const char help[] = "t104: the AVX2 tanh of the residual kernels (src/tan
 #include <stdint.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
-  #include "tanh4.h"
+  #include "core/tanh4.h"
 
 /* y = tanh(x) with BbdTanh4, n a multiple of 4 */
 __attribute__((target("avx2,fma"))) static void TanhArray(size_t n, const double *x, double *y)

@@ -7,7 +7,7 @@
    tfinal give the observed order log2(e(N)/e(2N)). With -bbd_init of a field-family state the
    file's fields replace the built-in ones: interpolated onto every lattice (src/coarsen.c) and,
    for the continuum, onto the reference grid. */
-#include "fieldimpl.h"
+#include "field/fieldimpl.h"
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
-  #include "tanh4.h"
+  #include "core/tanh4.h"
   #define BBD_RESIDUAL_AVX2 1
 #endif
 /* the windows of the AVX2 kernels, in slots of f->vnx doubles: per column of the five-column window
