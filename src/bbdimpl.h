@@ -24,7 +24,16 @@ typedef struct {
   PetscReal *z;             /* [nz] neurons of the sample in use */
 } BbdSnapshot;
 
-/* Output file writer (src/io.c): writes to FILE.tmp.<pid> and renames on close. */
+/* The one atomic write path of every file the library writes (src/io/h5.c): write to tmp,
+   then BbdAtomicFileCommit renames it to file; BbdAtomicFileAbort removes it. */
+typedef struct {
+  char file[PETSC_MAX_PATH_LEN], tmp[PETSC_MAX_PATH_LEN + 32];
+} BbdAtomicFile;
+PETSC_INTERN PetscErrorCode BbdAtomicFileBegin(BbdAtomicFile *, const char *file);
+PETSC_INTERN PetscErrorCode BbdAtomicFileCommit(BbdAtomicFile *);
+PETSC_INTERN PetscErrorCode BbdAtomicFileAbort(BbdAtomicFile *);
+
+/* Output file writer (src/io/output.c): writes through a BbdAtomicFile. */
 typedef struct _p_BbdOutput *BbdOutput;
 
 struct _p_BbdNet {
@@ -114,7 +123,7 @@ PETSC_INTERN PetscErrorCode BbdSnapshotDestroy(BbdSnapshot *);
 /* fill snapshot at time t, state theta (and thetadot for damped) */
 PETSC_INTERN PetscErrorCode BbdSnapshotCompute(BbdNet, PetscReal t, const PetscReal *theta, const PetscReal *thetadot, BbdSnapshot *);
 
-/* io.c */
+/* src/io/output.c (the writer), src/io/state.c (reading -bbd_init) */
 PETSC_INTERN PetscErrorCode BbdOutputCreate(BbdNet, const char *file, BbdOutput *);
 PETSC_INTERN PetscErrorCode BbdOutputAppend(BbdOutput, const BbdSnapshot *);
 PETSC_INTERN PetscErrorCode BbdOutputFinish(BbdOutput *, PetscReal t, const PetscReal *theta, const PetscReal *thetadot); /* writes /state, renames */
@@ -139,7 +148,7 @@ PETSC_INTERN PetscErrorCode BbdTSConfigure(BbdNet, TS, PetscReal *dt0);
 PETSC_INTERN PetscErrorCode BbdTSConfigureWith(BbdNet, TS, TSType, PetscBool own_solver, PetscReal *dt0);
 PETSC_INTERN PetscErrorCode BbdTSSolveSegment(BbdNet, TS, Vec U, PetscReal t, PetscReal tend, PetscReal dt0, PetscReal *reached); /* reached: NULL, or where a terminal TS event stopped it */
 
-/* io.c: extra datasets of field-solver results */
+/* src/io: extra datasets of field-solver results; plain HDF5 writers and readers (h5.c) */
 PETSC_INTERN PetscErrorCode BbdOutputWriteGrid(BbdOutput, PetscInt nx, const PetscReal *x, PetscInt ny, const PetscReal *y);
 
 #include <hdf5.h>
