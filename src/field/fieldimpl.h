@@ -4,6 +4,8 @@
 #include "bbdimpl.h"
 #include <petscdmda.h>
 
+struct _n_BbdJacCtx; /* fieldjac.h */
+
 #define BBD_SWEEP_GHOST_DEFAULT 8  /* -bbd_sweep_ghost default on several ranks (docs/performance.md) */
 #define BBD_SWEEP_GHOST_MAX     64
 
@@ -56,6 +58,7 @@ struct _p_BbdField {
   PetscReal  *vbuf, *vw;           /* their windows (vw: vbuf aligned to 32 bytes), slots of vnx doubles */
   PetscInt    vnx;
   PetscBool   jac_assembled;       /* residual formulation: assembled analytic Jacobian (fieldjac.c), else matrix-free */
+  PetscErrorCode (*jacfill)(BbdField, struct _n_BbdJacCtx *, Vec U, Vec Udot, PetscReal shift, Mat); /* fieldjac.c: the rows of the dynamics in use (fieldjac.h) */
   PetscBool   jac_fdcolor, jac_fd; /* residual formulation: -snes_fd_color, -snes_fd (intercepted): differences on fieldjac.c's pattern */
   /* residual_damped.c: window of s' v, a column of sigma'', the preconditioner's work vectors */
   PetscReal  *wP, *wC;
@@ -79,7 +82,7 @@ struct _p_BbdField {
   PetscReal  *izd, *iad, *ibd; /* damped from a state with velocities: z_dot [NX][NY] (a lattice state: the tangent pass), a_dot [NX][P+1][NY], b_dot [NX][NY] (lattice) (else NULL: at rest) */
 };
 
-/* field.c */
+/* rows.c: the helpers every type shares (they call nothing of the types) */
 PETSC_INTERN PetscErrorCode BbdFieldExchangeGhosts(BbdField, PetscInt nrows, PetscReal *const *rows, PetscInt w);
 PETSC_INTERN void           BbdFieldZeroOutside(BbdField, PetscReal *row);
 PETSC_INTERN PetscErrorCode BbdFieldOutputGradient(BbdField, const PetscReal *Zown, PetscReal *lam);
@@ -90,10 +93,23 @@ PETSC_INTERN void           BbdFieldRowPhiT(BbdField, PetscInt k, const PetscRea
 PETSC_INTERN void           BbdFieldRowPhi(BbdField, PetscInt k, const PetscReal *gu, PetscReal *out);
 PETSC_INTERN PetscErrorCode BbdFieldGatherAll(BbdField, const PetscScalar **all); /* restore with VecRestoreArrayRead(f->Uall) */
 PETSC_INTERN PetscErrorCode BbdFieldGatherVec(BbdField, Vec, const PetscScalar **all); /* the same for a vector of f->da */
+/* xdmf.c */
 PETSC_INTERN PetscErrorCode BbdFieldWriteXdmf(BbdField, PetscInt T);
+/* run.c */
 PETSC_INTERN PetscErrorCode BbdFieldPrintFailures(BbdField, TS, PetscInt fails);
+/* sweep.c: the lattice sweeps */
+PETSC_INTERN PetscErrorCode BbdFieldSweepSources(BbdField, Vec src, Vec out); /* out = G(U)^-1 src, U last transposed in */
+PETSC_INTERN PetscErrorCode BbdFieldRHSSweep(TS, PetscReal, Vec U, Vec F, void *);
+PETSC_INTERN PetscErrorCode BbdFieldRHSSweepDamped(TS, PetscReal, Vec U, Vec F, void *);
+PETSC_INTERN PetscErrorCode BbdFieldPCApplySweep(PC, Vec, Vec);
 PETSC_INTERN PetscErrorCode BbdFieldIJacobian(TS, PetscReal, Vec U, Vec Udot, PetscReal shift, Mat, Mat, void *); /* lattice residual forms (flow, damped) */
+/* implicit.c */
 PETSC_INTERN PetscErrorCode BbdFieldResidualSolver(BbdField, TS, PetscErrorCode (*)(TS, PetscReal, Vec, Vec, Vec, void *), PetscErrorCode (*)(TS, PetscReal, Vec, Vec, PetscReal, Mat, Mat, void *), PetscErrorCode (*)(PC, Vec, Vec), const char *pcname, PetscReal *dt0);
+/* lattice.c: what the lattice types share */
+PETSC_INTERN PetscErrorCode BbdFieldLatticeStateToNet(BbdField, PetscReal *z, PetscReal *zd);
+PETSC_INTERN PetscErrorCode BbdFieldLatticeNetToState(BbdField, PetscInt sample);
+PETSC_INTERN PetscErrorCode BbdFieldLatticeSave(BbdField, BbdOutput, BbdSnapshot *, PetscReal t, PetscInt *T);
+PETSC_INTERN PetscErrorCode BbdFieldLatticeSwitchBatch(BbdField, PetscInt k);
 /* residual.c: the one-pass residual, shared by flow and damped (residual_damped.c) */
 typedef void (*BbdColumnAct)(BbdField, const PetscScalar *u, const PetscScalar *ud, PetscInt i);
 typedef void (*BbdColumnMid)(BbdField, const PetscScalar *u, const PetscScalar *ud, PetscInt i, PetscScalar *fo);
@@ -166,7 +182,7 @@ static inline PetscInt BbdFieldSlot(PetscInt i, PetscInt n)
   return ((i % n) + n) % n;
 }
 
-/* fieldts.c */
+/* fieldts.c: the TS layout (calls nothing of the types) */
 PETSC_INTERN PetscErrorCode BbdFieldLayoutSetUp(BbdField, PetscInt NX, PetscInt NY, DMBoundaryType);
 PETSC_INTERN PetscErrorCode BbdFieldLayoutVectors(BbdField);
 PETSC_INTERN PetscErrorCode BbdFieldLayoutDestroy(BbdField);
@@ -176,7 +192,6 @@ PETSC_INTERN PetscErrorCode BbdFieldSetRHSFunction(BbdField, TS, PetscErrorCode 
 PETSC_INTERN PetscErrorCode BbdFieldSetIFunction(BbdField, TS, PetscErrorCode (*)(TS, PetscReal, Vec, Vec, Vec, void *));
 PETSC_INTERN PetscErrorCode BbdFieldPCShellSetApply(BbdField, PC, PetscErrorCode (*)(PC, Vec, Vec));
 PETSC_INTERN PetscErrorCode BbdFieldSolveSegment(BbdField, TS, PetscReal t, PetscReal tend, PetscReal dt0, PetscReal *reached);
-PETSC_INTERN PetscErrorCode BbdFieldSweepSources(BbdField, Vec src, Vec out); /* out = G(U)^-1 src, U last transposed in */
 /* residual.c */
 PETSC_INTERN PetscErrorCode BbdFieldResidualSetUp(BbdField);
 PETSC_INTERN PetscErrorCode BbdFieldResidualDestroy(BbdField);
@@ -189,13 +204,19 @@ PETSC_INTERN PetscErrorCode BbdFieldJacobianFD(BbdField, TS, Vec X, Mat); /* X i
 /* residual_damped.c */
 PETSC_INTERN PetscErrorCode BbdFieldDampedResidualSetTS(BbdField, TS, PetscReal *dt0);
 PETSC_INTERN PetscErrorCode BbdFieldDampedResidualDestroy(BbdField);
-/* continuum.c */
+/* continuum.c: the Heun sweeps and the explicit right-hand side */
 PETSC_INTERN PetscErrorCode BbdFieldRHSContinuum(TS, PetscReal, Vec, Vec, void *);
+PETSC_INTERN PetscErrorCode BbdFieldContinuumDampedSources(BbdField, PetscInt e, PetscBool given_wt);
+/* continuum_init.c */
 PETSC_INTERN PetscErrorCode BbdFieldContinuumInit(BbdField);
 PETSC_INTERN PetscErrorCode BbdFieldContinuumRead(BbdField); /* -bbd_init onto the grid (before BbdNetSetUp) */
+PETSC_INTERN PetscErrorCode BbdFieldContinuumSwitch(BbdField, PetscInt sample, Vec Ftmp);
+/* continuum_out.c */
+PETSC_INTERN PetscErrorCode BbdFieldContinuumSave(BbdField, PetscReal t, Vec Ftmp);
+PETSC_INTERN PetscErrorCode BbdFieldContinuumWrite(BbdField);
+/* run.c (until the one loop) */
 PETSC_INTERN PetscErrorCode BbdFieldContinuumRun(BbdField);
-PETSC_INTERN PetscErrorCode BbdFieldContinuumDampedSources(BbdField, PetscInt e, PetscBool given_wt);
-/* residual_continuum.c: continuum mode in residual form (beta an algebraic unknown) */
+/* residual_continuum.c, residual_continuum_jac.c, continuum_residual.c: continuum mode in residual form (beta an algebraic unknown) */
 PETSC_INTERN PetscErrorCode BbdFieldContinuumResidualSetTS(BbdField, TS, PetscReal *dt0);
 PETSC_INTERN PetscErrorCode BbdFieldContinuumResidualConsistent(BbdField, Vec U);
 PETSC_INTERN PetscErrorCode BbdFieldContinuumResidualDestroy(BbdField);
