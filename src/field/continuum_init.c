@@ -31,6 +31,7 @@ PetscErrorCode BbdFieldContinuumRead(BbdField f)
   hsize_t         d[3];
 
   PetscFunctionBeginUser;
+  if (!file[0]) PetscFunctionReturn(0); /* the built-in fields (BbdFieldContinuumInit) */
   PetscCall(BbdStateReadGridInfo(file, &cont, &nx, &ny, &net->t0));
   PetscCall(PetscMalloc1(NX, &xt));
   for (PetscInt k = 0; k < NX; k++) xt[k] = (PetscReal)k / (NX - 1);
@@ -264,7 +265,6 @@ PetscErrorCode BbdFieldContinuumSwitch(BbdField f, PetscInt sample, Vec Ftmp)
       if (f->damped) u[j][k][V] = v[k * N + j];
     }
   PetscCall(DMDAVecRestoreArrayDOF(f->da, f->U, &u));
-  if (f->residual) PetscCall(BbdFieldContinuumResidualConsistent(f, f->U));
   PetscCall(PetscFree3(a, b, z));
   if (f->damped) PetscCall(PetscFree3(w, bt, v));
   PetscFunctionReturn(0);

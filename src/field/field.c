@@ -14,13 +14,73 @@
    derivative of the forward map) per evaluation (docs/theory.md section 14, BbdFieldRHSSweepDamped). */
 #include "fieldimpl.h"
 
+static PetscFunctionList BbdFieldList              = NULL;
+static PetscBool         BbdFieldRegisterAllCalled = PETSC_FALSE;
+
+/*@C BbdFieldRegister - add a field-solver type: create(f) fills f->ops (and f->data) of a new
+   BbdField (docs/developing-field.md). Not collective. @*/
+PetscErrorCode BbdFieldRegister(const char name[], PetscErrorCode (*create)(BbdField))
+{
+  PetscFunctionBeginUser;
+  PetscCall(BbdFieldInitializePackage());
+  PetscCall(PetscFunctionListAdd(&BbdFieldList, name, create));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode BbdFieldFinalizePackage(void)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFunctionListDestroy(&BbdFieldList));
+  BbdFieldRegisterAllCalled = PETSC_FALSE;
+  PetscFunctionReturn(0);
+}
+
+/* the built-in types: -bbd_mode x -bbd_formulation */
+static PetscErrorCode BbdFieldRegisterAll(void)
+{
+  PetscFunctionBeginUser;
+  if (BbdFieldRegisterAllCalled) PetscFunctionReturn(0);
+  BbdFieldRegisterAllCalled = PETSC_TRUE;
+  PetscCall(BbdFieldRegister("lattice_sweep", BbdFieldCreate_LatticeSweep));
+  PetscCall(BbdFieldRegister("lattice_residual", BbdFieldCreate_LatticeResidual));
+  PetscCall(BbdFieldRegister("continuum_sweep", BbdFieldCreate_ContinuumSweep));
+  PetscCall(BbdFieldRegister("continuum_residual", BbdFieldCreate_ContinuumResidual));
+  PetscCall(PetscRegisterFinalize(BbdFieldFinalizePackage));
+  PetscFunctionReturn(0);
+}
+
+/*@C BbdFieldSetType - choose the field-solver type by its registered name (BbdFieldSetFromOptions
+   calls it with mode_formulation: lattice_sweep, lattice_residual, continuum_sweep,
+   continuum_residual). Collective. @*/
+PetscErrorCode BbdFieldSetType(BbdField f, const char type[])
+{
+  PetscErrorCode (*create)(BbdField) = NULL;
+  PetscBool same;
+
+  PetscFunctionBeginUser;
+  PetscCall(BbdFieldRegisterAll());
+  PetscCall(PetscStrcmp(f->type_name, type, &same));
+  if (same) PetscFunctionReturn(0);
+  PetscCall(PetscFunctionListFind(BbdFieldList, type, &create));
+  PetscCheck(create, f->comm, PETSC_ERR_USER_INPUT, "unknown field-solver type %s (registered: lattice_sweep, lattice_residual, continuum_sweep, continuum_residual and any added by BbdFieldRegister)", type);
+  if (f->ops->destroy) PetscCall(f->ops->destroy(f));
+  PetscCall(PetscMemzero(f->ops, sizeof(struct _BbdFieldOps)));
+  f->data = NULL;
+  PetscCall(PetscStrncpy(f->type_name, type, sizeof(f->type_name)));
+  PetscCall(create(f));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode BbdFieldCreate(MPI_Comm comm, BbdField *field)
 {
   BbdField f;
 
   PetscFunctionBeginUser;
+  PetscCall(BbdFieldInitializePackage());
   PetscCall(PetscNew(&f));
   f->comm = comm;
+  f->bi   = -1;
+  f->betai = -1;
   PetscCallMPI(MPI_Comm_size(comm, &f->size));
   PetscCall(PetscStrcpy(f->mode, "lattice"));
   PetscCall(BbdNetCreate(comm, &f->net));
@@ -36,6 +96,7 @@ PetscErrorCode BbdFieldDestroy(BbdField *field)
 
   PetscFunctionBeginUser;
   if (!f) PetscFunctionReturn(0);
+  if (f->ops->destroy) PetscCall(f->ops->destroy(f));
   PetscCall(VecDestroy(&f->U));
   PetscCall(VecDestroy(&f->Uloc));
   PetscCall(VecDestroy(&f->srcloc));
@@ -55,10 +116,6 @@ PetscErrorCode BbdFieldDestroy(BbdField *field)
   PetscCall(PetscFree4(f->beta, f->gb, f->dz, f->dzn));
   PetscCall(PetscFree6(f->lam, f->zr, f->ar, f->S, f->D1, f->dar));
   PetscCall(PetscFree4(f->zdot, f->g1, f->g2, f->pw));
-  if (f->residual && !f->continuum) PetscCall(BbdFieldResidualDestroy(f));
-  PetscCall(PetscFree3(f->rc, f->rg, f->rrows));
-  PetscCall(BbdFieldContinuumResidualDestroy(f));
-  PetscCall(BbdFieldDampedResidualDestroy(f));
   PetscCall(PetscFree3(f->iz, f->ia, f->ib));
   PetscCall(PetscFree2(f->izd, f->iad));
   PetscCall(PetscFree(f->ibd));
@@ -163,8 +220,14 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
   }
   PetscCheck(net->dyn != BBD_DYN_SGD, f->comm, PETSC_ERR_SUP, "-bbd_dynamics sgd: bbd-field integrates the continuous-time dynamics (flow, damped); discrete sgd steps are bbd-net's");
   f->damped = (PetscBool)(net->dyn == BBD_DYN_DAMPED);
+  f->dyn    = f->damped ? &BbdFieldDamped : &BbdFieldFlow;
   PetscCheck(net->batch == 1, f->comm, PETSC_ERR_USER_INPUT, "-bbd_batch %" PetscInt_FMT ": the field z(x, y) is one sample's; bbd-field needs -bbd_batch 1", net->batch);
   if (net->sample_dt <= 0) f->events = PETSC_FALSE; /* no switches: nothing for events to do */
+  { /* the type: -bbd_mode x -bbd_formulation */
+    char type[64];
+    PetscCall(PetscSNPrintf(type, sizeof(type), "%s_%s", f->mode, f->residual ? "residual" : "sweep"));
+    PetscCall(BbdFieldSetType(f, type));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -172,18 +235,17 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
 {
   BbdNet          net = f->net;
   const PetscInt  M = net->M, N = net->n[0];
-  PetscInt        nx, ny, idx[1];
+  PetscInt        nx, ny;
   const PetscInt *ly;
   DMBoundaryType  by = net->periodic ? DM_BOUNDARY_PERIODIC : DM_BOUNDARY_GHOSTED;
   char            name[16];
 
   PetscFunctionBeginUser;
-  if (f->continuum && net->init_file[0]) PetscCall(BbdFieldContinuumRead(f));
+  PetscCheck(f->ops->setup, f->comm, PETSC_ERR_ORDER, "BbdFieldSetUp: no type set (call BbdFieldSetFromOptions or BbdFieldSetType first)");
+  if (f->ops->read) PetscCall(f->ops->read(f));
   PetscCall(BbdNetSetUp(net));
-  f->dof = (f->damped ? 2 : 1) * (net->P + 2); /* z, a_0..a_P (damped: then z_dot, a_0_dot..a_P_dot) */
-  f->bi = -1;
-  if (f->continuum && net->sample_dt > 0) f->bi = f->dof++; /* continuum with sample switching: b carried along (continuum.c) */
-  if (f->continuum && f->residual) f->dof++;                /* continuum residual form: beta, algebraic, last (residual_continuum.c) */
+  f->dof = f->dyn->nblock * (net->P + 2); /* z, a_0..a_P (damped: then z_dot, a_0_dot..a_P_dot) */
+  if (f->ops->dofs) PetscCall(f->ops->dofs(f)); /* the type's own components after them */
   nx = M + 1;
   ny = N;
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-da_grid_x", &nx, NULL));
@@ -196,14 +258,14 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
     PetscCall(PetscSNPrintf(name, sizeof(name), "a_%" PetscInt_FMT, c));
     PetscCall(DMDASetFieldName(f->da, 1 + c, name));
   }
-  if (f->damped) {
+  if (f->dyn->nblock == 2) {
     PetscCall(DMDASetFieldName(f->da, net->P + 2, "z_dot"));
     for (PetscInt c = 0; c <= net->P; c++) {
       PetscCall(PetscSNPrintf(name, sizeof(name), "a_%" PetscInt_FMT "_dot", c));
       PetscCall(DMDASetFieldName(f->da, net->P + 3 + c, name));
     }
   }
-  if (f->continuum && f->residual) PetscCall(DMDASetFieldName(f->da, f->dof - 1, "beta"));
+  if (f->betai >= 0) PetscCall(DMDASetFieldName(f->da, f->betai, "beta"));
   if (f->bi >= 0) PetscCall(DMDASetFieldName(f->da, f->bi, "b"));
   PetscCall(DMDASetUniformCoordinates(f->da, 0, 1, 0, 1 - 1.0 / N, 0, 0));
   if (f->split) { /* the TS layout carries the same names and coordinates (viewers, monitors) */
@@ -258,15 +320,7 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
   PetscCall(PetscMalloc4((M + 1) * f->ym, &f->beta, f->gym, &f->gb, f->ym, &f->dz, f->ym, &f->dzn));
   PetscCall(PetscMalloc6(N, &f->lam, (M + 1) * f->gym, &f->zr, (net->P + 1) * (M + 1) * f->gym, &f->ar, (M + 1) * f->gym, &f->S, (M + 1) * f->gym, &f->D1, (net->P + 1) * (M + 1) * f->ym, &f->dar));
   PetscCall(PetscMalloc4((M + 1) * f->ym, &f->zdot, f->ym, &f->g1, f->ym, &f->g2, f->ym, &f->pw));
-  if (f->residual && !f->continuum) PetscCall(BbdFieldResidualSetUp(f));
   if (f->damped) PetscCall(PetscMalloc4((M + 1) * f->gym, &f->zdr, (net->P + 1) * (M + 1) * f->gym, &f->adr, (M + 1) * f->gym, &f->D2, f->gym, &f->u1));
-  if (f->continuum && f->damped) PetscCall(PetscMalloc3((M + 1) * f->gym, &f->cR, (M + 1) * f->ym, &f->cP, (M + 1) * f->ym, &f->cB));
-  if (f->continuum) PetscCall(BbdFieldContinuumInit(f));
-  else {
-    f->batch = BbdNetBatchIndex(net, net->t0);
-    PetscCall(BbdNetBatchFromIndex(net, f->batch, idx));
-    f->sample = -1;
-    PetscCall(BbdFieldLatticeNetToState(f, idx[0]));
-  }
+  PetscCall(f->ops->setup(f)); /* the type's arrays and the initial state */
   PetscFunctionReturn(0);
 }

@@ -239,7 +239,7 @@ PetscErrorCode BbdFieldJacobianCreate(BbdField f, Mat *A)
   else {
     PetscCall(VecDuplicate(f->U, &Z));
     PetscCall(VecSet(Z, 0));
-    PetscCall(f->jacfill(f, J, f->U, Z, 1.0, pre));
+    PetscCall(f->dyn->jacfill(f, J, f->U, Z, 1.0, pre));
     PetscCall(VecDestroy(&Z));
   }
   PetscCall(MatPreallocatorPreallocate(pre, PETSC_TRUE, *A)); /* also inserts the pattern (zeros) */
@@ -319,7 +319,7 @@ PetscErrorCode BbdFieldJacobianAssemble(BbdField f, Vec U, Vec Udot, PetscReal s
   PetscCheck(box, f->comm, PETSC_ERR_PLIB, "the Jacobian matrix was not created by BbdFieldJacobianCreate");
   PetscCall(PetscContainerGetPointer(box, (void **)&J));
   PetscCheck(!f->continuum, f->comm, PETSC_ERR_SUP, "continuum mode's residual form has no analytic Jacobian");
-  PetscCall(f->jacfill(f, J, U, Udot, shift, A));
+  PetscCall(f->dyn->jacfill(f, J, U, Udot, shift, A));
   PetscFunctionReturn(0);
 }
 

@@ -164,7 +164,7 @@ static inline PetscErrorCode AddMomentRows(BbdField f, JacCtx *J, const PetscSca
   PetscFunctionReturn(0);
 }
 
-/* fieldjac.c (the fill of the dynamics in use is f->jacfill: BbdFieldJacFillFlow or BbdFieldJacFillDamped) */
+/* fieldjac.c (the fill of the dynamics in use is f->dyn->jacfill: BbdFieldJacFillFlow or BbdFieldJacFillDamped) */
 PETSC_INTERN PetscErrorCode BbdFieldJacFillFlow(BbdField, JacCtx *, Vec U, Vec Udot, PetscReal shift, Mat);
 PETSC_INTERN PetscErrorCode BbdFieldJacLinearise(BbdField, JacCtx *, Vec U, Vec Udot, const PetscScalar ****u, const PetscScalar ****ud);
 /* fieldjac_damped.c */

@@ -3,6 +3,11 @@
    sample switch. */
 #include "fieldimpl.h"
 
+typedef struct {
+  BbdOutput   out;  /* the result file, written as the run goes (src/io/io.c) */
+  BbdSnapshot snap; /* the BBD diagnostics of a saved time (src/net/bbd.c) */
+} LatticeData;
+
 /* state -> network parameters: a from the grid, b by the change of variables (theory section 3);
    damped: also z' (zd) and the velocities, a' from the grid, b' = beta from the neuron form
    (theory section 5) */
@@ -76,24 +81,6 @@ PetscErrorCode BbdFieldLatticeNetToState(BbdField f, PetscInt sample)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode BbdFieldLatticeSave(BbdField f, BbdOutput out, BbdSnapshot *snap, PetscReal t, PetscInt *T)
-{
-  BbdNet     net = f->net;
-  PetscReal *z, *zd;
-
-  PetscFunctionBeginUser;
-  PetscCall(PetscMalloc2(net->nz, &z, net->nz, &zd));
-  PetscCall(BbdFieldLatticeStateToNet(f, z, zd));
-  PetscCall(BbdSnapshotCompute(net, t, net->theta, f->damped ? net->thetadot : NULL, snap));
-  PetscCheck(!PetscIsInfOrNanReal(snap->loss), f->comm, PETSC_ERR_NOT_CONVERGED, "the field diverged at t = %g (loss is %g); reduce -bbd_eta or the time step", (double)t, (double)snap->loss);
-  PetscCall(PetscArraycpy(snap->z, z, net->nz)); /* the solver's own neurons */
-  PetscCall(BbdOutputAppend(out, snap));
-  (*T)++;
-  if (!net->quiet) PetscCall(PetscPrintf(f->comm, "  t = %-10.5g loss = %-13.6e L = %-13.6e L_bulk = %-13.6e L_boundary = %-13.6e\n", (double)t, (double)snap->loss, (double)snap->L, (double)snap->L_bulk, (double)snap->L_boundary));
-  PetscCall(PetscFree2(z, zd));
-  PetscFunctionReturn(0);
-}
-
 /* A sample switch to batch k: theta (and theta') continuous, z jumps to the new sample's forward
    pass (damped: z' to its tangent pass); nothing moves when batch k uses the same sample. */
 PetscErrorCode BbdFieldLatticeSwitchBatch(BbdField f, PetscInt k)
@@ -111,5 +98,132 @@ PetscErrorCode BbdFieldLatticeSwitchBatch(BbdField f, PetscInt k)
     PetscCall(PetscFree2(z, zd));
   }
   f->batch = k;
+  PetscFunctionReturn(0);
+}
+
+/* the initial state: the network's parameters (built-in or -bbd_init) and the forward pass of the
+   sample in use at t0; the private data */
+PetscErrorCode BbdFieldLatticeSetUp(BbdField f)
+{
+  BbdNet       net = f->net;
+  PetscInt     idx[1];
+  LatticeData *d;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscNew(&d));
+  f->data  = d;
+  f->batch = BbdNetBatchIndex(net, net->t0);
+  PetscCall(BbdNetBatchFromIndex(net, f->batch, idx));
+  f->sample = -1;
+  PetscCall(BbdFieldLatticeNetToState(f, idx[0]));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdFieldLatticeView(BbdField f)
+{
+  BbdNet net = f->net;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscPrintf(f->comm, "bbd-field, %s mode, grid %" PetscInt_FMT " x %" PetscInt_FMT " (depth x width), %d rank(s)\n", f->mode, net->M + 1, net->n[0], f->size));
+  PetscCall(BbdNetView(net, PETSC_VIEWER_STDOUT_(f->comm)));
+  PetscFunctionReturn(0);
+}
+
+/* the result file with the grid */
+PetscErrorCode BbdFieldLatticeBegin(BbdField f)
+{
+  BbdNet       net = f->net;
+  LatticeData *d   = (LatticeData *)f->data;
+  PetscReal   *x, *y;
+
+  PetscFunctionBeginUser;
+  PetscCall(BbdSnapshotCreate(net, &d->snap));
+  PetscCall(PetscLogEventBegin(BBD_FIELD_Output, 0, 0, 0, 0));
+  PetscCall(BbdOutputCreate(net, net->output_file, &d->out));
+  PetscCall(PetscMalloc2(net->M + 1, &x, net->n[0], &y));
+  for (PetscInt k = 0; k <= net->M; k++) x[k] = (PetscReal)k / net->M;
+  for (PetscInt i = 0; i < net->n[0]; i++) y[i] = (PetscReal)i / net->n[0];
+  PetscCall(BbdOutputWriteGrid(d->out, net->M + 1, x, net->n[0], y));
+  PetscCall(PetscFree2(x, y));
+  PetscCall(PetscLogEventEnd(BBD_FIELD_Output, 0, 0, 0, 0));
+  PetscFunctionReturn(0);
+}
+
+/* one saved time: the network's parameters from the state, the BBD diagnostics, appended to the result */
+PetscErrorCode BbdFieldLatticeSave(BbdField f, PetscReal t)
+{
+  BbdNet       net  = f->net;
+  LatticeData *d    = (LatticeData *)f->data;
+  BbdSnapshot *snap = &d->snap;
+  PetscReal   *z, *zd;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc2(net->nz, &z, net->nz, &zd));
+  PetscCall(BbdFieldLatticeStateToNet(f, z, zd));
+  PetscCall(PetscLogEventBegin(BBD_FIELD_Diagnostics, 0, 0, 0, 0));
+  PetscCall(BbdSnapshotCompute(net, t, net->theta, f->damped ? net->thetadot : NULL, snap));
+  PetscCall(PetscLogEventEnd(BBD_FIELD_Diagnostics, 0, 0, 0, 0));
+  PetscCheck(!PetscIsInfOrNanReal(snap->loss), f->comm, PETSC_ERR_NOT_CONVERGED, "the field diverged at t = %g (loss is %g); reduce -bbd_eta or the time step", (double)t, (double)snap->loss);
+  PetscCall(PetscArraycpy(snap->z, z, net->nz)); /* the solver's own neurons */
+  PetscCall(PetscLogEventBegin(BBD_FIELD_Output, 0, 0, 0, 0));
+  PetscCall(BbdOutputAppend(d->out, snap));
+  PetscCall(PetscLogEventEnd(BBD_FIELD_Output, 0, 0, 0, 0));
+  f->T++;
+  if (!net->quiet) PetscCall(PetscPrintf(f->comm, "  t = %-10.5g loss = %-13.6e L = %-13.6e L_bulk = %-13.6e L_boundary = %-13.6e\n", (double)t, (double)snap->loss, (double)snap->L, (double)snap->L_bulk, (double)snap->L_boundary));
+  PetscCall(PetscFree2(z, zd));
+  PetscFunctionReturn(0);
+}
+
+/* the final state into the network (kept for the caller) and the result's /state */
+PetscErrorCode BbdFieldLatticeWrite(BbdField f)
+{
+  BbdNet       net = f->net;
+  LatticeData *d   = (LatticeData *)f->data;
+  PetscReal   *z, *zd;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc2(net->nz, &z, net->nz, &zd));
+  PetscCall(BbdFieldLatticeStateToNet(f, z, zd));
+  PetscCall(PetscFree(net->state_z));
+  PetscCall(PetscMalloc1(net->nz, &net->state_z));
+  PetscCall(PetscArraycpy(net->state_z, z, net->nz));
+  if (f->damped) {
+    PetscCall(PetscFree(net->state_zdot));
+    PetscCall(PetscMalloc1(net->nz, &net->state_zdot));
+    PetscCall(PetscArraycpy(net->state_zdot, zd, net->nz));
+  }
+  PetscCall(PetscLogEventBegin(BBD_FIELD_Output, 0, 0, 0, 0));
+  PetscCall(BbdOutputFinish(&d->out, net->t0, net->theta, f->damped ? net->thetadot : NULL));
+  PetscCall(PetscLogEventEnd(BBD_FIELD_Output, 0, 0, 0, 0));
+  PetscCall(PetscFree2(z, zd));
+  PetscFunctionReturn(0);
+}
+
+/* never leave a partial result that looks complete */
+PetscErrorCode BbdFieldLatticeAbort(BbdField f)
+{
+  LatticeData *d = (LatticeData *)f->data;
+
+  PetscFunctionBeginUser;
+  PetscCall(BbdOutputAbort(&d->out));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdFieldLatticeSummary(BbdField f)
+{
+  PetscFunctionBeginUser;
+  if (f->net->sample_dt > 0) PetscCall(PetscPrintf(f->comm, "sample switches: %" PetscInt_FMT " (%" PetscInt_FMT " as TS events, located within %.2e of k sample_dt; %" PetscInt_FMT " at segment ends)\n", f->nswitch_event + f->nswitch_seg, f->nswitch_event, (double)f->switch_err, f->nswitch_seg));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdFieldLatticeDestroy(BbdField f)
+{
+  LatticeData *d = (LatticeData *)f->data;
+
+  PetscFunctionBeginUser;
+  if (!d) PetscFunctionReturn(0);
+  PetscCall(BbdOutputAbort(&d->out)); /* a no-op after BbdOutputFinish */
+  PetscCall(BbdSnapshotDestroy(&d->snap));
+  PetscCall(PetscFree(f->data));
   PetscFunctionReturn(0);
 }

@@ -12,7 +12,6 @@
    or zero padding by index); on several ranks from local arrays with two ghost columns. */
 #include "fieldimpl.h"
 #include "residual_avx2.h"
-#include "fieldjac.h"
 #include <stdint.h>
 
 PetscErrorCode BbdFieldResidualSetUp(BbdField f)
@@ -28,7 +27,6 @@ PetscErrorCode BbdFieldResidualSetUp(BbdField f)
     f->ik[j] = net->kappa[j] > 0 ? 1.0 / net->kappa[j] : 1.0;
     f->fr[j] = net->kappa[j] > 0 ? 1.0 : 0.0;
   }
-  f->jacfill = f->damped ? BbdFieldJacFillDamped : BbdFieldJacFillFlow; /* the assembled Jacobian's rows (fieldjac.c) */
   f->oneact = PETSC_TRUE;
   for (PetscInt m = 0; m < net->M; m++) f->oneact = (PetscBool)(f->oneact && net->act[m] == net->act[0]);
   PetscCall(PetscMalloc5(5 * NX, &f->wS, 5 * NX, &f->wD, 5 * NX, &f->wQ, 3 * NX, &f->wB, NX, &f->zcol));
@@ -233,5 +231,14 @@ PetscErrorCode BbdFieldIFunction(TS ts, PetscReal t, Vec U, Vec Udot, Vec F, voi
   }
 #endif
   PetscCall(BbdFieldResidualPass((BbdField)ctx, U, Udot, F, ColumnActivation, ColumnBeta, ColumnRz));
+  PetscFunctionReturn(0);
+}
+
+/* the time stepper of the lattice flow residual: the IFunction above, the Jacobian callback and
+   the sweep preconditioner of sweep.c, the shared Newton-Krylov set-up (implicit.c) */
+PetscErrorCode BbdFieldFlowResidualSetTS(BbdField f, TS ts, PetscReal *dt0)
+{
+  PetscFunctionBeginUser;
+  PetscCall(BbdFieldResidualSolver(f, ts, BbdFieldIFunction, BbdFieldIJacobian, BbdFieldPCApplySweep, "BBD sweep: exact inverse of shift * G(U)", dt0));
   PetscFunctionReturn(0);
 }

@@ -164,3 +164,35 @@ PetscErrorCode BbdFieldGatherVec(BbdField f, Vec v, const PetscScalar **all)
   PetscCall(VecGetArrayRead(f->Uall, all));
   PetscFunctionReturn(0);
 }
+
+PetscClassId  BBD_FIELD_CLASSID;
+PetscLogEvent BBD_FIELD_SweepBackward, BBD_FIELD_SweepForward, BBD_FIELD_Residual, BBD_FIELD_Jacobian, BBD_FIELD_PCApply, BBD_FIELD_Diagnostics, BBD_FIELD_Output;
+static PetscBool BbdFieldPackageInitialized = PETSC_FALSE;
+
+static PetscErrorCode BbdFieldFinalizeEvents(void)
+{
+  PetscFunctionBeginUser;
+  BbdFieldPackageInitialized = PETSC_FALSE;
+  PetscFunctionReturn(0);
+}
+
+/* the class "BbdField" and the log events of the field solver (-log_view): the backward and
+   forward sweeps (lattice sweeps, continuum Heun sweeps, with or without sources), the residual
+   evaluation, the Jacobian (assembly, colouring, differencing), the preconditioner, the BBD
+   diagnostics of a saved time and the HDF5 output */
+PetscErrorCode BbdFieldInitializePackage(void)
+{
+  PetscFunctionBeginUser;
+  if (BbdFieldPackageInitialized) PetscFunctionReturn(0);
+  BbdFieldPackageInitialized = PETSC_TRUE;
+  PetscCall(PetscClassIdRegister("BbdField", &BBD_FIELD_CLASSID));
+  PetscCall(PetscLogEventRegister("BbdSweepBackward", BBD_FIELD_CLASSID, &BBD_FIELD_SweepBackward));
+  PetscCall(PetscLogEventRegister("BbdSweepForward", BBD_FIELD_CLASSID, &BBD_FIELD_SweepForward));
+  PetscCall(PetscLogEventRegister("BbdResidual", BBD_FIELD_CLASSID, &BBD_FIELD_Residual));
+  PetscCall(PetscLogEventRegister("BbdJacobian", BBD_FIELD_CLASSID, &BBD_FIELD_Jacobian));
+  PetscCall(PetscLogEventRegister("BbdPCApply", BBD_FIELD_CLASSID, &BBD_FIELD_PCApply));
+  PetscCall(PetscLogEventRegister("BbdDiagnostics", BBD_FIELD_CLASSID, &BBD_FIELD_Diagnostics));
+  PetscCall(PetscLogEventRegister("BbdOutput", BBD_FIELD_CLASSID, &BBD_FIELD_Output));
+  PetscCall(PetscRegisterFinalize(BbdFieldFinalizeEvents));
+  PetscFunctionReturn(0);
+}
