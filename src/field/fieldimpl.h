@@ -1,13 +1,57 @@
-/* Private structure of the field solver (src/field.c, src/continuum.c). */
+/* Private structure of the field solver (src/field; docs/developing-field.md): the object, its
+   operations table (one implementation per type: lattice_sweep.c, lattice_residual.c,
+   continuum_sweep.c, continuum_residual.c), the dynamics table (fielddynamics.c) and the
+   functions the files share, grouped by the file that defines them. */
 #ifndef FIELDIMPL_H
 #define FIELDIMPL_H
 #include "bbdimpl.h"
 #include <petscdmda.h>
 
+struct _n_BbdJacCtx; /* fieldjac.h */
+
+/* The operations of a field-solver type (BbdFieldRegister, BbdFieldSetType). run.c's time loop and
+   field.c call a type only through these; optional ones may be NULL. */
+typedef struct _BbdFieldOps *BbdFieldOps;
+struct _BbdFieldOps {
+  PetscErrorCode (*read)(BbdField);                     /* optional: -bbd_init onto the grid, before BbdNetSetUp */
+  PetscErrorCode (*dofs)(BbdField);                     /* optional: the type's components after the dynamics' (f->dof, f->bi, f->betai) */
+  PetscErrorCode (*setup)(BbdField);                    /* after the grid and the shared rows: the type's arrays, the initial state in f->U */
+  PetscErrorCode (*view)(BbdField);                     /* the opening lines of a run */
+  PetscErrorCode (*setts)(BbdField, TS, PetscReal *dt0); /* the TS: RHS or IFunction, IJacobian, preconditioner, configuration */
+  PetscErrorCode (*begin)(BbdField);                    /* open the result, before the first save */
+  PetscErrorCode (*segment)(BbdField);                  /* optional: before each segment between saves or switches */
+  PetscErrorCode (*save)(BbdField, PetscReal t);        /* one saved time (counted in f->T) */
+  PetscErrorCode (*switchbatch)(BbdField, PetscInt k);  /* a sample switch to batch k (f->batch = k) */
+  PetscErrorCode (*write)(BbdField);                    /* finish the result, the final state at net->t0 */
+  PetscErrorCode (*abort)(BbdField);                    /* optional: after a failed run, discard a partial result */
+  PetscErrorCode (*summary)(BbdField);                  /* optional: the type's lines of the final summary */
+  PetscErrorCode (*destroy)(BbdField);                  /* optional: the type's data */
+};
+
+/* The dynamics (flow, damped) as the types share them (fielddynamics.c): the components per point
+   and the lattice functions that differ between them. */
+typedef struct {
+  const char *name;   /* as -bbd_dynamics */
+  PetscInt    nblock; /* blocks of P+2 components per point: 1 (z, a_0..a_P); 2 (then z_dot, a_0_dot..a_P_dot) */
+  PetscErrorCode (*rhs)(TS, PetscReal, Vec U, Vec F, void *);                                /* lattice sweep formulation: the right-hand side (sweep.c) */
+  PetscErrorCode (*residualts)(BbdField, TS, PetscReal *dt0);                                 /* lattice residual formulation: its TS (residual.c, residual_damped.c) */
+  PetscErrorCode (*jacfill)(BbdField, struct _n_BbdJacCtx *, Vec U, Vec Udot, PetscReal shift, Mat); /* its assembled Jacobian's rows (fieldjac.c, fieldjac_damped.c) */
+} BbdFieldDynamics;
+PETSC_INTERN const BbdFieldDynamics BbdFieldFlow, BbdFieldDamped;
+
+/* PETSc log events of the field solver (class "BbdField"; registered by BbdFieldInitializePackage, rows.c) */
+PETSC_INTERN PetscClassId  BBD_FIELD_CLASSID;
+PETSC_INTERN PetscLogEvent BBD_FIELD_SweepBackward, BBD_FIELD_SweepForward, BBD_FIELD_Residual, BBD_FIELD_Jacobian, BBD_FIELD_PCApply, BBD_FIELD_Diagnostics, BBD_FIELD_Output;
+PETSC_INTERN PetscErrorCode BbdFieldInitializePackage(void);
+
 #define BBD_SWEEP_GHOST_DEFAULT 8  /* -bbd_sweep_ghost default on several ranks (docs/performance.md) */
 #define BBD_SWEEP_GHOST_MAX     64
 
 struct _p_BbdField {
+  struct _BbdFieldOps ops[1];
+  void       *data;               /* the type's private data */
+  char        type_name[64];      /* lattice_sweep, lattice_residual, continuum_sweep, continuum_residual */
+  const BbdFieldDynamics *dyn;    /* flow or damped */
   MPI_Comm    comm;
   PetscMPIInt size, left, right; /* ranks; width neighbours of the row exchange */
   BbdNet      net;
@@ -60,17 +104,13 @@ struct _p_BbdField {
   /* residual_damped.c: window of s' v, a column of sigma'', the preconditioner's work vectors */
   PetscReal  *wP, *wC;
   Vec         psrc, pout;
-  /* continuum results, kept on rank 0 until the run ends */
-  PetscInt    T, Tmax;
-  PetscReal  *rt, *rloss, *rz, *ra, *rflux, *rdiss;
+  PetscInt    T;             /* saved times so far (run.c) */
   PetscReal  *rc, *rg, *rrows; /* continuum residual form: work rows (rg ghosted), the beta and tangent rows */
   void       *cjac;          /* continuum residual form with -bbd_jacobian assembled: its linearisation (residual_continuum.c) */
   PetscBool   lin_in;        /* the transposed rows are the linearisation point's (residual_continuum.c) */
-  PetscReal  *rzd, *rad;     /* continuum damped: the velocities z_dot, a_dot of the saved times */
   PetscReal  *cR, *cP, *cB;  /* continuum damped: the tangent sweep's sources (ghosted rows), the power density beta b_t + sum_j a_j_t beta D_j s, b_t */
   PetscInt    bi;            /* continuum with sample switching: the dof of b (else -1) */
-  PetscInt   *rsample;       /* continuum: the sample in use at each saved time (rank 0) */
-  PetscReal  *rbl;           /* continuum with switching: b at the last saved time (rank 0) */
+  PetscInt    betai;         /* continuum residual form: the dof of beta (else -1) */
   /* continuum mode from -bbd_init: the file's kind and grid, its fields on this grid */
   PetscBool   src_b;         /* a continuum result with /state/b (a run with sample switching) */
   PetscBool   src_continuum; /* a continuum result (z, a on nx x ny points); else a lattice state (a, b on M x N) */
@@ -79,7 +119,7 @@ struct _p_BbdField {
   PetscReal  *izd, *iad, *ibd; /* damped from a state with velocities: z_dot [NX][NY] (a lattice state: the tangent pass), a_dot [NX][P+1][NY], b_dot [NX][NY] (lattice) (else NULL: at rest) */
 };
 
-/* field.c */
+/* rows.c: the helpers every type shares (they call nothing of the types) */
 PETSC_INTERN PetscErrorCode BbdFieldExchangeGhosts(BbdField, PetscInt nrows, PetscReal *const *rows, PetscInt w);
 PETSC_INTERN void           BbdFieldZeroOutside(BbdField, PetscReal *row);
 PETSC_INTERN PetscErrorCode BbdFieldOutputGradient(BbdField, const PetscReal *Zown, PetscReal *lam);
@@ -90,10 +130,33 @@ PETSC_INTERN void           BbdFieldRowPhiT(BbdField, PetscInt k, const PetscRea
 PETSC_INTERN void           BbdFieldRowPhi(BbdField, PetscInt k, const PetscReal *gu, PetscReal *out);
 PETSC_INTERN PetscErrorCode BbdFieldGatherAll(BbdField, const PetscScalar **all); /* restore with VecRestoreArrayRead(f->Uall) */
 PETSC_INTERN PetscErrorCode BbdFieldGatherVec(BbdField, Vec, const PetscScalar **all); /* the same for a vector of f->da */
+/* xdmf.c */
 PETSC_INTERN PetscErrorCode BbdFieldWriteXdmf(BbdField, PetscInt T);
-PETSC_INTERN PetscErrorCode BbdFieldPrintFailures(BbdField, TS, PetscInt fails);
+/* sweep.c: the lattice sweeps */
+PETSC_INTERN PetscErrorCode BbdFieldSweepSources(BbdField, Vec src, Vec out); /* out = G(U)^-1 src, U last transposed in */
+PETSC_INTERN PetscErrorCode BbdFieldRHSSweep(TS, PetscReal, Vec U, Vec F, void *);
+PETSC_INTERN PetscErrorCode BbdFieldRHSSweepDamped(TS, PetscReal, Vec U, Vec F, void *);
+PETSC_INTERN PetscErrorCode BbdFieldPCApplySweep(PC, Vec, Vec);
 PETSC_INTERN PetscErrorCode BbdFieldIJacobian(TS, PetscReal, Vec U, Vec Udot, PetscReal shift, Mat, Mat, void *); /* lattice residual forms (flow, damped) */
+/* implicit.c */
 PETSC_INTERN PetscErrorCode BbdFieldResidualSolver(BbdField, TS, PetscErrorCode (*)(TS, PetscReal, Vec, Vec, Vec, void *), PetscErrorCode (*)(TS, PetscReal, Vec, Vec, PetscReal, Mat, Mat, void *), PetscErrorCode (*)(PC, Vec, Vec), const char *pcname, PetscReal *dt0);
+/* lattice.c: what the lattice types share */
+PETSC_INTERN PetscErrorCode BbdFieldLatticeStateToNet(BbdField, PetscReal *z, PetscReal *zd);
+PETSC_INTERN PetscErrorCode BbdFieldLatticeNetToState(BbdField, PetscInt sample);
+PETSC_INTERN PetscErrorCode BbdFieldLatticeSetUp(BbdField);
+PETSC_INTERN PetscErrorCode BbdFieldLatticeView(BbdField);
+PETSC_INTERN PetscErrorCode BbdFieldLatticeBegin(BbdField);
+PETSC_INTERN PetscErrorCode BbdFieldLatticeSave(BbdField, PetscReal t);
+PETSC_INTERN PetscErrorCode BbdFieldLatticeSwitchBatch(BbdField, PetscInt k);
+PETSC_INTERN PetscErrorCode BbdFieldLatticeWrite(BbdField);
+PETSC_INTERN PetscErrorCode BbdFieldLatticeAbort(BbdField);
+PETSC_INTERN PetscErrorCode BbdFieldLatticeSummary(BbdField);
+PETSC_INTERN PetscErrorCode BbdFieldLatticeDestroy(BbdField);
+/* the types (registered by field.c) */
+PETSC_INTERN PetscErrorCode BbdFieldCreate_LatticeSweep(BbdField);
+PETSC_INTERN PetscErrorCode BbdFieldCreate_LatticeResidual(BbdField);
+PETSC_INTERN PetscErrorCode BbdFieldCreate_ContinuumSweep(BbdField);
+PETSC_INTERN PetscErrorCode BbdFieldCreate_ContinuumResidual(BbdField);
 /* residual.c: the one-pass residual, shared by flow and damped (residual_damped.c) */
 typedef void (*BbdColumnAct)(BbdField, const PetscScalar *u, const PetscScalar *ud, PetscInt i);
 typedef void (*BbdColumnMid)(BbdField, const PetscScalar *u, const PetscScalar *ud, PetscInt i, PetscScalar *fo);
@@ -166,7 +229,7 @@ static inline PetscInt BbdFieldSlot(PetscInt i, PetscInt n)
   return ((i % n) + n) % n;
 }
 
-/* fieldts.c */
+/* fieldts.c: the TS layout (calls nothing of the types) */
 PETSC_INTERN PetscErrorCode BbdFieldLayoutSetUp(BbdField, PetscInt NX, PetscInt NY, DMBoundaryType);
 PETSC_INTERN PetscErrorCode BbdFieldLayoutVectors(BbdField);
 PETSC_INTERN PetscErrorCode BbdFieldLayoutDestroy(BbdField);
@@ -176,11 +239,11 @@ PETSC_INTERN PetscErrorCode BbdFieldSetRHSFunction(BbdField, TS, PetscErrorCode 
 PETSC_INTERN PetscErrorCode BbdFieldSetIFunction(BbdField, TS, PetscErrorCode (*)(TS, PetscReal, Vec, Vec, Vec, void *));
 PETSC_INTERN PetscErrorCode BbdFieldPCShellSetApply(BbdField, PC, PetscErrorCode (*)(PC, Vec, Vec));
 PETSC_INTERN PetscErrorCode BbdFieldSolveSegment(BbdField, TS, PetscReal t, PetscReal tend, PetscReal dt0, PetscReal *reached);
-PETSC_INTERN PetscErrorCode BbdFieldSweepSources(BbdField, Vec src, Vec out); /* out = G(U)^-1 src, U last transposed in */
 /* residual.c */
 PETSC_INTERN PetscErrorCode BbdFieldResidualSetUp(BbdField);
 PETSC_INTERN PetscErrorCode BbdFieldResidualDestroy(BbdField);
 PETSC_INTERN PetscErrorCode BbdFieldIFunction(TS, PetscReal, Vec, Vec, Vec, void *);
+PETSC_INTERN PetscErrorCode BbdFieldFlowResidualSetTS(BbdField, TS, PetscReal *dt0);
 /* fieldjac.c */
 PETSC_INTERN PetscErrorCode BbdFieldJacobianCreate(BbdField, Mat *);
 PETSC_INTERN PetscErrorCode BbdFieldJacobianAssemble(BbdField, Vec U, Vec Udot, PetscReal shift, Mat); /* U, U' in the width-only layout */
@@ -189,14 +252,22 @@ PETSC_INTERN PetscErrorCode BbdFieldJacobianFD(BbdField, TS, Vec X, Mat); /* X i
 /* residual_damped.c */
 PETSC_INTERN PetscErrorCode BbdFieldDampedResidualSetTS(BbdField, TS, PetscReal *dt0);
 PETSC_INTERN PetscErrorCode BbdFieldDampedResidualDestroy(BbdField);
-/* continuum.c */
+/* continuum.c: the Heun sweeps and the explicit right-hand side */
 PETSC_INTERN PetscErrorCode BbdFieldRHSContinuum(TS, PetscReal, Vec, Vec, void *);
-PETSC_INTERN PetscErrorCode BbdFieldContinuumInit(BbdField);
-PETSC_INTERN PetscErrorCode BbdFieldContinuumRead(BbdField); /* -bbd_init onto the grid (before BbdNetSetUp) */
-PETSC_INTERN PetscErrorCode BbdFieldContinuumRun(BbdField);
 PETSC_INTERN PetscErrorCode BbdFieldContinuumDampedSources(BbdField, PetscInt e, PetscBool given_wt);
-/* residual_continuum.c: continuum mode in residual form (beta an algebraic unknown) */
-PETSC_INTERN PetscErrorCode BbdFieldContinuumResidualSetTS(BbdField, TS, PetscReal *dt0);
+/* continuum_init.c */
+PETSC_INTERN PetscErrorCode BbdFieldContinuumInit(BbdField);
+PETSC_INTERN PetscErrorCode BbdFieldContinuumSwitch(BbdField, PetscInt sample, Vec Ftmp);
+PETSC_INTERN PetscErrorCode BbdFieldContinuumRead(BbdField); /* -bbd_init onto the grid (before BbdNetSetUp; nothing without -bbd_init) */
+/* continuum_out.c: what the two continuum types share besides the numerics */
+PETSC_INTERN PetscErrorCode BbdFieldContinuumSetUp(BbdField);
+PETSC_INTERN PetscErrorCode BbdFieldContinuumSwitchBatch(BbdField, PetscInt k);
+PETSC_INTERN PetscErrorCode BbdFieldContinuumView(BbdField);
+PETSC_INTERN PetscErrorCode BbdFieldContinuumBegin(BbdField);
+PETSC_INTERN PetscErrorCode BbdFieldContinuumSave(BbdField, PetscReal t);
+PETSC_INTERN PetscErrorCode BbdFieldContinuumWrite(BbdField);
+PETSC_INTERN PetscErrorCode BbdFieldContinuumDestroy(BbdField);
+/* residual_continuum.c, residual_continuum_jac.c, continuum_residual.c: continuum mode in residual form (beta an algebraic unknown) */
 PETSC_INTERN PetscErrorCode BbdFieldContinuumResidualConsistent(BbdField, Vec U);
 PETSC_INTERN PetscErrorCode BbdFieldContinuumResidualDestroy(BbdField);
 /* fieldjac.c: a Jacobian assembled by colouring from exact directional derivatives jvp(f, x, y): y = J x (TS layout) */

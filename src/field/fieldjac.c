@@ -136,7 +136,7 @@ PetscErrorCode BbdFieldJacLinearise(BbdField f, JacCtx *J, Vec U, Vec Udot, cons
 
 /* insert every row of J = shift dF/dU' + dF/dU (the same entries whatever the values: the dry
    run into the preallocator and the assembly share it) */
-static PetscErrorCode Fill(BbdField f, JacCtx *J, Vec U, Vec Udot, PetscReal shift, Mat A)
+PetscErrorCode BbdFieldJacFillFlow(BbdField f, JacCtx *J, Vec U, Vec Udot, PetscReal shift, Mat A)
 {
   BbdNet             net = f->net;
   const PetscInt     M = net->M, N = net->n[0], o = f->ys - J->gys;
@@ -239,7 +239,7 @@ PetscErrorCode BbdFieldJacobianCreate(BbdField f, Mat *A)
   else {
     PetscCall(VecDuplicate(f->U, &Z));
     PetscCall(VecSet(Z, 0));
-    PetscCall(f->damped ? BbdFieldJacFillDamped(f, J, f->U, Z, 1.0, pre) : Fill(f, J, f->U, Z, 1.0, pre));
+    PetscCall(f->dyn->jacfill(f, J, f->U, Z, 1.0, pre));
     PetscCall(VecDestroy(&Z));
   }
   PetscCall(MatPreallocatorPreallocate(pre, PETSC_TRUE, *A)); /* also inserts the pattern (zeros) */
@@ -319,7 +319,7 @@ PetscErrorCode BbdFieldJacobianAssemble(BbdField f, Vec U, Vec Udot, PetscReal s
   PetscCheck(box, f->comm, PETSC_ERR_PLIB, "the Jacobian matrix was not created by BbdFieldJacobianCreate");
   PetscCall(PetscContainerGetPointer(box, (void **)&J));
   PetscCheck(!f->continuum, f->comm, PETSC_ERR_SUP, "continuum mode's residual form has no analytic Jacobian");
-  PetscCall(f->damped ? BbdFieldJacFillDamped(f, J, U, Udot, shift, A) : Fill(f, J, U, Udot, shift, A));
+  PetscCall(f->dyn->jacfill(f, J, U, Udot, shift, A));
   PetscFunctionReturn(0);
 }
 

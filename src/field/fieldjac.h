@@ -5,7 +5,7 @@
 #define FIELDJAC_H
 #include "fieldimpl.h"
 
-typedef struct {
+typedef struct _n_BbdJacCtx {
   PetscInt     gys, gym;       /* ghosted width range of f->da2 (width-stencil radius 2: ghosts of beta's neighbours; residual.c) */
   PetscReal   *s, *d, *e, *bt; /* [NX][gym]: sigma, sigma', sigma'' of z (zero outside a non-periodic width), beta (damped: B) */
   PetscReal   *t;              /* [NX][gym]: sigma''' of z (damped only) */
@@ -164,7 +164,8 @@ static inline PetscErrorCode AddMomentRows(BbdField f, JacCtx *J, const PetscSca
   PetscFunctionReturn(0);
 }
 
-/* fieldjac.c */
+/* fieldjac.c (the fill of the dynamics in use is f->dyn->jacfill: BbdFieldJacFillFlow or BbdFieldJacFillDamped) */
+PETSC_INTERN PetscErrorCode BbdFieldJacFillFlow(BbdField, JacCtx *, Vec U, Vec Udot, PetscReal shift, Mat);
 PETSC_INTERN PetscErrorCode BbdFieldJacLinearise(BbdField, JacCtx *, Vec U, Vec Udot, const PetscScalar ****u, const PetscScalar ****ud);
 /* fieldjac_damped.c */
 PETSC_INTERN PetscErrorCode BbdFieldJacFillDamped(BbdField, JacCtx *, Vec U, Vec Udot, PetscReal shift, Mat);
