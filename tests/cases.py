@@ -1919,7 +1919,7 @@ def case_help(b):
     bbd-field lists its grid options and its introduction names every mode and formulation; bbd-compare
     lists its own options and its runs' once each; -help runs nothing."""
     def options(text):
-        return [l.split()[0] for l in text.splitlines() if l.startswith("  -bbd_") or l.startswith("  -da_grid_")]
+        return [l.split()[0].rstrip(":") for l in text.splitlines() if l.startswith("  -bbd_") or l.startswith("  -da_grid_")]
 
     def once_before_petsc(name, text):
         opts = options(text)

@@ -3,7 +3,8 @@ static const char help[] = "t202: options per object: two nets with their own da
 /* Each BbdNet / BbdField reads the PetscOptions it is given under its prefix (include/bbd.h): two
    nets in one process with different databases get their own settings; a setter called before
    SetFromOptions is the default that an option overrides; a run setter called after it replaces
-   the option's value, a definition setter there is refused; the global database (holding a
+   the option's value, a definition setter there is refused; the time stepper reads the net's
+   database under its prefix; the global database (holding a
    decoy -bbd_width 99 that no object may read) is unchanged and its decoy unread afterwards. */
 #include "bbdtest.h"
 #include "field/fieldimpl.h"
@@ -69,6 +70,22 @@ int main(int argc, char **argv)
   ierr = BbdNetSetDepth(d, 9);
   PetscCall(PetscPopErrorHandler());
   CHECK(ierr == PETSC_ERR_ORDER && strstr(msg, "before BbdNetSetFromOptions") && d->M == 7, "BbdNetSetDepth after SetFromOptions: error %d, message '%s', M %" PetscInt_FMT, (int)ierr, msg, d->M);
+
+  /* the time stepper reads the net's database under its prefix: a refused -ts_exact_final_time */
+  {
+    PetscOptions dt;
+    BbdNet       t;
+    PetscCall(NetFrom("-p_bbd_depth 2 -p_bbd_width 4 -p_bbd_tfinal 0.1 -p_bbd_quiet -p_bbd_output t202.h5 -p_ts_exact_final_time stepover", "p_", &dt, &t));
+    PetscCall(BbdNetSetFromOptions(t));
+    PetscCall(BbdNetSetUp(t));
+    msg[0] = 0;
+    PetscCall(PetscPushErrorHandler(CatchError, msg));
+    ierr = BbdNetRun(t);
+    PetscCall(PetscPopErrorHandler());
+    CHECK(ierr == PETSC_ERR_USER_INPUT && strstr(msg, "only matchstep is allowed"), "the TS did not read -p_ts_exact_final_time from the net's database: error %d, message '%s'", (int)ierr, msg);
+    PetscCall(BbdNetDestroy(&t));
+    PetscCall(PetscOptionsDestroy(&dt));
+  }
 
   /* a field with its own database and prefix: mode, formulation and grid */
   PetscCall(PetscOptionsCreate(&df));
