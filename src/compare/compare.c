@@ -492,9 +492,9 @@ static PetscErrorCode PrintTable(MPI_Comm comm, Compare *c, PetscInt P, PetscRea
 }
 
 /* The database of one run: a copy of the user's options (command line, PETSC_OPTIONS, option
-   files: what PetscInitialize read), without the grid that bbd-compare sets itself (the DMDA would
-   read it); everything else bbd-compare sets goes through the setters of a composed run, which
-   neither reads nor lists those options. The global database is never written. */
+   files: what PetscInitialize read). What bbd-compare sets goes through the setters of a composed
+   run, which neither reads nor lists those options (BbdCompareRun refuses the ones it does not
+   read itself). The global database is never written. */
 static PetscErrorCode RunOptionsCreate(PetscOptions *opt)
 {
   int    argc;
@@ -504,8 +504,6 @@ static PetscErrorCode RunOptionsCreate(PetscOptions *opt)
   PetscCall(PetscOptionsCreate(opt));
   PetscCall(PetscGetArgs(&argc, &args));
   PetscCall(PetscOptionsInsert(*opt, &argc, &args, NULL));
-  PetscCall(PetscOptionsClearValue(*opt, "-da_grid_x"));
-  PetscCall(PetscOptionsClearValue(*opt, "-da_grid_y"));
   PetscFunctionReturn(0);
 }
 
@@ -576,7 +574,7 @@ PetscErrorCode BbdCompareRun(MPI_Comm comm)
   char          init[PETSC_MAX_PATH_LEN] = "";
   FieldSource   src = {0};
   PetscReal     amax = -1;
-  PetscBool     set, quiet = PETSC_FALSE, plot = PETSC_TRUE;
+  PetscBool     set, quiet = PETSC_FALSE, plot = PETSC_TRUE, scriptset = PETSC_FALSE;
   char          actname[64] = "tanh", script[PETSC_MAX_PATH_LEN] = BBD_PLOT_SCRIPT_SRC; /* the source tree's, else the installed one */
   BbdActivation act;
 
@@ -599,7 +597,7 @@ PetscErrorCode BbdCompareRun(MPI_Comm comm)
   PetscCall(BbdOptionsRealArray(PetscOptionsObject, "-bbd_compare_times", "Chosen times of the distance tables (multiples of tfinal/10; none: tfinal/2 and tfinal)", "none", c.times, 0, &c.nt, &set));
   if (!set) c.nt = 0;
   PetscCall(PetscOptionsBool("-bbd_plot", "Draw the PNG figures (Debian's python3-matplotlib)", "BbdCompareRun", plot, &plot, NULL));
-  PetscCall(PetscOptionsString("-bbd_plot_script", "The plotting script", "BbdCompareRun", script, script, sizeof(script), NULL));
+  PetscCall(PetscOptionsString("-bbd_plot_script", "The plotting script (default: the source tree's, else the installed one)", "BbdCompareRun", script, script, sizeof(script), &scriptset));
   PetscCall(PetscOptionsReal("-bbd_locality_threshold", "Dense -bbd_init: the locality remainder below which a continuum description applies", "BbdCompareRun", threshold, &threshold, NULL));
   PetscCall(PetscOptionsString("-bbd_init", "A dense state to coarse-grain onto the grid, or a field-family lattice state of any resolution: the initial fields of every network and of the continuum", "BbdCompareRun", init, init, sizeof(init), &set));
   PetscOptionsEnd();
@@ -614,6 +612,14 @@ PetscErrorCode BbdCompareRun(MPI_Comm comm)
       PetscCall(BbdFieldSetFromOptions(field));
       PetscCall(BbdFieldDestroy(&field));
       PetscFunctionReturn(0);
+    }
+  }
+  { /* what a composed run does not read: said here rather than as an unknown option at the end */
+    const char *own[] = {"-bbd_depth", "-bbd_width", "-bbd_output_dt", "-bbd_mode", "-da_grid_x", "-da_grid_y"};
+    for (size_t k = 0; k < sizeof(own) / sizeof(own[0]); k++) {
+      PetscBool flg;
+      PetscCall(PetscOptionsHasName(NULL, NULL, own[k], &flg));
+      PetscCheck(!flg, comm, PETSC_ERR_USER_INPUT, "%s: bbd-compare sets the depth and width of its networks (-bbd_resolutions; M = N unless stability needs more), the continuum's mode and grid (-bbd_reference_grid) and output_dt = tfinal/10 itself", own[k]);
     }
   }
   if (init[0]) {
@@ -634,7 +640,7 @@ PetscErrorCode BbdCompareRun(MPI_Comm comm)
       PetscFunctionReturn(0);
     }
   }
-  if (access(script, R_OK)) PetscCall(PetscStrcpy(script, BBD_PLOT_SCRIPT));
+  if (!scriptset && access(script, R_OK)) PetscCall(PetscStrcpy(script, BBD_PLOT_SCRIPT));
   PetscCheck(c.K >= 2 && c.K <= BBD_MAX_RES, comm, PETSC_ERR_USER_INPUT, "-bbd_resolutions: give 2 to %d widths", BBD_MAX_RES);
   for (PetscInt r = 0; r < c.K; r++) {
     PetscCheck(c.N[r] >= 4, comm, PETSC_ERR_USER_INPUT, "-bbd_resolutions: width %" PetscInt_FMT " is too small (>= 4)", c.N[r]);
