@@ -15,8 +15,9 @@ try:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-except ImportError as e:  # bbd-compare prints its own note; say what is missing
-    sys.exit("plot_compare.py: %s (install python3-matplotlib python3-h5py)" % e)
+except ImportError as e:  # say what is missing; status 3 tells bbd-compare a module is missing
+    print("plot_compare.py: %s (install python3-matplotlib python3-h5py)" % e, file=sys.stderr)
+    sys.exit(3)
 
 
 def attr(f, name):

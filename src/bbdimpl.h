@@ -80,9 +80,44 @@ struct _p_BbdNet {
   PetscBool  data_in_init; /* -bbd_init file holds /data */
   PetscBool  init_grid;    /* bbd-field continuum mode interpolates -bbd_init onto its grid itself: BbdNetSetUp reads neither /state nor /data */
   PetscInt   progress; /* print a progress line every this many saved times (0: never) */
+  /* options (BbdNetSetOptions, BbdNetSetOptionsPrefix): every read of the net, of a field solver
+     built on it and of their time steppers goes to this database (NULL: the global one), every
+     name under this prefix */
+  PetscOptions options;
+  char        *prefix;
+  PetscBool    setfromoptions_called;
+  PetscBool    composed; /* a run composed by bbd-compare, which sets depth, width, activation, tfinal,
+                            output_dt, output, init, quiet and the field's mode and grid itself:
+                            SetFromOptions neither reads nor lists those options */
+  /* defaults given by setters that SetFromOptions starts from (options win) */
+  PetscInt      width;             /* -bbd_width (16) */
+  PetscInt      nwidths, *widths;  /* -bbd_widths (none) */
+  BbdActivation act0;              /* -bbd_activation (tanh) */
+  PetscInt      grid[2];           /* bbd-field: NX, NY (-da_grid_x, -da_grid_y; 0: the lattice's M+1, N) */
   /* work (batch of up to `batch` samples) */
   PetscReal *wz, *ws, *wd1, *wlam, *wdz, *wtmp, *wtmp2;
 };
+
+/* PetscOptionsBegin on a given database (NULL: the global one): PETSc 3.18's PetscOptionsBegin
+   reads the global database only; this sets PetscOptionsObject->options before
+   PetscOptionsBegin_Private, as PetscObjectOptionsBegin does with an object's. Ends with
+   PetscOptionsEnd(). */
+#define BbdOptionsBegin(comm, opts, prefix, title) \
+  do { \
+    PetscOptionItems  PetscOptionsObjectBase; \
+    PetscOptionItems *PetscOptionsObject = &PetscOptionsObjectBase; \
+    PetscCall(PetscMemzero(PetscOptionsObject, sizeof(*PetscOptionsObject))); \
+    PetscOptionsObject->options = (opts); \
+    for (PetscOptionsObject->count = (PetscOptionsPublish ? -1 : 1); PetscOptionsObject->count < 2; PetscOptionsObject->count++) { \
+      PetscCall(PetscOptionsBegin_Private(PetscOptionsObject, comm, prefix, title, NULL))
+
+/* net.c: -help helpers inside an options block. Array options with all ndefault default values
+   listed (PETSc's PetscOptions*Array print only the first; ndefault = 0 prints `none`), then read
+   like PetscOptionsGet*Array (*n: in the capacity of value, out the number read). A heading groups
+   the options after it. */
+PETSC_INTERN PetscErrorCode BbdOptionsRealArray(PetscOptionItems *, const char opt[], const char text[], const char none[], PetscReal value[], PetscInt ndefault, PetscInt *n, PetscBool *set);
+PETSC_INTERN PetscErrorCode BbdOptionsIntArray(PetscOptionItems *, const char opt[], const char text[], const char none[], PetscInt value[], PetscInt ndefault, PetscInt *n, PetscBool *set);
+PETSC_INTERN PetscErrorCode BbdOptionsHeading(PetscOptionItems *, const char head[]);
 
 /* net.c */
 PETSC_INTERN PetscErrorCode BbdNetSetLayout(BbdNet);

@@ -1914,16 +1914,45 @@ def case_field_badinput(b):
 
 
 def case_help(b):
-    """-help lists every -bbd_ option (the contract's and ours)."""
+    """-help of every executable: the contract's options and ours, each bbd option listed once with its
+    full default (lists in full), under the program's own heading and before PETSc's general options;
+    bbd-field lists its grid options and its introduction names every mode and formulation; bbd-compare
+    lists its own options and its runs' once each; -help runs nothing."""
+    def options(text):
+        return [l.split()[0].rstrip(":") for l in text.splitlines() if l.startswith("  -bbd_") or l.startswith("  -da_grid_")]
+
+    def once_before_petsc(name, text):
+        opts = options(text)
+        dup = sorted(set(o for o in opts if opts.count(o) > 1))
+        check(not dup, "%s -help lists %s more than once" % (name, dup))
+        first, petsc = text.find("\n  -bbd_"), text.find("Options for all PETSc programs")
+        check(0 <= first < petsc, "%s -help: the bbd options do not come before PETSc's general options" % name)
+
     p = run([b, "-help"])
     for opt in ["-bbd_family", "-bbd_depth", "-bbd_width", "-bbd_widths", "-bbd_activation", "-bbd_loss",
                 "-bbd_dynamics", "-bbd_eta", "-bbd_gamma", "-bbd_kappa", "-bbd_tfinal", "-bbd_output_dt",
                 "-bbd_init", "-bbd_output", "-bbd_sample_dt", "-bbd_sample_order", "-bbd_seed", "-bbd_mode",
                 "-bbd_batch", "-bbd_data", "-bbd_nsamples", "-bbd_residual", "-bbd_h", "-bbd_periodic", "-ts_type"]:
         check(opt in p.stdout, "-help does not list %s" % opt)
+    check("-bbd_kappa <1.,0.1,0.>" in p.stdout, "bbd-net -help: -bbd_kappa without its full default 1,0.1,0")
+    once_before_petsc("bbd-net", p.stdout)
+    check(not os.path.exists("bbd-net.h5"), "bbd-net -help ran the training")
     p = run([field_bin(b), "-help"])
-    for opt in ["-bbd_mode", "-bbd_formulation", "-bbd_jacobian", "-bbd_sweep_ghost"]:
-        check(opt in p.stdout, "-help does not list %s" % opt)
+    for opt in ["-bbd_mode", "-bbd_formulation", "-bbd_jacobian", "-bbd_sweep_ghost", "-da_grid_x", "-da_grid_y", "-ts_type"]:
+        check(opt in p.stdout, "bbd-field -help does not list %s" % opt)
+    check("-bbd_kappa <1.,0.1,0.>" in p.stdout, "bbd-field -help: -bbd_kappa without its full default 1,0.1,0")
+    once_before_petsc("bbd-field", p.stdout)
+    intro = p.stdout[:p.stdout.find("\n  -bbd_")]
+    for word in ("lattice", "continuum", "sweep", "residual", "damped"):
+        check(word in intro, "bbd-field -help: the introduction does not describe %s" % word)
+    check(not os.path.exists("bbd-field.h5"), "bbd-field -help ran the solver")
+    p = run([compare_bin(b), "-help"])
+    for opt in ["-bbd_resolutions", "-bbd_reference_grid", "-bbd_compare_times", "-bbd_tfinal", "-bbd_output", "-bbd_init",
+                "-bbd_kappa", "-bbd_formulation", "-ts_type"]:
+        check(opt in p.stdout, "bbd-compare -help does not list %s" % opt)
+    check("-bbd_resolutions <8,16,32,64>" in p.stdout, "bbd-compare -help: -bbd_resolutions without its full default 8,16,32,64")
+    once_before_petsc("bbd-compare", p.stdout)
+    check(not os.path.exists("compare.h5"), "bbd-compare -help ran the comparison")
 
 
 def main():

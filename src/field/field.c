@@ -134,22 +134,34 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
 
   PetscFunctionBeginUser;
   PetscCall(BbdNetSetFromOptions(net));
-  PetscOptionsBegin(f->comm, NULL, "BBD field solver options (bbd-field; docs/usage.md)", NULL);
-  PetscCall(PetscOptionsString("-bbd_mode", "Discretisation: lattice (the network's own stencils on its lattice) or continuum (second-order stencils on any grid)", "BbdFieldSetFromOptions", f->mode, f->mode, sizeof(f->mode), &set));
+  BbdOptionsBegin(f->comm, net->options, net->prefix, "Field solver options (docs/usage.md)");
+  if (!net->composed) PetscCall(BbdOptionsHeading(PetscOptionsObject, "Discretisation and grid"));
+  if (!net->composed) PetscCall(PetscOptionsString("-bbd_mode", "Discretisation: lattice (the network's own stencils on its lattice) or continuum (second-order stencils on any grid)", "BbdFieldSetFromOptions", f->mode, f->mode, sizeof(f->mode), &set));
+  if (!net->composed) { /* the grid (lattice mode: the network's lattice, checked in BbdFieldSetUp) */
+    PetscInt nx = net->grid[0] > 0 ? net->grid[0] : net->M + 1, ny = net->grid[1] > 0 ? net->grid[1] : net->n[0];
+    PetscCall(PetscOptionsInt("-da_grid_x", "Grid points in depth NX (lattice mode: M+1, the network's depth nodes; continuum mode: any NX >= 3, the depth step 1/(NX-1))", "BbdFieldSetFromOptions", nx, &nx, &set));
+    if (set) net->grid[0] = nx;
+    PetscCall(PetscOptionsInt("-da_grid_y", "Grid points in width NY (lattice mode: N, the network's width; continuum mode: any NY >= 3, the width step 1/NY)", "BbdFieldSetFromOptions", ny, &ny, &set));
+    if (set) net->grid[1] = ny;
+  }
+  PetscCall(BbdOptionsHeading(PetscOptionsObject, "Formulation and solver"));
   {
-    char form[32] = "sweep";
+    char form[32];
+    PetscCall(PetscStrcpy(form, f->residual ? "residual" : "sweep"));
     PetscCall(PetscOptionsString("-bbd_formulation", "sweep (explicit right-hand side: the exact sweeps; any explicit or implicit -ts_type) or residual (the implicit residual form F(U, U') = 0 with the sweeps as preconditioner; implicit -ts_type; continuum mode: with beta an algebraic unknown)", "BbdFieldSetFromOptions", form, form, sizeof(form), NULL));
     PetscCheck(!strcmp(form, "sweep") || !strcmp(form, "residual"), f->comm, PETSC_ERR_USER_INPUT, "-bbd_formulation %s: use sweep or residual", form);
     f->residual = (PetscBool)!strcmp(form, "residual");
   }
   {
-    char jac[32] = "mf";
+    char jac[32];
+    PetscCall(PetscStrcpy(jac, f->jac_assembled ? "assembled" : "mf"));
     PetscCall(PetscOptionsString("-bbd_jacobian", "Residual formulation: the Newton Jacobian shift dF/dU' + dF/dU, assembled (analytic; continuum mode: the exact linearisation assembled by colouring; any -pc_type) or mf (matrix-free differencing of the residual; the sweep or no preconditioner only)", "BbdFieldSetFromOptions", jac, jac, sizeof(jac), NULL));
     PetscCheck(!strcmp(jac, "mf") || !strcmp(jac, "assembled"), f->comm, PETSC_ERR_USER_INPUT, "-bbd_jacobian %s: use mf or assembled", jac);
     f->jac_assembled = (PetscBool)!strcmp(jac, "assembled");
   }
   {
-    char sw[32] = "segments";
+    char sw[32];
+    PetscCall(PetscStrcpy(sw, f->events ? "events" : "segments"));
     PetscCall(PetscOptionsString("-bbd_switch", "Lattice mode, sample switching (-bbd_sample_dt > 0): segments (each TSSolve ends at the next switch or saved time; z jumps between solves) or events (PETSc TS events, event function t - k sample_dt: a step that crosses a switch time is rolled back and retaken to end on it, the event handler makes z jump on the solver's vector, the solve goes on to the next saved time; docs/usage.md)", "BbdFieldSetFromOptions", sw, sw, sizeof(sw), NULL));
     PetscCheck(!strcmp(sw, "segments") || !strcmp(sw, "events"), f->comm, PETSC_ERR_USER_INPUT, "-bbd_switch %s: use segments or events", sw);
     f->events = (PetscBool)!strcmp(sw, "events");
@@ -166,8 +178,13 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
   f->avx2 = PETSC_TRUE;
   PetscCall(PetscOptionsBool("-bbd_residual_avx2", "Residual formulation: evaluate the residual with the AVX2/FMA column kernels where the CPU has them (chosen at run time; tanh activation, moments a_0..a_2, gradient flow); false: the portable code", "BbdFieldSetFromOptions", f->avx2, &f->avx2, NULL));
   PetscOptionsEnd();
-  PetscCall(PetscOptionsClearValue(NULL, "-snes_fd_color"));
-  PetscCall(PetscOptionsClearValue(NULL, "-snes_fd"));
+  { /* out of the field's database, under its prefix (see above) */
+    char name[256];
+    PetscCall(PetscSNPrintf(name, sizeof(name), "-%ssnes_fd_color", net->prefix ? net->prefix : ""));
+    PetscCall(PetscOptionsClearValue(net->options, name));
+    PetscCall(PetscSNPrintf(name, sizeof(name), "-%ssnes_fd", net->prefix ? net->prefix : ""));
+    PetscCall(PetscOptionsClearValue(net->options, name));
+  }
   PetscCheck(!strcmp(f->mode, "lattice") || !strcmp(f->mode, "continuum"), f->comm, PETSC_ERR_USER_INPUT, "-bbd_mode %s: use lattice or continuum", f->mode);
   f->continuum = (PetscBool)!strcmp(f->mode, "continuum");
   PetscCheck(!(f->continuum && f->events), f->comm, PETSC_ERR_SUP, "-bbd_switch events: continuum mode switches samples between TS segments only; use -bbd_switch segments (the default)");
@@ -190,18 +207,18 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
       { /* run settings the file stores as defaults that continuum mode cannot use: unless given
            as options, one sample (no switching, batch 1), and gradient flow for an sgd file */
         PetscBool given;
-        PetscCall(PetscOptionsHasName(NULL, NULL, "-bbd_sample_dt", &given));
+        PetscCall(PetscOptionsHasName(net->options, net->prefix, "-bbd_sample_dt", &given));
         if (!given) net->sample_dt = 0;
-        PetscCall(PetscOptionsHasName(NULL, NULL, "-bbd_batch", &given));
+        PetscCall(PetscOptionsHasName(net->options, net->prefix, "-bbd_batch", &given));
         if (!given) net->batch = 1;
-        PetscCall(PetscOptionsHasName(NULL, NULL, "-bbd_dynamics", &given));
+        PetscCall(PetscOptionsHasName(net->options, net->prefix, "-bbd_dynamics", &given));
         if (!given && net->dyn == BBD_DYN_SGD) net->dyn = BBD_DYN_FLOW; /* damped stays damped (with the file's velocities) */
       }
     }
     for (PetscInt m = 0; m < net->M; m++) PetscCheck(net->act[m] == net->act[0], f->comm, PETSC_ERR_USER_INPUT, "-bbd_activation: continuum mode needs one activation for all depths");
     PetscCheck(net->act[0] != BBD_ACT_RELU, f->comm, PETSC_ERR_USER_INPUT, "-bbd_activation relu: relu is not C^2, so the continuum field equations (which need sigma'') are not defined for it; use it with -bbd_mode lattice or bbd-net");
-    PetscCall(PetscOptionsGetInt(NULL, NULL, "-da_grid_x", &NX, NULL));
-    PetscCall(PetscOptionsGetInt(NULL, NULL, "-da_grid_y", &NY, NULL));
+    if (net->grid[0] > 0) NX = net->grid[0]; /* -da_grid_x, BbdFieldSetGrid */
+    if (net->grid[1] > 0) NY = net->grid[1];
     PetscCheck(NX >= 3, f->comm, PETSC_ERR_USER_INPUT, "-da_grid_x %" PetscInt_FMT ": the depth grid needs at least 3 points", NX);
     PetscCheck(NY >= 3, f->comm, PETSC_ERR_USER_INPUT, "-da_grid_y %" PetscInt_FMT ": the width grid needs at least 3 points", NY);
     /* the net now describes the grid: M = NX - 1 cells in depth, NY points in width */
@@ -248,8 +265,8 @@ PetscErrorCode BbdFieldSetUp(BbdField f)
   if (f->ops->dofs) PetscCall(f->ops->dofs(f)); /* the type's own components after them */
   nx = M + 1;
   ny = N;
-  PetscCall(PetscOptionsGetInt(NULL, NULL, "-da_grid_x", &nx, NULL));
-  PetscCall(PetscOptionsGetInt(NULL, NULL, "-da_grid_y", &ny, NULL));
+  if (net->grid[0] > 0) nx = net->grid[0]; /* -da_grid_x, -da_grid_y, BbdFieldSetGrid (BbdFieldSetFromOptions) */
+  if (net->grid[1] > 0) ny = net->grid[1];
   PetscCheck(nx == M + 1 || f->continuum, f->comm, PETSC_ERR_USER_INPUT, "-da_grid_x %" PetscInt_FMT ": in lattice mode the grid is the network's lattice, NX = M+1 = %" PetscInt_FMT, nx, M + 1);
   PetscCheck(ny == N || f->continuum, f->comm, PETSC_ERR_USER_INPUT, "-da_grid_y %" PetscInt_FMT ": in lattice mode the grid is the network's lattice, NY = N = %" PetscInt_FMT, ny, N);
   PetscCall(BbdFieldLayoutSetUp(f, M + 1, N, by)); /* f->dats (the TS's, as the options split it) and f->da (width only) */

@@ -18,8 +18,8 @@ PetscErrorCode BbdFieldLayoutSetUp(BbdField f, PetscInt NX, PetscInt NY, DMBound
        "Given Bad partition", and -da_processors_x alone is not completed to the rank count) */
     PetscInt  qx = 1, qy = PETSC_DECIDE;
     PetscBool fy;
-    PetscCall(PetscOptionsGetInt(NULL, NULL, "-da_processors_x", &qx, NULL));
-    PetscCall(PetscOptionsGetInt(NULL, NULL, "-da_processors_y", &qy, &fy));
+    PetscCall(PetscOptionsGetInt(f->net->options, f->net->prefix, "-da_processors_x", &qx, NULL));
+    PetscCall(PetscOptionsGetInt(f->net->options, f->net->prefix, "-da_processors_y", &qy, &fy));
     PetscCheck(qx >= 1 && (!fy || qy >= 1), f->comm, PETSC_ERR_USER_INPUT, "-da_processors_x %" PetscInt_FMT ", -da_processors_y %" PetscInt_FMT ": the numbers of ranks in depth and width must be positive", qx, fy ? qy : 1);
     if (!fy) {
       PetscCheck(f->size % qx == 0, f->comm, PETSC_ERR_USER_INPUT, "-da_processors_x %" PetscInt_FMT " does not divide the %d ranks of the run", qx, f->size);
@@ -29,6 +29,8 @@ PetscErrorCode BbdFieldLayoutSetUp(BbdField f, PetscInt NX, PetscInt NY, DMBound
     PetscCheck(qx <= NX && qy <= NY, f->comm, PETSC_ERR_USER_INPUT, "-da_processors_x %" PetscInt_FMT ", -da_processors_y %" PetscInt_FMT ": more ranks than grid points (%" PetscInt_FMT " x %" PetscInt_FMT ") in one direction", qx, qy, NX, NY);
     PetscCall(DMDACreate2d(f->comm, DM_BOUNDARY_NONE, by, DMDA_STENCIL_BOX, NX, NY, qx, qy, f->dof, 1, NULL, NULL, &f->dats));
   }
+  PetscCall(PetscObjectSetOptions((PetscObject)f->dats, f->net->options)); /* the field's database and prefix */
+  if (f->net->prefix) PetscCall(DMSetOptionsPrefix(f->dats, f->net->prefix));
   PetscCall(DMSetFromOptions(f->dats));
   PetscCall(DMSetUp(f->dats));
   PetscCall(DMDAGetInfo(f->dats, NULL, &nx, &ny, NULL, &px, &py, NULL, NULL, NULL, NULL, NULL, NULL, NULL));

@@ -46,7 +46,7 @@ PetscErrorCode BbdFieldResidualSolver(BbdField f, TS ts, PetscErrorCode (*ifunct
   if (ark) { /* only tableaus whose first stage is implicit (docs/usage.md): l2 unless one is chosen */
     TSARKIMEXType at;
     PetscBool     given, ok = PETSC_FALSE;
-    PetscCall(PetscOptionsHasName(NULL, NULL, "-ts_arkimex_type", &given));
+    PetscCall(PetscOptionsHasName(f->net->options, f->net->prefix, "-ts_arkimex_type", &given));
     if (!given) PetscCall(TSARKIMEXSetType(ts, TSARKIMEXL2));
     PetscCall(TSARKIMEXGetType(ts, &at));
     for (PetscInt i = 0; i < 3; i++) {

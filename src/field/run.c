@@ -53,7 +53,7 @@ static PetscErrorCode SolveSegmentEvents(BbdField f, TS ts, PetscReal t, PetscRe
 
   PetscFunctionBeginUser;
   PetscCall(TSGetOptionsPrefix(ts, &prefix));
-  PetscCall(PetscOptionsGetReal(NULL, prefix, "-ts_event_tol", &tol, &given));
+  PetscCall(PetscOptionsGetReal(f->net->options, prefix, "-ts_event_tol", &tol, &given));
   while (t < tend - BbdTimeEps(f->net)) {
     if ((PetscReal)(f->batch + 1) * f->net->sample_dt - t < tol) { /* a switch within the tolerance after the start: PETSc skips the */
       PetscCall(f->ops->switchbatch(f, f->batch + 1));                                /* sign change of a step that starts at |g| < tol, so take it here */

@@ -7,6 +7,8 @@
    segment starts from the same initial step, so a restart from a saved time continues the
    uninterrupted trajectory exactly. */
 #include "bbdimpl.h"
+#include <stdarg.h>
+#include <stdlib.h>
 
 typedef struct {
   BbdNet     net;
@@ -246,6 +248,24 @@ PetscErrorCode BbdTSConfigureWith(BbdNet net, TS ts, TSType type, PetscBool own_
     PetscCall(KSPGetPC(ksp, &pc));
     PetscCall(PCSetType(pc, PCNONE));
   }
+  /* the net's database and prefix for the time stepper and every solver inside it (set on each:
+     the SNES, KSP and PC exist already, and the residual formulation configured them first) */
+  PetscCall(PetscObjectSetOptions((PetscObject)ts, net->options));
+  if (net->prefix) PetscCall(TSSetOptionsPrefix(ts, net->prefix));
+  {
+    SNESLineSearch ls;
+    TSAdapt        adapt;
+    PetscCall(TSGetSNES(ts, &snes));
+    PetscCall(SNESGetKSP(snes, &ksp));
+    PetscCall(KSPGetPC(ksp, &pc));
+    PetscCall(SNESGetLineSearch(snes, &ls));
+    PetscCall(TSGetAdapt(ts, &adapt));
+    PetscCall(PetscObjectSetOptions((PetscObject)snes, net->options));
+    PetscCall(PetscObjectSetOptions((PetscObject)ksp, net->options));
+    PetscCall(PetscObjectSetOptions((PetscObject)pc, net->options));
+    PetscCall(PetscObjectSetOptions((PetscObject)ls, net->options));
+    PetscCall(PetscObjectSetOptions((PetscObject)adapt, net->options));
+  }
   /* a failed Newton solve rejects the step, which is retried with a quarter of it (TSAdapt's
      -ts_adapt_scale_solve_failed, 0.25), at most -ts_max_reject (10) times per step; PETSc's
      default ends the run at the first failure. With -ts_adapt_type none the reduced step stays
@@ -363,25 +383,110 @@ PetscErrorCode BbdNetRun(BbdNet net)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode BbdCheckUnusedOptions(MPI_Comm comm)
+PetscErrorCode BbdCheckUnusedOptions(MPI_Comm comm, PetscOptions options)
 {
   PetscInt n;
   char   **names, **values;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscOptionsLeftGet(NULL, &n, &names, &values));
+  PetscCall(PetscOptionsLeftGet(options, &n, &names, &values));
   for (PetscInt i = 0; i < n; i++) PetscCheck(strncmp(names[i], "bbd_", 4), comm, PETSC_ERR_USER_INPUT, "unknown option -%s (run with -help for the list)", names[i]);
-  PetscCall(PetscOptionsLeftRestore(NULL, &n, &names, &values));
+  PetscCall(PetscOptionsLeftRestore(options, &n, &names, &values));
   PetscFunctionReturn(0);
 }
 
-/* -help: list the time stepper's options (TS, SNES, KSP, PC) as the runs configure them */
-PetscErrorCode BbdPrintSolverHelp(MPI_Comm comm)
+/* -help in reading order. PetscInitialize prints PETSc's general options (debugger, malloc,
+   logging, devices) right after a program's introduction, where they bury its own; BbdHelpHoldPetsc
+   (before PetscInitialize) holds that text back, BbdHelpBegin (after it) prints the program's
+   heading, and BbdPrintPetscHelp prints the held text and the time stepper's options after the
+   program's own. Plain C: the first calls come before PETSc is initialised. */
+static char     *help_held;
+static size_t    help_len, help_cap;
+static PetscBool help_holding;
+
+static PetscErrorCode HelpHold(MPI_Comm comm, const char format[], ...)
+{
+  char    line[8192];
+  size_t  n;
+  va_list ap;
+
+  (void)comm;
+  va_start(ap, format);
+  if (PetscVSNPrintf(line, sizeof(line), format, &n, ap)) line[0] = 0;
+  va_end(ap);
+  n = strlen(line);
+  if (help_len + n + 1 > help_cap) {
+    char *p = (char *)realloc(help_held, 2 * (help_len + n + 1));
+    if (!p) return PETSC_ERR_MEM;
+    help_held = p;
+    help_cap  = 2 * (help_len + n + 1);
+  }
+  memcpy(help_held + help_len, line, n + 1);
+  help_len += n;
+  return 0;
+}
+
+void BbdHelpHoldPetsc(int argc, char **argv)
+{
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "-help") && !(i + 1 < argc && !strcmp(argv[i + 1], "intro"))) { /* -help intro exits inside PetscInitialize */
+      help_holding    = PETSC_TRUE;
+      PetscHelpPrintf = HelpHold;
+    }
+}
+
+/* print the held text line by line (rank 0 of comm) and free it */
+static PetscErrorCode HelpFlush(MPI_Comm comm)
+{
+  char *line = help_held, *end;
+
+  PetscFunctionBeginUser;
+  while (line && *line) {
+    end = strchr(line, '\n');
+    if (end) *end = 0;
+    PetscCall((*PetscHelpPrintf)(comm, "%s%s", line, end ? "\n" : ""));
+    line = end ? end + 1 : NULL;
+  }
+  free(help_held);
+  help_held = NULL;
+  help_len = help_cap = 0;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdHelpBegin(MPI_Comm comm, const char title[])
+{
+  PetscBool help;
+
+  PetscFunctionBeginUser;
+  if (PetscHelpPrintf == HelpHold) PetscHelpPrintf = PetscHelpPrintfDefault;
+  PetscCall(PetscOptionsHasHelp(NULL, &help));
+  if (!help) PetscCall(HelpFlush(comm)); /* what PETSc printed without -help (-version) */
+  else
+    PetscCall((*PetscHelpPrintf)(comm, "========================================================================\n"
+                                       "%s (every option once, its default in <>; docs/usage.md)\n"
+                                       "========================================================================\n",
+                                 title));
+  PetscFunctionReturn(0);
+}
+
+/* -help: PETSc's general options held back at the start, then the time stepper's (TS, SNES, KSP, PC)
+   as the runs configure them */
+PetscErrorCode BbdPrintPetscHelp(MPI_Comm comm)
 {
   TS   ts;
   SNES snes;
 
   PetscFunctionBeginUser;
+  if (help_holding) {
+    PetscCall((*PetscHelpPrintf)(comm, "========================================================================\n"
+                                       "PETSc's general options\n"
+                                       "========================================================================\n"));
+    PetscCall(HelpFlush(comm));
+    help_holding = PETSC_FALSE;
+  }
+  PetscCall((*PetscHelpPrintf)(comm, "========================================================================\n"
+                                     "PETSc's time stepper options (TS, SNES, KSP, PC), as the runs configure them\n"
+                                     "========================================================================\n"));
   PetscCall(TSCreate(comm, &ts));
   PetscCall(TSSetType(ts, TSRK));
   PetscCall(TSGetSNES(ts, &snes));

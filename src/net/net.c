@@ -28,6 +28,8 @@ PetscErrorCode BbdNetCreate(MPI_Comm comm, BbdNet *net)
   n->order     = BBD_ORDER_CYCLIC;
   n->batch     = 1;
   n->progress  = -1;
+  n->width     = 16;
+  n->act0      = BBD_ACT_TANH;
   PetscCall(PetscStrcpy(n->output_file, "bbd-net.h5"));
   *net = n;
   PetscFunctionReturn(0);
@@ -51,6 +53,8 @@ PetscErrorCode BbdNetDestroy(BbdNet *net)
   PetscCall(PetscFree(n->perm));
   PetscCall(PetscFree3(n->wz, n->ws, n->wd1));
   PetscCall(PetscFree4(n->wlam, n->wdz, n->wtmp, n->wtmp2));
+  PetscCall(PetscFree(n->widths));
+  PetscCall(PetscFree(n->prefix));
   PetscCall(PetscFree(n));
   *net = NULL;
   PetscFunctionReturn(0);
@@ -77,35 +81,270 @@ static PetscErrorCode ParseActivations(BbdNet net, const char *list, BbdActivati
 #define CHECK_FILE_CONFLICT(set, cond, opt, fmtv)                                                                            \
   PetscCheck(!(set) || !net->fromfile || (cond), net->comm, PETSC_ERR_USER_INPUT, "%s contradicts the network definition in -bbd_init %s (the file says " fmtv ")", opt, net->init_file
 
+/* -help lines of array options with every default value (PETSc's own show only the first) */
+static PetscErrorCode HelpArrayBegin(PetscOptionItems *PetscOptionsObject, const char opt[], PetscInt ndefault, const char none[], PetscBool *print)
+{
+  PetscFunctionBeginUser;
+  *print = (PetscBool)(PetscOptionsObject->printhelp && PetscOptionsObject->count == 1 && !PetscOptionsObject->alreadyprinted);
+  if (*print) PetscCall((*PetscHelpPrintf)(PetscOptionsObject->comm, "  -%s%s <%s", PetscOptionsObject->prefix ? PetscOptionsObject->prefix : "", opt + 1, ndefault ? "" : (none ? none : "none")));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdOptionsRealArray(PetscOptionItems *PetscOptionsObject, const char opt[], const char text[], const char none[], PetscReal value[], PetscInt ndefault, PetscInt *n, PetscBool *set)
+{
+  PetscBool print;
+
+  PetscFunctionBeginUser;
+  PetscCall(HelpArrayBegin(PetscOptionsObject, opt, ndefault, none, &print));
+  if (print) {
+    for (PetscInt k = 0; k < ndefault; k++) PetscCall((*PetscHelpPrintf)(PetscOptionsObject->comm, "%s%g", k ? "," : "", (double)value[k]));
+    PetscCall((*PetscHelpPrintf)(PetscOptionsObject->comm, ">: %s\n", text));
+  }
+  PetscCall(PetscOptionsGetRealArray(PetscOptionsObject->options, PetscOptionsObject->prefix, opt, value, n, set));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdOptionsIntArray(PetscOptionItems *PetscOptionsObject, const char opt[], const char text[], const char none[], PetscInt value[], PetscInt ndefault, PetscInt *n, PetscBool *set)
+{
+  PetscBool print;
+
+  PetscFunctionBeginUser;
+  PetscCall(HelpArrayBegin(PetscOptionsObject, opt, ndefault, none, &print));
+  if (print) {
+    for (PetscInt k = 0; k < ndefault; k++) PetscCall((*PetscHelpPrintf)(PetscOptionsObject->comm, "%s%" PetscInt_FMT, k ? "," : "", value[k]));
+    PetscCall((*PetscHelpPrintf)(PetscOptionsObject->comm, ">: %s\n", text));
+  }
+  PetscCall(PetscOptionsGetIntArray(PetscOptionsObject->options, PetscOptionsObject->prefix, opt, value, n, set));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdOptionsHeading(PetscOptionItems *PetscOptionsObject, const char head[])
+{
+  PetscFunctionBeginUser;
+  if (PetscOptionsObject->printhelp && PetscOptionsObject->count == 1 && !PetscOptionsObject->alreadyprinted) PetscCall((*PetscHelpPrintf)(PetscOptionsObject->comm, " %s:\n", head));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdNetSetOptions(BbdNet net, PetscOptions options)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(!net->setfromoptions_called, net->comm, PETSC_ERR_ORDER, "BbdNetSetOptions: call it before BbdNetSetFromOptions");
+  net->options = options;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdNetSetOptionsPrefix(BbdNet net, const char prefix[])
+{
+  PetscFunctionBeginUser;
+  PetscCheck(!net->setfromoptions_called, net->comm, PETSC_ERR_ORDER, "BbdNetSetOptionsPrefix: call it before BbdNetSetFromOptions");
+  PetscCall(PetscFree(net->prefix));
+  PetscCall(PetscStrallocpy(prefix, &net->prefix));
+  PetscFunctionReturn(0);
+}
+
+/* the definition is built (and checked against -bbd_init) by SetFromOptions: its setters come first */
+#define CHECK_DEFINITION_SETTER(net, name) PetscCheck(!(net)->setfromoptions_called, (net)->comm, PETSC_ERR_ORDER, "%s: a definition setter; call it before BbdNetSetFromOptions", name)
+
+PetscErrorCode BbdNetSetFamily(BbdNet net, BbdFamily family)
+{
+  PetscFunctionBeginUser;
+  CHECK_DEFINITION_SETTER(net, "BbdNetSetFamily");
+  net->family = family;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdNetSetDepth(BbdNet net, PetscInt M)
+{
+  PetscFunctionBeginUser;
+  CHECK_DEFINITION_SETTER(net, "BbdNetSetDepth");
+  PetscCheck(M >= 1 && M <= 100000, net->comm, PETSC_ERR_USER_INPUT, "BbdNetSetDepth %" PetscInt_FMT ": the depth must be between 1 and 100000", M);
+  net->M = M;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdNetSetWidth(BbdNet net, PetscInt N)
+{
+  PetscFunctionBeginUser;
+  CHECK_DEFINITION_SETTER(net, "BbdNetSetWidth");
+  PetscCheck(N >= 1 && N <= 100000000, net->comm, PETSC_ERR_USER_INPUT, "BbdNetSetWidth %" PetscInt_FMT ": the width must be positive", N);
+  net->width = N;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdNetSetWidths(BbdNet net, PetscInt n, const PetscInt w[])
+{
+  PetscFunctionBeginUser;
+  CHECK_DEFINITION_SETTER(net, "BbdNetSetWidths");
+  PetscCheck(n == 0 || (n >= 2 && n < 4096), net->comm, PETSC_ERR_USER_INPUT, "BbdNetSetWidths: %" PetscInt_FMT " widths; give 2 to 4095 (M+1), or 0 for none", n);
+  PetscCall(PetscFree(net->widths));
+  PetscCall(PetscMalloc1(n, &net->widths));
+  PetscCall(PetscArraycpy(net->widths, w, n));
+  net->nwidths = n;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdNetSetActivation(BbdNet net, BbdActivation act)
+{
+  PetscFunctionBeginUser;
+  CHECK_DEFINITION_SETTER(net, "BbdNetSetActivation");
+  net->act0 = act;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdNetSetLoss(BbdNet net, BbdLoss loss)
+{
+  PetscFunctionBeginUser;
+  CHECK_DEFINITION_SETTER(net, "BbdNetSetLoss");
+  net->loss = loss;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdNetSetKappa(BbdNet net, PetscInt n, const PetscReal k[])
+{
+  PetscFunctionBeginUser;
+  CHECK_DEFINITION_SETTER(net, "BbdNetSetKappa");
+  PetscCheck(n == net->P + 1, net->comm, PETSC_ERR_USER_INPUT, "BbdNetSetKappa needs %" PetscInt_FMT " values (one per moment), got %" PetscInt_FMT, net->P + 1, n);
+  for (PetscInt j = 0; j < n; j++) {
+    PetscCheck((PetscIsNormalReal(k[j]) && k[j] > 0) || k[j] == 0, net->comm, PETSC_ERR_USER_INPUT, "BbdNetSetKappa: value %" PetscInt_FMT " is %g; mobilities must be finite and >= 0", j, (double)k[j]);
+    net->kappa[j] = k[j];
+  }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdNetSetPeriodic(BbdNet net, PetscBool periodic)
+{
+  PetscFunctionBeginUser;
+  CHECK_DEFINITION_SETTER(net, "BbdNetSetPeriodic");
+  net->periodic = periodic;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdNetSetInitFile(BbdNet net, const char file[])
+{
+  PetscFunctionBeginUser;
+  CHECK_DEFINITION_SETTER(net, "BbdNetSetInitFile");
+  PetscCall(PetscStrncpy(net->init_file, file ? file : "", sizeof(net->init_file)));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdNetSetDynamics(BbdNet net, BbdDynamics dyn)
+{
+  PetscFunctionBeginUser;
+  if (net->dyn != dyn && dyn == BBD_DYN_SGD && net->tfinal == 1 && net->output_dt == 0.1) {
+    net->tfinal    = 100; /* sgd counts steps: defaults in steps */
+    net->output_dt = 10;
+  }
+  net->dyn = dyn;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdNetSetEta(BbdNet net, PetscReal eta)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(PetscIsNormalReal(eta) && eta > 0, net->comm, PETSC_ERR_USER_INPUT, "BbdNetSetEta %g: the learning rate must be a positive number", (double)eta);
+  net->eta = eta;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdNetSetGamma(BbdNet net, PetscReal gamma)
+{
+  PetscFunctionBeginUser;
+  PetscCheck((PetscIsNormalReal(gamma) && gamma > 0) || gamma == 0, net->comm, PETSC_ERR_USER_INPUT, "BbdNetSetGamma %g: the damping must be a number >= 0", (double)gamma);
+  net->gamma = gamma;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdNetSetTFinal(BbdNet net, PetscReal tfinal)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(PetscIsNormalReal(tfinal) || tfinal == 0, net->comm, PETSC_ERR_USER_INPUT, "BbdNetSetTFinal: not a finite number");
+  net->tfinal     = tfinal;
+  net->tfinal_set = PETSC_TRUE;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdNetSetOutputDt(BbdNet net, PetscReal dt)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(PetscIsNormalReal(dt) && dt > 0, net->comm, PETSC_ERR_USER_INPUT, "BbdNetSetOutputDt %g: must be a positive number", (double)dt);
+  net->output_dt = dt;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdNetSetSampleDt(BbdNet net, PetscReal dt)
+{
+  PetscFunctionBeginUser;
+  PetscCheck((PetscIsNormalReal(dt) && dt > 0) || dt == 0, net->comm, PETSC_ERR_USER_INPUT, "BbdNetSetSampleDt %g: must be >= 0", (double)dt);
+  net->sample_dt = dt;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdNetSetBatch(BbdNet net, PetscInt batch)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(batch >= 1, net->comm, PETSC_ERR_USER_INPUT, "BbdNetSetBatch %" PetscInt_FMT ": must be >= 1", batch);
+  PetscCheck(!net->theta, net->comm, PETSC_ERR_ORDER, "BbdNetSetBatch: call it before BbdNetSetUp");
+  net->batch = batch;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdNetSetSeed(BbdNet net, PetscInt seed)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(seed >= 0, net->comm, PETSC_ERR_USER_INPUT, "BbdNetSetSeed: must be >= 0");
+  net->seed = (unsigned long)seed;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdNetSetOutputFile(BbdNet net, const char file[])
+{
+  PetscFunctionBeginUser;
+  PetscCheck(file && file[0], net->comm, PETSC_ERR_USER_INPUT, "BbdNetSetOutputFile: give a file name");
+  PetscCall(PetscStrncpy(net->output_file, file, sizeof(net->output_file)));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BbdNetSetQuiet(BbdNet net, PetscBool quiet)
+{
+  PetscFunctionBeginUser;
+  net->quiet = quiet;
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode BbdNetSetFromOptions(BbdNet net)
 {
-  PetscBool   set, set2, setM, flg;
+  PetscBool   set = PETSC_FALSE, set2, setM = PETSC_FALSE, flg = PETSC_FALSE, tset = PETSC_FALSE;
   PetscInt    M, N, nw = 4096, nk = BBD_MAX_MOMENTS, ival, *widths;
   PetscReal   kappa[BBD_MAX_MOMENTS], rval, hres = 1;
-  char        actlist[4096] = "tanh", mode[64] = "lattice";
+  char        actlist[4096], mode[64] = "lattice";
   PetscEnum   e;
 
   PetscFunctionBeginUser;
-  PetscOptionsBegin(net->comm, NULL, "BBD network options (bbd-net; docs/usage.md)", NULL);
-  PetscCall(PetscOptionsString("-bbd_init", "Start from a saved state (HDF5, docs/output.md); the network definition comes from the file", "BbdNetSetFromOptions", net->init_file, net->init_file, sizeof(net->init_file), &set));
-  if (set && net->init_file[0]) PetscCall(BbdStateReadDefinition(net, net->init_file));
+  PetscCall(PetscStrncpy(actlist, BbdActivations[net->act0], sizeof(actlist)));
+  BbdOptionsBegin(net->comm, net->options, net->prefix, "Network and training options (docs/usage.md)");
+  PetscCall(BbdOptionsHeading(PetscOptionsObject, "The network"));
+  if (!net->composed) PetscCall(PetscOptionsString("-bbd_init", "Start from a saved state (HDF5, docs/output.md); the network definition comes from the file", "BbdNetSetFromOptions", net->init_file, net->init_file, sizeof(net->init_file), NULL));
+  if (net->init_file[0]) PetscCall(BbdStateReadDefinition(net, net->init_file));
 
   e = (PetscEnum)net->family;
   PetscCall(PetscOptionsEnum("-bbd_family", "Network family", "BbdNetSetFromOptions", BbdFamilies, e, &e, &set));
   CHECK_FILE_CONFLICT(set, (BbdFamily)e == net->family, "-bbd_family", "%s"), BbdFamilies[net->family]);
   net->family = (BbdFamily)e;
 
-  M = net->fromfile ? net->M : 8;
-  PetscCall(PetscOptionsInt("-bbd_depth", "Number of weight layers M", "BbdNetSetFromOptions", M, &M, &setM));
+  M = net->M; /* 8, BbdNetSetDepth's or the file's */
+  if (!net->composed) PetscCall(PetscOptionsInt("-bbd_depth", "Number of weight layers M", "BbdNetSetFromOptions", M, &M, &setM));
   CHECK_FILE_CONFLICT(setM, M == net->M, "-bbd_depth", "%" PetscInt_FMT), net->M);
   PetscCheck(M >= 1 && M <= 100000, net->comm, PETSC_ERR_USER_INPUT, "-bbd_depth %" PetscInt_FMT ": the depth must be between 1 and 100000", M);
-  N = net->fromfile ? net->n[0] : 16;
-  PetscCall(PetscOptionsInt("-bbd_width", "Width N (field family; dense: hidden width)", "BbdNetSetFromOptions", N, &N, &set));
+  N = net->fromfile ? net->n[0] : net->width;
+  set = PETSC_FALSE;
+  if (!net->composed) PetscCall(PetscOptionsInt("-bbd_width", "Width N (field family; dense: hidden width)", "BbdNetSetFromOptions", N, &N, &set));
   CHECK_FILE_CONFLICT(set, N == net->n[0], "-bbd_width", "%" PetscInt_FMT), net->n[0]);
   PetscCheck(N >= 1 && N <= 100000000, net->comm, PETSC_ERR_USER_INPUT, "-bbd_width %" PetscInt_FMT ": the width must be positive", N);
   PetscCall(PetscCalloc1(nw, &widths));
-  PetscCall(PetscOptionsIntArray("-bbd_widths", "Dense family: all widths n0,...,nM (default: all equal to -bbd_width)", "BbdNetSetFromOptions", widths, &nw, &set2));
-  if (!set2) nw = 0;
+  for (PetscInt k = 0; k < net->nwidths; k++) widths[k] = net->widths[k];
+  PetscCall(BbdOptionsIntArray(PetscOptionsObject, "-bbd_widths", "Dense family: all widths n0,...,nM (none: all equal to -bbd_width)", "none", widths, net->nwidths, &nw, &set2));
+  if (!set2) nw = net->nwidths;
+  set2 = (PetscBool)(nw > 0);
   PetscCheck(nw < 4096, net->comm, PETSC_ERR_USER_INPUT, "-bbd_widths: more than 4095 widths");
   if (set2) {
     PetscCheck(net->family == BBD_FAMILY_DENSE, net->comm, PETSC_ERR_USER_INPUT, "-bbd_widths is for the dense family; the field family has one width (-bbd_width)");
@@ -119,7 +358,8 @@ PetscErrorCode BbdNetSetFromOptions(BbdNet net)
     if (!setM) M = nw - 1;
     else PetscCheck(M == nw - 1, net->comm, PETSC_ERR_USER_INPUT, "-bbd_depth %" PetscInt_FMT " but -bbd_widths lists %" PetscInt_FMT " widths (need M+1)", M, nw);
   }
-  PetscCall(PetscOptionsString("-bbd_activation", "Activation: one of tanh,erf,sigmoid,softplus,gelu,swish,sin,linear,relu, or a comma list of M names (one per layer)", "BbdNetSetFromOptions", actlist, actlist, sizeof(actlist), &set));
+  set = PETSC_FALSE;
+  if (!net->composed) PetscCall(PetscOptionsString("-bbd_activation", "Activation: one of tanh,erf,sigmoid,softplus,gelu,swish,sin,linear,relu, or a comma list of M names (one per layer)", "BbdNetSetFromOptions", actlist, actlist, sizeof(actlist), &set));
   if (!net->fromfile) {
     net->M = M;
     PetscCall(PetscMalloc1(M + 1, &net->n));
@@ -149,7 +389,7 @@ PetscErrorCode BbdNetSetFromOptions(BbdNet net)
     for (PetscInt m = 1; m <= net->M; m++) PetscCheck(net->n[m] == net->n[0], net->comm, PETSC_ERR_USER_INPUT, "field family: all widths must be equal");
     for (PetscInt j = 0; j < BBD_MAX_MOMENTS; j++) kappa[j] = net->kappa[j];
     nk = BBD_MAX_MOMENTS;
-    PetscCall(PetscOptionsRealArray("-bbd_kappa", "Field family: mobilities k0,k1,k2 of the moments a_0..a_2 (0 freezes)", "BbdNetSetFromOptions", kappa, &nk, &set));
+    PetscCall(BbdOptionsRealArray(PetscOptionsObject, "-bbd_kappa", "Field family: mobilities k0,k1,k2 of the moments a_0..a_2 (0 freezes)", NULL, kappa, BBD_MAX_MOMENTS, &nk, &set));
     if (set) {
       PetscCheck(nk == net->P + 1, net->comm, PETSC_ERR_USER_INPUT, "-bbd_kappa needs %" PetscInt_FMT " values (one per moment a_0..a_%" PetscInt_FMT "), got %" PetscInt_FMT, net->P + 1, net->P, nk);
       for (PetscInt j = 0; j < nk; j++) {
@@ -187,27 +427,24 @@ PetscErrorCode BbdNetSetFromOptions(BbdNet net)
     net->P  = 0;
   }
 
-  { /* -help lists the other family's options too */
-    PetscBool hashelp, db = PETSC_FALSE;
+  if (PetscOptionsObject->printhelp) { /* -help lists the other family's options too (with their defaults) */
+    PetscBool db = PETSC_FALSE;
     PetscReal dr[BBD_MAX_MOMENTS] = {1, 0.1, 0};
     PetscInt  dn = BBD_MAX_MOMENTS;
-    PetscCall(PetscOptionsHasHelp(NULL, &hashelp));
-    if (hashelp && net->family == BBD_FAMILY_FIELD) {
+    if (net->family == BBD_FAMILY_FIELD) {
       PetscCall(PetscOptionsBool("-bbd_residual", "Dense family: residual form z' = z + h (W sigma(z) + b)", "BbdNetSetFromOptions", db, &db, NULL));
       PetscCall(PetscOptionsReal("-bbd_h", "Dense residual form: step h", "BbdNetSetFromOptions", dr[0], &dr[0], NULL));
-    } else if (hashelp) {
-      PetscCall(PetscOptionsRealArray("-bbd_kappa", "Field family: mobilities k0,k1,k2 of the moments a_0..a_2 (0 freezes)", "BbdNetSetFromOptions", dr, &dn, NULL));
+    } else {
+      db = PETSC_TRUE;
+      PetscCall(BbdOptionsRealArray(PetscOptionsObject, "-bbd_kappa", "Field family: mobilities k0,k1,k2 of the moments a_0..a_2 (0 freezes)", NULL, dr, BBD_MAX_MOMENTS, &dn, NULL));
       PetscCall(PetscOptionsBool("-bbd_periodic", "Field family: periodic in width (else zero padding)", "BbdNetSetFromOptions", db, &db, NULL));
     }
   }
 
+  PetscCall(BbdOptionsHeading(PetscOptionsObject, "Training dynamics"));
   e = (PetscEnum)net->dyn;
   PetscCall(PetscOptionsEnum("-bbd_dynamics", "Training dynamics", "BbdNetSetFromOptions", BbdDynamicsTypes, e, &e, NULL));
-  if (net->dyn != (BbdDynamics)e && (BbdDynamics)e == BBD_DYN_SGD && net->tfinal == 1 && net->output_dt == 0.1) {
-    net->tfinal    = 100; /* sgd counts steps: defaults in steps */
-    net->output_dt = 10;
-  }
-  net->dyn = (BbdDynamics)e;
+  PetscCall(BbdNetSetDynamics(net, (BbdDynamics)e));
   rval     = net->eta;
   PetscCall(PetscOptionsReal("-bbd_eta", "Learning rate eta", "BbdNetSetFromOptions", rval, &rval, &set));
   CHECK_FILE_CONFLICT(set, rval == net->eta, "-bbd_eta", "%g"), (double)net->eta);
@@ -215,8 +452,11 @@ PetscErrorCode BbdNetSetFromOptions(BbdNet net)
   net->eta = rval;
   PetscCall(PetscOptionsReal("-bbd_gamma", "Damping gamma (damped dynamics)", "BbdNetSetFromOptions", net->gamma, &net->gamma, NULL));
   PetscCheck((PetscIsNormalReal(net->gamma) && net->gamma > 0) || net->gamma == 0, net->comm, PETSC_ERR_USER_INPUT, "-bbd_gamma %g: the damping must be a number >= 0", (double)net->gamma);
-  PetscCall(PetscOptionsReal("-bbd_tfinal", "End time (sgd: number of steps; default 1, sgd 100)", "BbdNetSetFromOptions", net->tfinal, &net->tfinal, &net->tfinal_set));
-  PetscCall(PetscOptionsReal("-bbd_output_dt", "Spacing of saved snapshots, start and tfinal included (default 0.1, sgd 10)", "BbdNetSetFromOptions", net->output_dt, &net->output_dt, NULL));
+  if (!net->composed) {
+    PetscCall(PetscOptionsReal("-bbd_tfinal", "End time (sgd: number of steps; default 1, sgd 100)", "BbdNetSetFromOptions", net->tfinal, &net->tfinal, &tset));
+    PetscCall(PetscOptionsReal("-bbd_output_dt", "Spacing of saved snapshots, start and tfinal included (default 0.1, sgd 10)", "BbdNetSetFromOptions", net->output_dt, &net->output_dt, NULL));
+  }
+  net->tfinal_set = (PetscBool)(net->tfinal_set || tset);
   PetscCheck(PetscIsNormalReal(net->tfinal) || net->tfinal == 0, net->comm, PETSC_ERR_USER_INPUT, "-bbd_tfinal is not a finite number");
   PetscCheck(PetscIsNormalReal(net->output_dt) && net->output_dt > 0, net->comm, PETSC_ERR_USER_INPUT, "-bbd_output_dt %g: must be a positive number", (double)net->output_dt);
   PetscCall(PetscOptionsReal("-bbd_sample_dt", "Switch to the next batch of samples every sample_dt (0: never switch)", "BbdNetSetFromOptions", net->sample_dt, &net->sample_dt, NULL));
@@ -230,13 +470,15 @@ PetscErrorCode BbdNetSetFromOptions(BbdNet net)
   PetscCall(PetscOptionsInt("-bbd_seed", "Seed of every random choice", "BbdNetSetFromOptions", ival, &ival, NULL));
   PetscCheck(ival >= 0, net->comm, PETSC_ERR_USER_INPUT, "-bbd_seed must be >= 0");
   net->seed = (unsigned long)ival;
+  PetscCall(BbdOptionsHeading(PetscOptionsObject, "Data"));
   PetscCall(PetscOptionsString("-bbd_data", "Data: builtin, FILE.h5 (/data/X, /data/Y) or fashion-mnist", "BbdNetSetFromOptions", net->data_source, net->data_source, sizeof(net->data_source), NULL));
   PetscCall(PetscOptionsInt("-bbd_nsamples", "Number of samples to use (0: the source's default)", "BbdNetSetFromOptions", net->nsamples, &net->nsamples, NULL));
   PetscCheck(net->nsamples >= 0, net->comm, PETSC_ERR_USER_INPUT, "-bbd_nsamples must be >= 0");
-  PetscCall(PetscOptionsString("-bbd_output", "Result file (HDF5)", "BbdNetSetFromOptions", net->output_file, net->output_file, sizeof(net->output_file), NULL));
-  PetscCall(PetscOptionsInt("-bbd_progress", "Print a progress line every this many saved times (0: never; default: about 10 lines per run)", "BbdNetSetFromOptions", net->progress, &net->progress, NULL));
-  PetscCall(PetscOptionsBool("-bbd_quiet", "Print nothing but errors", "BbdNetSetFromOptions", net->quiet, &net->quiet, NULL));
-  if (!net->for_field) { /* bbd-field reads -bbd_mode itself */
+  PetscCall(BbdOptionsHeading(PetscOptionsObject, "Output"));
+  if (!net->composed) PetscCall(PetscOptionsString("-bbd_output", "Result file (HDF5)", "BbdNetSetFromOptions", net->output_file, net->output_file, sizeof(net->output_file), NULL));
+  PetscCall(PetscOptionsInt("-bbd_progress", "Print a progress line every this many saved times (0: never; default -1: about 10 lines per run)", "BbdNetSetFromOptions", net->progress, &net->progress, NULL));
+  if (!net->composed) PetscCall(PetscOptionsBool("-bbd_quiet", "Print nothing but errors", "BbdNetSetFromOptions", net->quiet, &net->quiet, NULL));
+  if (!net->for_field && !net->composed) { /* bbd-field reads -bbd_mode itself */
     PetscCall(PetscOptionsString("-bbd_mode", "bbd-field discretisation (lattice|continuum); bbd-net is always the lattice", "BbdNetSetFromOptions", mode, mode, sizeof(mode), &flg));
     PetscCheck(!flg || !strcmp(mode, "lattice"), net->comm, PETSC_ERR_USER_INPUT, "-bbd_mode %s: bbd-net integrates the network itself (lattice); continuum mode is bbd-field's", mode);
   }
@@ -247,6 +489,7 @@ PetscErrorCode BbdNetSetFromOptions(BbdNet net)
     PetscCheck(net->sample_dt == 0, net->comm, PETSC_ERR_USER_INPUT, "-bbd_sample_dt: sgd takes a new batch at every step; sample_dt is for flow and damped");
   }
   if (net->dyn == BBD_DYN_DAMPED) PetscCheck(net->gamma >= 0, net->comm, PETSC_ERR_USER_INPUT, "-bbd_gamma must be >= 0");
+  net->setfromoptions_called = PETSC_TRUE;
   PetscFunctionReturn(0);
 }
 
