@@ -39,7 +39,7 @@ PETSC_EXTERN void BbdActivationEval(BbdActivation, PetscInt n, const PetscReal *
 /* d3 = sigma'''(z) for n values (the damped residual's assembled Jacobian, src/fieldjac_damped.c). */
 PETSC_EXTERN void BbdActivationEval3(BbdActivation, PetscInt n, const PetscReal *z, PetscReal *d3);
 
-/* ---- losses (src/loss.c) ----
+/* ---- losses (src/core/loss.c: one operations table per loss, docs/developing-loss.md) ----
    l(Z, Y) = w * sum_i ell(Z_i, Y_i) with cell weight w (dense: 1; field: dy).
    ce/kl use the softmax density p_i = exp(Z_i) / (w sum_k exp(Z_k)), so Y is
    a density with w sum Y = 1. lam_i = (1/w) dl/dZ_i (gradient per unit width). */

@@ -138,27 +138,3 @@ PetscErrorCode BbdInterpGrid(PetscInt nf, PetscInt ns, PetscReal hs, PetscInt N,
   PetscCall(PetscFree3(Wy, Wx, tmp));
   PetscFunctionReturn(0);
 }
-
-/* A target row on N points -> NY points, still a valid target of the loss: mse interpolates
-   like the fields; ce and kl interpolate the density, clip it at 0 and rescale it to unit mass
-   (dy sum Y = 1 with dy = 1/NY); hinge takes the label of the nearest source point. */
-PetscErrorCode BbdInterpTargets(BbdLoss loss, PetscInt N, const PetscReal *src, PetscInt NY, PetscBool periodic, PetscReal *dst)
-{
-  PetscFunctionBeginUser;
-  if (loss == BBD_LOSS_HINGE) {
-    for (PetscInt j = 0; j < NY; j++) {
-      PetscInt i = (PetscInt)PetscFloorReal((PetscReal)j * N / NY + 0.5);
-      i          = periodic ? i % N : PetscMin(i, N - 1);
-      dst[j]     = src[i];
-    }
-    PetscFunctionReturn(0);
-  }
-  PetscCall(BbdInterpY(N, src, NY, periodic, dst));
-  if (loss == BBD_LOSS_CE || loss == BBD_LOSS_KL) {
-    PetscReal sum = 0;
-    for (PetscInt j = 0; j < NY; j++) sum += (dst[j] = PetscMax(dst[j], 0));
-    PetscCheck(sum > 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "a target density of loss %s vanishes on the %" PetscInt_FMT "-point grid", BbdLosses[loss], NY);
-    for (PetscInt j = 0; j < NY; j++) dst[j] *= NY / sum;
-  }
-  PetscFunctionReturn(0);
-}

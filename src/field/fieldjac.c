@@ -124,7 +124,7 @@ PetscErrorCode BbdFieldJacLinearise(BbdField f, JacCtx *J, Vec U, Vec Udot, cons
       J->bt[m * gym + jj] = b;
     }
   }
-  if (net->loss == BBD_LOSS_CE || net->loss == BBD_LOSS_KL) { /* the softmax of the whole output row on every rank */
+  if (BbdLossGetOps(net->loss)->linearise) { /* the loss's Hessian state (ce, kl: the softmax of the whole output row) on every rank */
     PetscReal *zo;
     PetscCall(PetscMalloc1(f->ym, &zo));
     for (PetscInt j = 0; j < f->ym; j++) zo[j] = (*u)[f->ys + j][M][0];
@@ -139,14 +139,11 @@ PetscErrorCode BbdFieldJacLinearise(BbdField f, JacCtx *J, Vec U, Vec Udot, cons
 PetscErrorCode BbdFieldJacFillFlow(BbdField f, JacCtx *J, Vec U, Vec Udot, PetscReal shift, Mat A)
 {
   BbdNet             net = f->net;
-  const PetscInt     M = net->M, N = net->n[0], o = f->ys - J->gys;
+  const PetscInt     M = net->M, o = f->ys - J->gys;
   const PetscScalar ***u, ***ud;
-  PetscReal          sumy = 0;
-  const PetscReal   *Y = net->Y + f->sample * N;
 
   PetscFunctionBeginUser;
   PetscCall(BbdFieldJacLinearise(f, J, U, Udot, &u, &ud));
-  for (PetscInt i = 0; i < N; i++) sumy += Y[i];
   for (PetscInt j = f->ys; j < f->ys + f->ym; j++) {
     const PetscInt jj = j + o - f->ys;
     /* neuron rows */
@@ -154,7 +151,7 @@ PetscErrorCode BbdFieldJacFillFlow(BbdField f, JacCtx *J, Vec U, Vec Udot, Petsc
     PetscCall(FlushRow(f, J, A, Col(f, 0, j, 0)));
     for (PetscInt m = 1; m < M; m++) PetscCall(AddBulkRow(f, J, u, ud, m, j, jj, 0, shift, AddBeta, A));
     AddBeta(f, J, u, ud, M - 1, jj, shift, 1);
-    AddLossHessian(f, J, j, sumy);
+    AddLossHessian(f, J, j);
     PetscCall(FlushRow(f, J, A, Col(f, M, j, 0)));
     PetscCall(AddMomentRows(f, J, u, ud, j, jj, 0, shift, shift, AddBeta, A));
   }
@@ -178,7 +175,7 @@ static PetscErrorCode FillBox(BbdField f, JacCtx *J, Mat A)
 {
   BbdNet          net = f->net;
   const PetscInt  M = net->M, N = net->n[0], dof = f->dof, r = f->damped ? 2 : 1;
-  const PetscBool dense = (PetscBool)(net->loss == BBD_LOSS_CE || net->loss == BBD_LOSS_KL);
+  const PetscBool dense = (PetscBool)(BbdLossGetOps(net->loss)->hessian == BBD_HESSIAN_DENSE);
 
   PetscFunctionBeginUser;
   for (PetscInt j = f->ys; j < f->ys + f->ym; j++)
@@ -214,7 +211,7 @@ PetscErrorCode BbdFieldJacobianCreate(BbdField f, Mat *A)
     J->gys = f->gys2; /* the residual's radius-2 grid (BbdFieldResidualSetUp creates it for the assembled Jacobian) */
     J->gym = f->gym2;
   } /* continuum: the box needs no linearisation point (gym = 0) */
-  PetscCall(PetscMalloc6(NX * J->gym, &J->s, NX * J->gym, &J->d, NX * J->gym, &J->e, NX * J->gym, &J->bt, f->damped ? NX * J->gym : 0, &J->t, N, &J->q));
+  PetscCall(PetscMalloc6(NX * J->gym, &J->s, NX * J->gym, &J->d, NX * J->gym, &J->e, NX * J->gym, &J->bt, f->damped ? NX * J->gym : 0, &J->t, N + 1, &J->q));
   J->cap = (f->damped ? 128 : 64) + N; /* the longest row before merging: 42 (flow), 72 (damped) entries for P = 2, plus N (ce, kl) */
   if (f->continuum) J->cap = 25 * f->dof + N; /* the box: 5 depths x 5 widths x dof, plus the output row */
   PetscCall(PetscMalloc2(J->cap, &J->cols, J->cap, &J->vals));

@@ -4,12 +4,13 @@
 #ifndef FIELDJAC_H
 #define FIELDJAC_H
 #include "fieldimpl.h"
+#include "core/lossimpl.h"
 
 typedef struct _n_BbdJacCtx {
   PetscInt     gys, gym;       /* ghosted width range of f->da2 (width-stencil radius 2: ghosts of beta's neighbours; residual.c) */
   PetscReal   *s, *d, *e, *bt; /* [NX][gym]: sigma, sigma', sigma'' of z (zero outside a non-periodic width), beta (damped: B) */
   PetscReal   *t;              /* [NX][gym]: sigma''' of z (damped only) */
-  PetscReal   *q;              /* [N] softmax of the output row (ce, kl) */
+  PetscReal   *q;              /* [N + 1] the loss's Hessian state at the output row (BbdLossOps.linearise; ce, kl: softmax, sum Y) */
   PetscInt    *cols;           /* one row's columns and values */
   PetscScalar *vals;
   PetscInt     n, cap;
@@ -82,23 +83,16 @@ static inline PetscErrorCode FlushRow(BbdField f, JacCtx *J, Mat A, PetscInt row
 }
 
 /* eta d lam_j / dZ_k of the output row into the row buffer (lam = (1/w) dl/dZ, so the cell weight
-   drops out; sumy = sum_k Y_k of the sample) */
-static inline void AddLossHessian(BbdField f, JacCtx *J, PetscInt j, PetscReal sumy)
+   drops out), from the loss's state J->q at the linearisation point (src/core/lossimpl.h) */
+static inline void AddLossHessian(BbdField f, JacCtx *J, PetscInt j)
 {
-  BbdNet         net = f->net;
-  const PetscInt M = net->M, N = net->n[0];
+  BbdNet            net = f->net;
+  const PetscInt    M = net->M, N = net->n[0];
+  const BbdLossOps *L = BbdLossGetOps(net->loss);
 
-  switch (net->loss) { /* eta d lam_j / dZ: lam = (1/w) dl/dZ */
-  case BBD_LOSS_MSE:
-    Add(J, Col(f, M, j, 0), net->eta);
-    break;
-  case BBD_LOSS_CE:
-  case BBD_LOSS_KL: /* lam_j = sumY q_j - Y_j with the softmax q = w p: d lam_j/dZ_k = sumY q_j (delta_jk - q_k) */
-    for (PetscInt k = 0; k < N; k++) Add(J, Col(f, M, k, 0), net->eta * sumy * J->q[j] * ((k == j ? 1 : 0) - J->q[k]));
-    break;
-  case BBD_LOSS_HINGE: /* piecewise linear: zero Hessian almost everywhere */
-    break;
-  }
+  if (L->hessian == BBD_HESSIAN_DIAGONAL) Add(J, Col(f, M, j, 0), L->hessian_entry(N, J->q, net->eta, j, j));
+  else if (L->hessian == BBD_HESSIAN_DENSE)
+    for (PetscInt k = 0; k < N; k++) Add(J, Col(f, M, k, 0), L->hessian_entry(N, J->q, net->eta, j, k));
 }
 
 /* the bias-rate row's derivatives (flow: beta, damped: B) times scale into the row buffer */

@@ -110,16 +110,13 @@ static void AddB(BbdField f, JacCtx *J, const PetscScalar ***u, const PetscScala
 PetscErrorCode BbdFieldJacFillDamped(BbdField f, JacCtx *J, Vec U, Vec Udot, PetscReal shift, Mat A)
 {
   BbdNet             net = f->net;
-  const PetscInt     M = net->M, N = net->n[0], P = net->P, V = P + 2;
+  const PetscInt     M = net->M, P = net->P, V = P + 2;
   const PetscReal    sg = shift + net->gamma;
   const PetscScalar ***u, ***ud;
-  PetscReal          sumy = 0;
-  const PetscReal   *Y = net->Y + f->sample * N;
 
   PetscFunctionBeginUser;
   PetscCall(BbdFieldJacLinearise(f, J, U, Udot, &u, &ud)); /* s, s', s'', the softmax of Z */
   PetscCall(LineariseDamped(f, J, u, ud));                 /* s''', B */
-  for (PetscInt i = 0; i < N; i++) sumy += Y[i];
   for (PetscInt j = f->ys; j < f->ys + f->ym; j++) {
     const PetscInt jj = j - J->gys;
     /* kinematic rows R_z = z' - v, R_a = a' - w at every depth */
@@ -134,7 +131,7 @@ PetscErrorCode BbdFieldJacFillDamped(BbdField f, JacCtx *J, Vec U, Vec Udot, Pet
     PetscCall(FlushRow(f, J, A, Col(f, 0, j, V)));
     for (PetscInt m = 1; m < M; m++) PetscCall(AddBulkRow(f, J, u, ud, m, j, jj, V, shift, AddB, A));
     AddB(f, J, u, ud, M - 1, jj, shift, 1); /* R_v^(M) = B^(M-1) + eta lam(Z) */
-    AddLossHessian(f, J, j, sumy);
+    AddLossHessian(f, J, j);
     PetscCall(FlushRow(f, J, A, Col(f, M, j, V)));
     PetscCall(AddMomentRows(f, J, u, ud, j, jj, V, sg, shift, AddB, A));
   }

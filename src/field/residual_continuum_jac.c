@@ -1,6 +1,7 @@
 /* The Jacobian of continuum mode's residual form (residual_continuum.c), assembled by colouring
    from exact directional derivatives. */
 #include "residual_continuum.h"
+#include "core/lossimpl.h"
 
 /* ---- The Jacobian of the residual form (-bbd_jacobian assembled; docs/theory.md section 14,
    "The Jacobian of continuum mode's residual form"). JacVec is the exact directional derivative
@@ -11,7 +12,7 @@ typedef struct {
   Vec        Udlin, dloc, xw, yw; /* U' of the linearisation point, the direction on f->dag's ghosts, width-only work vectors */
   PetscReal *lb, *lzd, *lad;      /* owned [NX][ym]: beta, z' (damped: v') and a' (damped: w', [P+1][NX][ym]) of the point */
   PetscReal *d2, *d3;             /* ghosted rows: sigma'', sigma''' (damped) of z at the point */
-  PetscReal *q, sumy;             /* ce, kl: the softmax of the output row (all widths), the sample's sum of targets */
+  PetscReal *q;                   /* [N + 1] the loss's Hessian state at the output row (BbdLossOps.linearise; ce, kl: the softmax of all widths, sum Y) */
   PetscReal *tz, *ta, *tv, *tw;   /* ghosted rows of the direction: dz, da (damped: dv, dw) */
   PetscReal *sdz;                 /* ghosted rows s' dz (zero outside a non-periodic width) */
   PetscReal *tb, *tbi, *dw;       /* owned [NX][ym]: dbeta, db (sample switching), d(z') = shift dz (damped: d(v') = shift dv) */
@@ -51,7 +52,7 @@ PetscErrorCode BbdFieldCRJacCreate(BbdField f)
   PetscCall(VecDuplicate(f->U, &J->xw));
   PetscCall(VecDuplicate(f->U, &J->yw));
   PetscCall(VecDuplicate(f->Uloc, &J->dloc));
-  PetscCall(PetscMalloc6(n, &J->lb, n, &J->lzd, (P + 1) * n, &J->lad, ng, &J->d2, ng, &J->d3, net->n[0], &J->q));
+  PetscCall(PetscMalloc6(n, &J->lb, n, &J->lzd, (P + 1) * n, &J->lad, ng, &J->d2, ng, &J->d3, net->n[0] + 1, &J->q));
   PetscCall(PetscMalloc5(ng, &J->tz, (P + 1) * ng, &J->ta, ng, &J->tv, (P + 1) * ng, &J->tw, n, &J->tb));
   PetscCall(PetscMalloc4(n, &J->tbi, n, &J->dw, n, &J->dRb, n, &J->dRz));
   PetscCall(PetscMalloc5(n, &J->cR, n, &J->dcR, n, &J->dbt, 12 * ym, &J->o, 5 * gym, &J->g));
@@ -85,7 +86,7 @@ static inline void DRow(BbdField f, const PetscReal *r, PetscInt jj, PetscReal D
 static PetscErrorCode CJacLinearise(BbdField f, Vec U, Vec Udot)
 {
   BbdNet             net = f->net;
-  const PetscInt     M = net->M, NX = M + 1, N = net->n[0], P = net->P, ys = f->ys, ym = f->ym, gym = f->gym, V = f->damped ? P + 2 : 0;
+  const PetscInt     M = net->M, NX = M + 1, P = net->P, ys = f->ys, ym = f->ym, gym = f->gym, V = f->damped ? P + 2 : 0;
   CJac              *J = (CJac *)f->cjac;
   const PetscScalar ***ud;
 
@@ -110,12 +111,7 @@ static PetscErrorCode CJacLinearise(BbdField f, Vec U, Vec Udot)
       BbdFieldZeroOutside(f, J->d3 + k * gym);
     }
   }
-  if (net->loss == BBD_LOSS_CE || net->loss == BBD_LOSS_KL) { /* lam_j = sumy q_j - Y_j, q the softmax of Z (loss.c) */
-    const PetscReal *Y = net->Y + f->sample * N;
-    PetscCall(BbdFieldOutputSoftmax(f, f->zr + M * gym + f->ys - f->gys, J->q));
-    J->sumy = 0;
-    for (PetscInt i = 0; i < N; i++) J->sumy += Y[i];
-  }
+  PetscCall(BbdFieldOutputSoftmax(f, f->zr + M * gym + f->ys - f->gys, J->q)); /* the loss's Hessian state (src/core/lossimpl.h) */
   PetscFunctionReturn(0);
 }
 
@@ -324,6 +320,7 @@ static PetscErrorCode JacVec(BbdField f, Vec X, Vec Y)
   const PetscScalar ***x;
   PetscScalar     ***y;
   PetscReal         *dlam = J->o + 6 * ym;
+  const BbdLossOps  *L    = BbdLossGetOps(net->loss);
 
   PetscFunctionBeginUser;
   if (!f->lin_in) { /* the rows of the linearisation point (residual evaluations in between replace them) */
@@ -360,16 +357,14 @@ static PetscErrorCode JacVec(BbdField f, Vec X, Vec Y)
     }
   }
   PetscCall(DMDAVecRestoreArrayDOFRead(f->dag, J->dloc, &x));
-  /* eta d lam of the output row: mse d lam = dZ; ce, kl d lam_j = sumy q_j (dZ_j - q . dZ); hinge 0 */
-  if (net->loss == BBD_LOSS_CE || net->loss == BBD_LOSS_KL) {
+  /* eta d lam of the output row (the loss's Hessian at the linearisation point; a dense one needs the whole row dZ) */
+  if (L->hessian == BBD_HESSIAN_DENSE) {
     const PetscScalar *dZ;
-    PetscReal          qdz = 0;
     PetscCall(BbdFieldOutputRowAll(f, J->tz + M * gym + o, &dZ));
-    for (PetscInt i = 0; i < N; i++) qdz += J->q[i] * dZ[i];
-    for (PetscInt j = 0; j < ym; j++) dlam[j] = net->eta * J->sumy * J->q[ys + j] * (dZ[ys + j] - qdz);
+    L->hessvec(N, J->q, net->eta, dZ, ys, ym, dlam);
     PetscCall(VecRestoreArrayRead(f->Zall, &dZ));
   } else
-    for (PetscInt j = 0; j < ym; j++) dlam[j] = net->loss == BBD_LOSS_MSE ? net->eta * J->tz[M * gym + j + o] : 0;
+    for (PetscInt j = 0; j < ym; j++) dlam[j] = L->hessian == BBD_HESSIAN_DIAGONAL ? L->hessian_entry(N, J->q, net->eta, ys + j, ys + j) * J->tz[M * gym + j + o] : 0;
   PetscCall(BetaRowsLin(f, dlam));
   if (f->damped) PetscCall(DampedSourcesLin(f));
   PetscCall(TangentRowsLin(f));

@@ -3,6 +3,7 @@
    rows, the width stencils of one row and the gather of the whole state. They call nothing of the
    types. */
 #include "fieldimpl.h"
+#include "core/lossimpl.h"
 
 /* ghosted width rows (owned part at f->ys - f->gys): fill w ghost columns on each side of every
    row from the width neighbours' owned columns, one message each way for all rows (w <= the
@@ -67,18 +68,19 @@ PetscErrorCode BbdFieldOutputRowAll(BbdField f, const PetscReal *own, const Pets
   PetscFunctionReturn(0);
 }
 
-/* the softmax q (all N widths, on every rank) of the output row Z (owned entries) */
-PetscErrorCode BbdFieldOutputSoftmax(BbdField f, const PetscReal *Zown, PetscReal *q)
+/* the loss's linearisation state H (N + 1 entries, on every rank; ce, kl: the softmax of all N
+   widths and sum Y) at the output row Z (owned entries): BbdLossOps.linearise, nothing if NULL */
+PetscErrorCode BbdFieldOutputSoftmax(BbdField f, const PetscReal *Zown, PetscReal *H)
 {
-  const PetscInt     N = f->net->n[0];
+  BbdNet             net = f->net;
+  const PetscInt     N   = net->n[0];
+  const BbdLossOps  *L   = BbdLossGetOps(net->loss);
   const PetscScalar *Z;
-  PetscReal          zmax = PETSC_MIN_REAL, sum = 0;
 
   PetscFunctionBeginUser;
+  if (!L->linearise) PetscFunctionReturn(0);
   PetscCall(BbdFieldOutputRowAll(f, Zown, &Z));
-  for (PetscInt i = 0; i < N; i++) zmax = PetscMax(zmax, Z[i]);
-  for (PetscInt i = 0; i < N; i++) sum += (q[i] = PetscExpReal(Z[i] - zmax));
-  for (PetscInt i = 0; i < N; i++) q[i] /= sum;
+  L->linearise(N, net->dy, Z, net->Y + f->sample * N, H);
   PetscCall(VecRestoreArrayRead(f->Zall, &Z));
   PetscFunctionReturn(0);
 }

@@ -14,6 +14,7 @@
    fashion-mnist: the Debian dataset-fashion-mnist training set, X = pixel/255,
      Y one-hot (hinge: +1 for the class, -1 otherwise). */
 #include <bbdimpl.h>
+#include "core/lossimpl.h"
 #include <hdf5.h>
 #include <zlib.h>
 
@@ -24,23 +25,14 @@
 #define BBD_BUILTIN_SAMPLES 8
 #define BBD_FIELD_MODES     3
 
-/* Turn raw targets into the form the loss needs: softmax density (ce/kl) or sign (hinge). */
+/* Turn raw targets into the form the loss needs (its shape_target: softmax density for ce/kl,
+   sign for hinge). */
 static PetscErrorCode DataShapeTargets(BbdNet net, PetscInt nM, PetscReal *Y)
 {
+  const BbdLossOps *L = BbdLossGetOps(net->loss);
+
   PetscFunctionBeginUser;
-  for (PetscInt s = 0; s < net->S; s++) {
-    PetscReal *y = Y + s * nM;
-
-    if (net->loss == BBD_LOSS_CE || net->loss == BBD_LOSS_KL) {
-      PetscReal ymax = y[0], sum = 0;
-
-      for (PetscInt i = 1; i < nM; i++) ymax = PetscMax(ymax, y[i]);
-      for (PetscInt i = 0; i < nM; i++) sum += (y[i] = PetscExpReal(y[i] - ymax));
-      for (PetscInt i = 0; i < nM; i++) y[i] /= net->dy * sum;
-    } else if (net->loss == BBD_LOSS_HINGE) {
-      for (PetscInt i = 0; i < nM; i++) y[i] = y[i] >= 0 ? 1 : -1;
-    }
-  }
+  for (PetscInt s = 0; s < net->S; s++) L->shape_target(nM, net->dy, Y + s * nM);
   PetscFunctionReturn(0);
 }
 
@@ -267,8 +259,7 @@ static PetscErrorCode DataFashionMnist(BbdNet net)
   for (PetscInt s = 0; s < net->S; s++) {
     PetscCheck(lab[s] < ncls, net->comm, PETSC_ERR_FILE_READ, "%s: label %d of image %" PetscInt_FMT " is not a class 0..9", flab, (int)lab[s], s);
     for (PetscInt i = 0; i < npix; i++) net->X[s * npix + i] = pix[s * npix + i] / 255.0;
-    /* one-hot is a density for ce/kl since the dense family has w = 1 */
-    for (PetscInt c = 0; c < ncls; c++) net->Y[s * ncls + c] = c == lab[s] ? 1 : (net->loss == BBD_LOSS_HINGE ? -1 : 0);
+    BbdLossGetOps(net->loss)->label_target(ncls, net->dy, lab[s], net->Y + s * ncls);
   }
   PetscCall(PetscFree(pix));
   PetscCall(PetscFree(lab));
