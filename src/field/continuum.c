@@ -755,15 +755,8 @@ PetscErrorCode BbdFieldContinuumRun(BbdField f)
   if (!rank) PetscCall(PetscMalloc1((size_t)f->Tmax * NX, &f->rdiss));
   if (!rank) PetscCall(PetscMalloc2(f->Tmax, &f->rsample, f->bi >= 0 ? NX * N : 0, &f->rbl));
   if (!rank && f->damped) PetscCall(PetscMalloc2((size_t)f->Tmax * NX * N, &f->rzd, (size_t)f->Tmax * (P + 1) * NX * N, &f->rad));
-  PetscCall(TSCreate(f->comm, &ts));
-  PetscCall(TSSetDM(ts, f->dats));
-  if (f->residual) {
-    PetscCall(BbdFieldContinuumResidualSetTS(f, ts, &dt0)); /* residual_continuum.c */
-    PetscCall(BbdFieldContinuumResidualConsistent(f, f->U));
-  } else {
-    PetscCall(BbdFieldSetRHSFunction(f, ts, BbdFieldRHSContinuum));
-    PetscCall(BbdTSConfigure(net, ts, &dt0));
-  }
+  PetscCall(BbdFieldCreateTS(f, &ts, &dt0)); /* field.c */
+  if (f->residual) PetscCall(BbdFieldContinuumResidualConsistent(f, f->U));
   PetscCall(VecDuplicate(f->U, &Ftmp));
   ierr = ContinuumSave(f, t, Ftmp);
   while (!ierr && t < net->tfinal - eps) {

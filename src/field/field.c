@@ -1074,6 +1074,27 @@ static PetscErrorCode Integrate(BbdField f, TS ts, PetscReal dt0, BbdOutput out,
   PetscFunctionReturn(0);
 }
 
+/* The time stepper of a run (every mode), created on the TS layout and configured from the
+   options, not started: BbdFieldRun and BbdFieldContinuumRun integrate with it; the unit tests
+   (tests/fieldtest.h) evaluate its residual, Jacobian and preconditioner. */
+PetscErrorCode BbdFieldCreateTS(BbdField f, TS *ts, PetscReal *dt0)
+{
+  PetscFunctionBeginUser;
+  PetscCall(TSCreate(f->comm, ts));
+  PetscCall(TSSetDM(*ts, f->dats));
+  if (f->continuum && f->residual) PetscCall(BbdFieldContinuumResidualSetTS(f, *ts, dt0)); /* residual_continuum.c */
+  else if (f->continuum) {
+    PetscCall(BbdFieldSetRHSFunction(f, *ts, BbdFieldRHSContinuum));
+    PetscCall(BbdTSConfigure(f->net, *ts, dt0));
+  } else if (f->residual && f->damped) PetscCall(BbdFieldDampedResidualSetTS(f, *ts, dt0)); /* src/residual_damped.c */
+  else if (f->residual) PetscCall(BbdFieldResidualSolver(f, *ts, BbdFieldIFunction, BbdFieldIJacobian, PCApplySweep, "BBD sweep: exact inverse of shift * G(U)", dt0)); /* src/residual.c */
+  else {
+    PetscCall(BbdFieldSetRHSFunction(f, *ts, f->damped ? RHSFunctionDamped : RHSFunction));
+    PetscCall(BbdTSConfigure(f->net, *ts, dt0));
+  }
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode BbdFieldRun(BbdField f)
 {
   BbdNet         net = f->net;
@@ -1094,14 +1115,7 @@ PetscErrorCode BbdFieldRun(BbdField f)
     PetscCall(BbdNetView(net, PETSC_VIEWER_STDOUT_(f->comm)));
     if (f->residual && !f->damped) PetscCall(PetscPrintf(f->comm, "residual evaluation: %s column kernels\n", f->avx2 ? "AVX2/FMA" : "portable"));
   }
-  PetscCall(TSCreate(f->comm, &ts));
-  PetscCall(TSSetDM(ts, f->dats));
-  if (f->residual && f->damped) PetscCall(BbdFieldDampedResidualSetTS(f, ts, &dt0)); /* src/residual_damped.c */
-  else if (f->residual) PetscCall(BbdFieldResidualSolver(f, ts, BbdFieldIFunction, BbdFieldIJacobian, PCApplySweep, "BBD sweep: exact inverse of shift * G(U)", &dt0)); /* src/residual.c */
-  else {
-    PetscCall(BbdFieldSetRHSFunction(f, ts, f->damped ? RHSFunctionDamped : RHSFunction));
-    PetscCall(BbdTSConfigure(net, ts, &dt0));
-  }
+  PetscCall(BbdFieldCreateTS(f, &ts, &dt0));
   if (f->events) { /* locating an event rolls the step back: the types that can */
     PetscBool ok;
     TSType    type;

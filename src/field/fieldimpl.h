@@ -93,6 +93,7 @@ PETSC_INTERN PetscErrorCode BbdFieldGatherVec(BbdField, Vec, const PetscScalar *
 PETSC_INTERN PetscErrorCode BbdFieldWriteXdmf(BbdField, PetscInt T);
 PETSC_INTERN PetscErrorCode BbdFieldPrintFailures(BbdField, TS, PetscInt fails);
 PETSC_INTERN PetscErrorCode BbdFieldIJacobian(TS, PetscReal, Vec U, Vec Udot, PetscReal shift, Mat, Mat, void *); /* lattice residual forms (flow, damped) */
+PETSC_INTERN PetscErrorCode BbdFieldCreateTS(BbdField, TS *, PetscReal *dt0); /* the run's time stepper, configured, not started (also tests/fieldtest.h) */
 PETSC_INTERN PetscErrorCode BbdFieldResidualSolver(BbdField, TS, PetscErrorCode (*)(TS, PetscReal, Vec, Vec, Vec, void *), PetscErrorCode (*)(TS, PetscReal, Vec, Vec, PetscReal, Mat, Mat, void *), PetscErrorCode (*)(PC, Vec, Vec), const char *pcname, PetscReal *dt0);
 /* residual.c: the one-pass residual, shared by flow and damped (residual_damped.c) */
 typedef void (*BbdColumnAct)(BbdField, const PetscScalar *u, const PetscScalar *ud, PetscInt i);
