@@ -20,7 +20,8 @@ inverse of the operator it claims (docs/theory.md section 14).\n";
      eps cond(P)), which is rounding, not an error of the sweep.
    Checked on depth 4 x width 6 at a state moved from the initial one by 0.05 in every unknown
    (the forward map stays stable): flow and damped, periodic and zero-padded width, mixed
-   activations, a frozen moment (kappa_1 = 0), mse and ce, shifts 100 and 3.7; on 2 ranks also
+   activations, a frozen moment (kappa_1 = 0), mse and ce, shifts 100 and 3.7, with the
+   matrix-free Newton operator and with -bbd_jacobian assembled; on 2 ranks also
    with -bbd_sweep_ghost 1, 2 and the default 3, and the depth split -da_processors_x 2 (the TS
    layout differs from the sweeps'). -view prints the figures. */
 #include "fieldtest.h"
@@ -150,6 +151,7 @@ int main(int argc, char **argv)
     "-bbd_periodic 0 -bbd_kappa 1,0.3,0.2 -bbd_activation sin,softplus,gelu,tanh",
     "-bbd_kappa 1,0,0.1 -bbd_activation erf,swish,sigmoid,tanh -bbd_loss ce",
     "-bbd_periodic 0 -bbd_loss ce",
+    "-bbd_kappa 1,0.5,0.25 -bbd_jacobian assembled", /* the PC after the analytic Jacobian's assembly */
   };
   const char *const layouts2[] = {"", "-bbd_sweep_ghost 1", "-bbd_sweep_ghost 2", "-da_processors_x 2 -da_processors_y 1"};
   const PetscReal   shifts[]   = {100, 3.7};
