@@ -22,8 +22,6 @@ except ImportError:  # the CI installs python3-h5py; say so instead of a traceba
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/ (the cases run in a temporary directory)
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_rmaps_base_oversubscribe="1")
-
-
 FAILS = []
 
 
