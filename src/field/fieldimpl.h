@@ -268,6 +268,7 @@ PETSC_INTERN PetscErrorCode BbdFieldContinuumSave(BbdField, PetscReal t);
 PETSC_INTERN PetscErrorCode BbdFieldContinuumWrite(BbdField);
 PETSC_INTERN PetscErrorCode BbdFieldContinuumDestroy(BbdField);
 /* residual_continuum.c, residual_continuum_jac.c, continuum_residual.c: continuum mode in residual form (beta an algebraic unknown) */
+PETSC_INTERN PetscErrorCode BbdFieldCreateTS(BbdField, TS *, PetscReal *dt0); /* run.c: the run's TS, configured by the type, not started (the unit tests t5*) */
 PETSC_INTERN PetscErrorCode BbdFieldContinuumResidualConsistent(BbdField, Vec U);
 PETSC_INTERN PetscErrorCode BbdFieldContinuumResidualDestroy(BbdField);
 /* fieldjac.c: a Jacobian assembled by colouring from exact directional derivatives jvp(f, x, y): y = J x (TS layout) */

@@ -123,6 +123,18 @@ static PetscErrorCode Integrate(BbdField f, TS ts, PetscReal dt0)
   PetscFunctionReturn(0);
 }
 
+/*@ BbdFieldCreateTS - the time stepper a run integrates with: created on the solver's grid and
+  configured by the type (ops->setts) from the options, not started. *dt0 is the first step. @*/
+PetscErrorCode BbdFieldCreateTS(BbdField f, TS *ts, PetscReal *dt0)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(f->ops->setts, f->comm, PETSC_ERR_ORDER, "BbdFieldRun: no type set (call BbdFieldSetFromOptions or BbdFieldSetType, then BbdFieldSetUp)");
+  PetscCall(TSCreate(f->comm, ts));
+  PetscCall(TSSetDM(*ts, f->dats));
+  PetscCall(f->ops->setts(f, *ts, dt0));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode BbdFieldRun(BbdField f)
 {
   BbdNet         net = f->net;
@@ -133,9 +145,7 @@ PetscErrorCode BbdFieldRun(BbdField f)
   PetscFunctionBeginUser;
   PetscCheck(f->ops->setts, f->comm, PETSC_ERR_ORDER, "BbdFieldRun: no type set (call BbdFieldSetFromOptions or BbdFieldSetType, then BbdFieldSetUp)");
   if (!net->quiet) PetscCall(f->ops->view(f));
-  PetscCall(TSCreate(f->comm, &ts));
-  PetscCall(TSSetDM(ts, f->dats));
-  PetscCall(f->ops->setts(f, ts, &dt0));
+  PetscCall(BbdFieldCreateTS(f, &ts, &dt0));
   if (f->events) { /* locating an event rolls the step back: the types that can */
     PetscBool ok;
     TSType    type;
