@@ -111,6 +111,7 @@ static PetscErrorCode AdjointSweep(BbdField f)
   PetscInt        eb = 0;
 
   PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(BBD_FIELD_SweepBackward, 0, 0, 0, 0));
   PetscCall(BbdFieldOutputGradient(f, f->zr + M * gym + o, beta + M * ym));
   for (PetscInt j = 0; j < ym; j++) beta[M * ym + j] *= -net->eta;
   PetscCall(PetscArraycpy(bg + M * gym + o, beta + M * ym, ym));
@@ -122,6 +123,7 @@ static PetscErrorCode AdjointSweep(BbdField f)
     for (PetscInt k = 0; k <= M; k++) f->rowp[k] = bg + k * gym;
     PetscCall(BbdFieldExchangeGhosts(f, M + 1, f->rowp, g));
   }
+  PetscCall(PetscLogEventEnd(BBD_FIELD_SweepBackward, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 
@@ -134,6 +136,7 @@ static PetscErrorCode TangentHeun(BbdField f, void (*rhs)(BbdField, PetscInt, co
   PetscInt        ez = g; /* z' = 0 at x = 0, on every column */
 
   PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(BBD_FIELD_SweepForward, 0, 0, 0, 0));
   PetscCall(PetscArrayzero(zv, gym));
   PetscCall(PetscArrayzero(out, ym));
   for (PetscInt k = 0; k < M; k++) {
@@ -143,6 +146,7 @@ static PetscErrorCode TangentHeun(BbdField f, void (*rhs)(BbdField, PetscInt, co
     zv = zn;
     zn = t;
   }
+  PetscCall(PetscLogEventEnd(BBD_FIELD_SweepForward, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 

@@ -23,6 +23,7 @@ PetscErrorCode BbdFieldContinuumSave(BbdField f, PetscReal t)
   PetscMPIInt        rank;
 
   PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(BBD_FIELD_Diagnostics, 0, 0, 0, 0));
   PetscCheck(T < d->Tmax, f->comm, PETSC_ERR_PLIB, "more saved times than planned");
   PetscCallMPI(MPI_Comm_rank(f->comm, &rank));
   PetscCall(BbdFieldRHSContinuum(NULL, t, f->U, Ftmp, f)); /* beta and dz/dt of this state */
@@ -71,6 +72,7 @@ PetscErrorCode BbdFieldContinuumSave(BbdField f, PetscReal t)
   PetscCall(VecRestoreArrayRead(f->Uall, &all));
   PetscCall(PetscFree2(J, lam));
   f->T++;
+  PetscCall(PetscLogEventEnd(BBD_FIELD_Diagnostics, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 
@@ -90,6 +92,7 @@ PetscErrorCode BbdFieldContinuumWrite(BbdField f)
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(f->comm, &rank));
   if (rank) PetscFunctionReturn(0);
+  PetscCall(PetscLogEventBegin(BBD_FIELD_Output, 0, 0, 0, 0));
   PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp.%d", file, (int)getpid()));
   PetscCheck((fid = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot create the output file %s", tmp);
   PetscCall(BbdH5WriteAttrString(fid, tmp, "family", "field"));
@@ -198,6 +201,7 @@ PetscErrorCode BbdFieldContinuumWrite(BbdField f)
   H5Gclose(g);
   PetscCheck(H5Fclose(fid) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot close %s", tmp);
   PetscCheck(rename(tmp, file) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot rename %s to %s", tmp, file);
+  PetscCall(PetscLogEventEnd(BBD_FIELD_Output, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 

@@ -44,6 +44,10 @@ PETSC_INTERN PetscClassId  BBD_FIELD_CLASSID;
 PETSC_INTERN PetscLogEvent BBD_FIELD_SweepBackward, BBD_FIELD_SweepForward, BBD_FIELD_Residual, BBD_FIELD_Jacobian, BBD_FIELD_PCApply, BBD_FIELD_Diagnostics, BBD_FIELD_Output;
 PETSC_INTERN PetscErrorCode BbdFieldInitializePackage(void);
 
+/* field.c: the registry of types (private to the library for now: include/bbd.h does not export them) */
+PETSC_INTERN PetscErrorCode BbdFieldRegister(const char name[], PetscErrorCode (*create)(BbdField));
+PETSC_INTERN PetscErrorCode BbdFieldSetType(BbdField, const char type[]);
+
 #define BBD_SWEEP_GHOST_DEFAULT 8  /* -bbd_sweep_ghost default on several ranks (docs/performance.md) */
 #define BBD_SWEEP_GHOST_MAX     64
 
@@ -76,7 +80,7 @@ struct _p_BbdField {
   Vec         Ulin;                /* residual formulation: the linearisation point */
   PetscReal   shift;
   /* sample switching (lattice mode, -bbd_sample_dt > 0): the batch index in use, floor(t / sample_dt);
-     -bbd_switch events: switches as TS events inside segments between saved times (field.c) */
+     -bbd_switch events: switches as TS events inside segments between saved times (run.c) */
   PetscBool   events;
   PetscInt    batch;
   PetscInt    nswitch_event, nswitch_seg; /* switches applied by a TS event, at a segment end */

@@ -1,6 +1,6 @@
 /* The assembled analytic Jacobian of the lattice residual formulation (docs/theory.md section 14,
    "The Jacobian of the residual"): J = shift dF/dU' + dF/dU for the residual F(U, U') of
-   field.c's IFunction,
+   residual.c's IFunction,
      R_z^(0) = z'^(0),  R_z^(m) = (beta^(m-1) - rho beta^(m))/h - sigma'(z^(m)) .* sum_j D_j^T (a_j beta^(m)),
      R_z^(M) = beta^(M-1) + eta lam(Z),  R_a^(m) = a_j'/kappa_j - beta^(m) .* D_j sigma(z^(m))  (a_j' if kappa_j = 0, and at k = M),
    with beta^(m) = (z'^(m+1) - rho z'^(m))/h - sum_j a_j D_j(sigma' z'^(m)) - sum_j a_j' D_j sigma(z^(m)).

@@ -221,16 +221,19 @@ PetscErrorCode BbdFieldResidualPass(BbdField f, Vec U, Vec Udot, Vec F, BbdColum
 
 PetscErrorCode BbdFieldIFunction(TS ts, PetscReal t, Vec U, Vec Udot, Vec F, void *ctx)
 {
+  BbdColumnAct  act  = ColumnActivation;
+  BbdColumnMid  mid  = ColumnBeta;
+  BbdColumnLast last = ColumnRz;
+
   PetscFunctionBeginUser;
   (void)ts;
   (void)t;
 #if defined(BBD_RESIDUAL_AVX2)
-  if (((BbdField)ctx)->avx2) {
-    PetscCall(BbdFieldResidualPass((BbdField)ctx, U, Udot, F, BbdFieldColumnActivationAVX2, BbdFieldColumnBetaFirstAVX2, BbdFieldColumnBetaRzAVX2));
-    PetscFunctionReturn(0);
-  }
+  if (((BbdField)ctx)->avx2) act = BbdFieldColumnActivationAVX2, mid = BbdFieldColumnBetaFirstAVX2, last = BbdFieldColumnBetaRzAVX2;
 #endif
-  PetscCall(BbdFieldResidualPass((BbdField)ctx, U, Udot, F, ColumnActivation, ColumnBeta, ColumnRz));
+  PetscCall(PetscLogEventBegin(BBD_FIELD_Residual, 0, 0, 0, 0));
+  PetscCall(BbdFieldResidualPass((BbdField)ctx, U, Udot, F, act, mid, last));
+  PetscCall(PetscLogEventEnd(BBD_FIELD_Residual, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 

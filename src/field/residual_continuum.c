@@ -139,6 +139,7 @@ static PetscErrorCode BetaSweep(BbdField f, const PetscReal *r)
   PetscReal      *b = f->beta, *g1 = f->rc, *g2 = f->rc + ym;
 
   PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(BBD_FIELD_SweepBackward, 0, 0, 0, 0));
   for (PetscInt j = 0; j < ym; j++) b[M * ym + j] = r[M * ym + j];
   for (PetscInt k = M - 1; k >= 0; k--) {
     PetscCall(AdjointRHS(f, k + 1, b + (k + 1) * ym, g1));
@@ -146,6 +147,7 @@ static PetscErrorCode BetaSweep(BbdField f, const PetscReal *r)
     PetscCall(AdjointRHS(f, k, g2, g2));
     for (PetscInt j = 0; j < ym; j++) b[k * ym + j] = b[(k + 1) * ym + j] + 0.5 * h * (g1[j] + g2[j]) + h * r[k * ym + j];
   }
+  PetscCall(PetscLogEventEnd(BBD_FIELD_SweepBackward, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 
@@ -175,6 +177,7 @@ static PetscErrorCode TangentSweep(BbdField f, BbdFieldCRTangentFn rhs, const Pe
   PetscReal      *t1 = f->rc, *q = f->rc + ym, *t2 = f->rc + 2 * ym;
 
   PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(BBD_FIELD_SweepForward, 0, 0, 0, 0));
   for (PetscInt j = 0; j < ym; j++) w[j] = r[j];
   for (PetscInt k = 0; k < M; k++) {
     PetscCall(rhs(f, k, w + k * ym, t1));
@@ -182,6 +185,7 @@ static PetscErrorCode TangentSweep(BbdField f, BbdFieldCRTangentFn rhs, const Pe
     PetscCall(rhs(f, k + 1, q, t2));
     for (PetscInt j = 0; j < ym; j++) w[(k + 1) * ym + j] = w[k * ym + j] + 0.5 * h * (t1[j] + t2[j]) + h * r[(k + 1) * ym + j];
   }
+  PetscCall(PetscLogEventEnd(BBD_FIELD_SweepForward, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 
@@ -196,6 +200,7 @@ PetscErrorCode BbdFieldCRIFunction(TS ts, PetscReal t, Vec U, Vec Udot, Vec F, v
   PetscReal         *lam = f->rc + 3 * ym, *Rb = f->rrows, *Rz = f->rrows + NX * ym, *zd = f->zdot, *ad = f->dar;
 
   PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(BBD_FIELD_Residual, 0, 0, 0, 0));
   (void)ts;
   (void)t;
   f->lin_in = PETSC_FALSE;
@@ -243,6 +248,7 @@ PetscErrorCode BbdFieldCRIFunction(TS ts, PetscReal t, Vec U, Vec Udot, Vec F, v
   PetscCall(DMDAVecRestoreArrayDOF(f->da, F, &fa));
   PetscCall(DMDAVecRestoreArrayDOFRead(f->da, U, &u));
   PetscCall(DMDAVecRestoreArrayDOFRead(f->da, Udot, &ud));
+  PetscCall(PetscLogEventEnd(BBD_FIELD_Residual, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 
@@ -258,6 +264,7 @@ PetscErrorCode BbdFieldCRPCApply(PC pc, Vec x, Vec y)
   PetscReal         *rb, *rz, *zd, *ad;
 
   PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(BBD_FIELD_PCApply, 0, 0, 0, 0));
   PetscCall(PCShellGetContext(pc, &f));
   net = f->net;
   M = net->M, NX = M + 1, P = net->P, ys = f->ys, ym = f->ym, B = f->dof - 1, V = f->damped ? P + 2 : 0;
@@ -299,6 +306,7 @@ PetscErrorCode BbdFieldCRPCApply(PC pc, Vec x, Vec y)
     }
   PetscCall(DMDAVecRestoreArrayDOF(f->da, y, &ya));
   PetscCall(DMDAVecRestoreArrayDOFRead(f->da, x, &r));
+  PetscCall(PetscLogEventEnd(BBD_FIELD_PCApply, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 

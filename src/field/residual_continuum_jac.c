@@ -413,6 +413,7 @@ PetscErrorCode BbdFieldCRIJacobian(TS ts, PetscReal t, Vec U, Vec Udot, PetscRea
   BbdField f = (BbdField)ctx;
 
   PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(BBD_FIELD_Jacobian, 0, 0, 0, 0));
   (void)t;
   PetscCall(BbdFieldFromTS(f, U, f->Ulin));
   f->shift = shift;
@@ -428,5 +429,6 @@ PetscErrorCode BbdFieldCRIJacobian(TS ts, PetscReal t, Vec U, Vec Udot, PetscRea
     PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
     PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
   }
+  PetscCall(PetscLogEventEnd(BBD_FIELD_Jacobian, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }

@@ -14,7 +14,7 @@
    velocity-squared terms in B. The part of dR/dU' on (v', w') is the flow's G(z, a); the Jacobian
    of an implicit step is [[shift I, -I], [dR_mom/d(z, a), (shift + gamma) G + (velocity terms)]],
    and the preconditioner (PCSHELL) eliminates the kinematic rows: dv = ((shift + gamma) G)^-1 r_v
-   by one sweep with sources (field.c), then dq = (r_q + dv)/shift. The Jacobian is applied matrix-free
+   by one sweep with sources (sweep.c), then dq = (r_q + dv)/shift. The Jacobian is applied matrix-free
    or assembled analytically (-bbd_jacobian assembled: src/fieldjac_damped.c).
    The residual is evaluated in one pass over the columns in storage order, as in residual.c: a
    window of five columns of sigma, sigma', s' V' + s'' v^2, s' v and three columns of B; on several
@@ -142,9 +142,11 @@ static void ColumnRv(BbdField f, const PetscScalar *u, const PetscScalar *ud, Pe
 static PetscErrorCode IFunctionDamped(TS ts, PetscReal t, Vec U, Vec Udot, Vec F, void *ctx)
 {
   PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(BBD_FIELD_Residual, 0, 0, 0, 0));
   (void)ts;
   (void)t;
   PetscCall(BbdFieldResidualPass((BbdField)ctx, U, Udot, F, ColumnActivation, ColumnB, ColumnRv));
+  PetscCall(PetscLogEventEnd(BBD_FIELD_Residual, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 
@@ -160,6 +162,7 @@ static PetscErrorCode PCApplyDamped(PC pc, Vec x, Vec y)
   PetscReal          iv, is;
 
   PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(BBD_FIELD_PCApply, 0, 0, 0, 0));
   PetscCall(PCShellGetContext(pc, &f));
   V  = f->net->P + 2;
   iv = 1.0 / (f->shift + f->net->gamma);
@@ -182,6 +185,7 @@ static PetscErrorCode PCApplyDamped(PC pc, Vec x, Vec y)
   PetscCall(VecRestoreArray(y, &ya));
   PetscCall(VecRestoreArrayRead(f->pout, &oa));
   PetscCall(VecRestoreArrayRead(x, &xa));
+  PetscCall(PetscLogEventEnd(BBD_FIELD_PCApply, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 
@@ -198,7 +202,7 @@ PetscErrorCode BbdFieldDampedResidualSetTS(BbdField f, TS ts, PetscReal *dt0)
     PetscCall(VecDuplicate(f->U, &f->pout));
     PetscCall(VecSet(f->psrc, 0));
   }
-  /* the Jacobian (BbdFieldIJacobian, field.c: the linearisation point for the preconditioner, and
+  /* the Jacobian (BbdFieldIJacobian, sweep.c: the linearisation point for the preconditioner, and
      the assembled or finite-difference matrix when asked for) and the solver set-up are flow's */
   PetscCall(BbdFieldResidualSolver(f, ts, IFunctionDamped, BbdFieldIJacobian, PCApplyDamped, "BBD damped: sweep on the momentum rows ((shift + gamma) G(U))^-1, kinematic rows eliminated", dt0));
   PetscFunctionReturn(0);

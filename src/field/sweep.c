@@ -18,6 +18,7 @@ static PetscErrorCode SweepBackward(BbdField f, const PetscScalar ***r, PetscBoo
   PetscReal      *zr = f->zr, *D1 = f->D1, *bg = f->bg, *pt = f->gb;
 
   PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(BBD_FIELD_SweepBackward, 0, 0, 0, 0));
   /* beta^(m) from the output boundary inward (this is backprop) */
   if (with_loss) {
     PetscCall(BbdFieldOutputGradient(f, zr + M * gym + o, f->beta + (M - 1) * ym));
@@ -38,6 +39,7 @@ static PetscErrorCode SweepBackward(BbdField f, const PetscScalar ***r, PetscBoo
     BbdFieldZeroOutside(f, bn);
     PetscCall(PetscArraycpy(f->beta + (m - 1) * ym, bn + o, ym));
   }
+  PetscCall(PetscLogEventEnd(BBD_FIELD_SweepBackward, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 
@@ -67,6 +69,7 @@ static PetscErrorCode Sweep(BbdField f, Vec src, PetscBool with_loss, Vec F)
     PetscCall(DMDAVecGetArrayDOFRead(f->dag, f->srcloc, &r));
   } else if (src) PetscCall(DMDAVecGetArrayDOFRead(f->da, src, &r)); /* g = 1: owned columns only */
   PetscCall(SweepBackward(f, r, with_loss));
+  PetscCall(PetscLogEventBegin(BBD_FIELD_SweepForward, 0, 0, 0, 0));
   /* forward sweep: moment rates locally, neuron rates from the input outward (tangent pass) */
   PetscCall(DMDAVecGetArrayDOF(f->da, F, &fa));
   for (PetscInt j = 0; j < ym; j++) {
@@ -110,6 +113,7 @@ static PetscErrorCode Sweep(BbdField f, Vec src, PetscBool with_loss, Vec F)
   PetscCall(DMDAVecRestoreArrayDOF(f->da, F, &fa));
   if (src && g > 1) PetscCall(DMDAVecRestoreArrayDOFRead(f->dag, f->srcloc, &r));
   else if (src) PetscCall(DMDAVecRestoreArrayDOFRead(f->da, src, &r));
+  PetscCall(PetscLogEventEnd(BBD_FIELD_SweepForward, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 
@@ -159,6 +163,7 @@ PetscErrorCode BbdFieldRHSSweepDamped(TS ts, PetscReal t, Vec U, Vec F, void *ct
   (void)t;
   PetscCall(BbdFieldTransposeIn(f, U));
   PetscCall(SweepBackward(f, NULL, PETSC_TRUE)); /* beta^(m): the flow velocity of b^(m) */
+  PetscCall(PetscLogEventBegin(BBD_FIELD_SweepForward, 0, 0, 0, 0));
   PetscCall(DMDAVecGetArrayDOF(f->da, F, &fa));
   for (PetscInt j = 0; j < ym; j++) {
     for (PetscInt k = 0; k <= M; k++) fa[ys + j][k][0] = f->zdr[k * gym + j + o]; /* dz/dt = z' */
@@ -208,6 +213,7 @@ PetscErrorCode BbdFieldRHSSweepDamped(TS ts, PetscReal t, Vec U, Vec F, void *ct
     zddn = sw;
   }
   PetscCall(DMDAVecRestoreArrayDOF(f->da, F, &fa));
+  PetscCall(PetscLogEventEnd(BBD_FIELD_SweepForward, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 
@@ -220,6 +226,7 @@ PetscErrorCode BbdFieldIJacobian(TS ts, PetscReal t, Vec U, Vec Udot, PetscReal 
   BbdField f = (BbdField)ctx;
 
   PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(BBD_FIELD_Jacobian, 0, 0, 0, 0));
   (void)t;
   PetscCall(BbdFieldFromTS(f, U, f->Ulin)); /* the linearisation point, width-only layout */
   PetscCall(BbdFieldTransposeIn(f, f->Ulin)); /* its rows, for every preconditioner application until the next Jacobian */
@@ -233,6 +240,7 @@ PetscErrorCode BbdFieldIJacobian(TS ts, PetscReal t, Vec U, Vec Udot, PetscReal 
     PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
     PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
   }
+  PetscCall(PetscLogEventEnd(BBD_FIELD_Jacobian, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 
@@ -241,8 +249,10 @@ PetscErrorCode BbdFieldPCApplySweep(PC pc, Vec x, Vec y)
   BbdField f;
 
   PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(BBD_FIELD_PCApply, 0, 0, 0, 0));
   PetscCall(PCShellGetContext(pc, &f)); /* the rows of the linearisation point: transposed in by IJacobian */
   PetscCall(Sweep(f, x, PETSC_FALSE, y));
   PetscCall(VecScale(y, 1.0 / f->shift));
+  PetscCall(PetscLogEventEnd(BBD_FIELD_PCApply, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
