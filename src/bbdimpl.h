@@ -187,6 +187,9 @@ PETSC_INTERN PetscErrorCode BbdTSSolveSegment(BbdNet, TS, Vec U, PetscReal t, Pe
 PETSC_INTERN PetscErrorCode BbdOutputWriteGrid(BbdOutput, PetscInt nx, const PetscReal *x, PetscInt ny, const PetscReal *y);
 
 #include <hdf5.h>
+/* an HDF5 file written in one go through the atomic write path (h5.c) */
+PETSC_INTERN PetscErrorCode BbdH5CreateAtomic(const char *file, BbdAtomicFile *, hid_t *fid);
+PETSC_INTERN PetscErrorCode BbdH5CommitAtomic(BbdAtomicFile *, hid_t fid);
 PETSC_INTERN PetscErrorCode BbdH5WriteArray(hid_t, const char *file, const char *name, int rank, const hsize_t *dims, const PetscReal *v);
 PETSC_INTERN PetscErrorCode BbdH5WriteAttrString(hid_t, const char *file, const char *name, const char *str);
 PETSC_INTERN PetscErrorCode BbdH5WriteAttrReal(hid_t, const char *file, const char *name, PetscReal v);

@@ -155,7 +155,7 @@ static PetscErrorCode DistancesAt(Compare *c, PetscInt r, PetscInt P, PetscReal 
 static PetscErrorCode WriteCompare(MPI_Comm comm, Compare *c, PetscInt P, PetscReal tfinal)
 {
   PetscMPIInt rank;
-  char        tmp[PETSC_MAX_PATH_LEN + 32];
+  BbdAtomicFile af;
   hid_t       fid, g;
   hsize_t     d[2];
   PetscReal   Nr[BBD_MAX_RES], Mr[BBD_MAX_RES], ea[BBD_MAX_RES * BBD_MAX_MOMENTS];
@@ -163,48 +163,47 @@ static PetscErrorCode WriteCompare(MPI_Comm comm, Compare *c, PetscInt P, PetscR
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   if (rank) PetscFunctionReturn(0);
-  PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp.%d", c->out, (int)getpid()));
-  PetscCheck((fid = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot create %s", tmp);
-  PetscCall(BbdH5WriteAttrReal(fid, tmp, "tfinal", tfinal));
-  PetscCall(BbdH5WriteAttrInt(fid, tmp, "reference_nx", c->NX));
-  PetscCall(BbdH5WriteAttrInt(fid, tmp, "reference_ny", c->NY));
-  PetscCall(BbdH5WriteAttrString(fid, tmp, "continuum_file", c->files[c->K]));
+  PetscCall(BbdH5CreateAtomic(c->out, &af, &fid));
+  PetscCall(BbdH5WriteAttrReal(fid, af.tmp, "tfinal", tfinal));
+  PetscCall(BbdH5WriteAttrInt(fid, af.tmp, "reference_nx", c->NX));
+  PetscCall(BbdH5WriteAttrInt(fid, af.tmp, "reference_ny", c->NY));
+  PetscCall(BbdH5WriteAttrString(fid, af.tmp, "continuum_file", c->files[c->K]));
   for (PetscInt r = 0; r < c->K; r++) {
     char name[32];
     PetscCall(PetscSNPrintf(name, sizeof(name), "network_file_%" PetscInt_FMT, c->N[r]));
-    PetscCall(BbdH5WriteAttrString(fid, tmp, name, c->files[r]));
+    PetscCall(BbdH5WriteAttrString(fid, af.tmp, name, c->files[r]));
   }
-  PetscCheck((g = H5Gcreate2(fid, "convergence", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: /convergence", tmp);
+  PetscCheck((g = H5Gcreate2(fid, "convergence", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: /convergence", af.tmp);
   for (PetscInt r = 0; r < c->K; r++) {
     Nr[r] = (PetscReal)c->N[r];
     Mr[r] = (PetscReal)c->M[r];
     for (PetscInt j = 0; j <= P; j++) ea[r * (P + 1) + j] = c->ea[r][j];
   }
   d[0] = (hsize_t)c->K;
-  PetscCall(BbdH5WriteArray(g, tmp, "N", 1, d, Nr));
-  PetscCall(BbdH5WriteArray(g, tmp, "M", 1, d, Mr));
-  PetscCall(BbdH5WriteArray(g, tmp, "error_z", 1, d, c->ez));
-  PetscCall(BbdH5WriteArray(g, tmp, "error_z_field", 1, d, c->ezf));
-  PetscCall(BbdH5WriteArray(g, tmp, "error_loss", 1, d, c->el));
+  PetscCall(BbdH5WriteArray(g, af.tmp, "N", 1, d, Nr));
+  PetscCall(BbdH5WriteArray(g, af.tmp, "M", 1, d, Mr));
+  PetscCall(BbdH5WriteArray(g, af.tmp, "error_z", 1, d, c->ez));
+  PetscCall(BbdH5WriteArray(g, af.tmp, "error_z_field", 1, d, c->ezf));
+  PetscCall(BbdH5WriteArray(g, af.tmp, "error_loss", 1, d, c->el));
   d[1] = (hsize_t)P + 1;
-  PetscCall(BbdH5WriteArray(g, tmp, "error_a", 2, d, ea));
+  PetscCall(BbdH5WriteArray(g, af.tmp, "error_a", 2, d, ea));
   d[0] = (hsize_t)(c->K - 1);
-  if (c->K > 1) PetscCall(BbdH5WriteArray(g, tmp, "order", 1, d, c->order));
+  if (c->K > 1) PetscCall(BbdH5WriteArray(g, af.tmp, "order", 1, d, c->order));
   {
     PetscReal ezt[BBD_MAX_RES * 16];
     for (PetscInt r = 0; r < c->K; r++)
       for (PetscInt q = 0; q < c->nt; q++) ezt[r * c->nt + q] = c->ezt[r][q];
     d[0] = (hsize_t)c->nt;
-    PetscCall(BbdH5WriteArray(g, tmp, "times", 1, d, c->times));
+    PetscCall(BbdH5WriteArray(g, af.tmp, "times", 1, d, c->times));
     d[0] = (hsize_t)c->K;
     d[1] = (hsize_t)c->nt;
-    PetscCall(BbdH5WriteArray(g, tmp, "error_z_at_times", 2, d, ezt));
+    PetscCall(BbdH5WriteArray(g, af.tmp, "error_z_at_times", 2, d, ezt));
     for (PetscInt r = 0; r < c->K; r++)
       for (PetscInt q = 0; q < c->nt; q++) ezt[r * c->nt + q] = c->ezft[r][q];
-    PetscCall(BbdH5WriteArray(g, tmp, "error_z_field_at_times", 2, d, ezt));
+    PetscCall(BbdH5WriteArray(g, af.tmp, "error_z_field_at_times", 2, d, ezt));
     for (PetscInt r = 0; r < c->K; r++)
       for (PetscInt q = 0; q < c->nt; q++) ezt[r * c->nt + q] = c->elt[r][q];
-    PetscCall(BbdH5WriteArray(g, tmp, "error_loss_at_times", 2, d, ezt));
+    PetscCall(BbdH5WriteArray(g, af.tmp, "error_loss_at_times", 2, d, ezt));
   }
   {
     PetscReal eat[BBD_MAX_RES * 16 * BBD_MAX_MOMENTS];
@@ -212,11 +211,10 @@ static PetscErrorCode WriteCompare(MPI_Comm comm, Compare *c, PetscInt P, PetscR
     for (PetscInt r = 0; r < c->K; r++)
       for (PetscInt q = 0; q < c->nt; q++)
         for (PetscInt j = 0; j <= P; j++) eat[(r * c->nt + q) * (P + 1) + j] = c->eat[r][q][j];
-    PetscCall(BbdH5WriteArray(g, tmp, "error_a_at_times", 3, d3, eat));
+    PetscCall(BbdH5WriteArray(g, af.tmp, "error_a_at_times", 3, d3, eat));
   }
   H5Gclose(g);
-  PetscCheck(H5Fclose(fid) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot close %s", tmp);
-  PetscCheck(rename(tmp, c->out) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot rename %s to %s", tmp, c->out);
+  PetscCall(BbdH5CommitAtomic(&af, fid));
   PetscFunctionReturn(0);
 }
 
@@ -326,7 +324,7 @@ static PetscErrorCode FieldSourceWrite(MPI_Comm comm, const FieldSource *src, Pe
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   if (!rank) {
-    char       tmp[PETSC_MAX_PATH_LEN + 64];
+    BbdAtomicFile af;
     hid_t      fid, g;
     hsize_t    d[3];
     PetscReal *xt, *a, *b, *X = NULL, *Y = NULL, kap[BBD_MAX_MOMENTS];
@@ -355,45 +353,43 @@ static PetscErrorCode FieldSourceWrite(MPI_Comm comm, const FieldSource *src, Pe
         PetscCall(BbdInterpTargets(net->loss, Ns, src->Y + s * Ns, N, net->periodic, Y + s * N));
       }
     }
-    PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp.%d", out, (int)getpid()));
-    PetscCheck((fid = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot create %s", tmp);
-    PetscCall(BbdH5WriteAttrString(fid, tmp, "family", "field"));
+    PetscCall(BbdH5CreateAtomic(out, &af, &fid));
+    PetscCall(BbdH5WriteAttrString(fid, af.tmp, "family", "field"));
     if (copy && src->cont) {
-      PetscCall(BbdH5WriteAttrString(fid, tmp, "mode", "continuum"));
-      PetscCall(BbdH5WriteAttrInt(fid, tmp, "nx", nd));
-      PetscCall(BbdH5WriteAttrInt(fid, tmp, "ny", N));
+      PetscCall(BbdH5WriteAttrString(fid, af.tmp, "mode", "continuum"));
+      PetscCall(BbdH5WriteAttrInt(fid, af.tmp, "nx", nd));
+      PetscCall(BbdH5WriteAttrInt(fid, af.tmp, "ny", N));
     }
-    PetscCall(BbdH5WriteAttrString(fid, tmp, "activation", BbdActivations[net->act[0]]));
-    PetscCall(BbdH5WriteAttrString(fid, tmp, "loss", BbdLosses[net->loss]));
-    PetscCall(BbdH5WriteAttrString(fid, tmp, "dynamics", "flow"));
-    PetscCall(BbdH5WriteAttrString(fid, tmp, "source", net->init_file));
-    PetscCall(BbdH5WriteAttrInt(fid, tmp, "depth", M));
-    PetscCall(BbdH5WriteAttrInts(fid, tmp, "widths", M + 1, w));
-    PetscCall(BbdH5WriteAttrReal(fid, tmp, "rho", 1));
-    PetscCall(BbdH5WriteAttrReal(fid, tmp, "h", 1.0 / M));
-    PetscCall(BbdH5WriteAttrReal(fid, tmp, "eta", net->eta));
-    PetscCall(BbdH5WriteAttrReal(fid, tmp, "gamma", net->gamma));
-    PetscCall(BbdH5WriteAttrReals(fid, tmp, "kappa", P + 1, kap));
-    PetscCall(BbdH5WriteAttrInt(fid, tmp, "periodic", net->periodic ? 1 : 0));
-    PetscCall(BbdH5WriteAttrInt(fid, tmp, "version", BBD_VERSION));
+    PetscCall(BbdH5WriteAttrString(fid, af.tmp, "activation", BbdActivations[net->act[0]]));
+    PetscCall(BbdH5WriteAttrString(fid, af.tmp, "loss", BbdLosses[net->loss]));
+    PetscCall(BbdH5WriteAttrString(fid, af.tmp, "dynamics", "flow"));
+    PetscCall(BbdH5WriteAttrString(fid, af.tmp, "source", net->init_file));
+    PetscCall(BbdH5WriteAttrInt(fid, af.tmp, "depth", M));
+    PetscCall(BbdH5WriteAttrInts(fid, af.tmp, "widths", M + 1, w));
+    PetscCall(BbdH5WriteAttrReal(fid, af.tmp, "rho", 1));
+    PetscCall(BbdH5WriteAttrReal(fid, af.tmp, "h", 1.0 / M));
+    PetscCall(BbdH5WriteAttrReal(fid, af.tmp, "eta", net->eta));
+    PetscCall(BbdH5WriteAttrReal(fid, af.tmp, "gamma", net->gamma));
+    PetscCall(BbdH5WriteAttrReals(fid, af.tmp, "kappa", P + 1, kap));
+    PetscCall(BbdH5WriteAttrInt(fid, af.tmp, "periodic", net->periodic ? 1 : 0));
+    PetscCall(BbdH5WriteAttrInt(fid, af.tmp, "version", BBD_VERSION));
     if (src->S) {
-      PetscCheck((g = H5Gcreate2(fid, "data", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: /data", tmp);
+      PetscCheck((g = H5Gcreate2(fid, "data", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: /data", af.tmp);
       d[0] = (hsize_t)src->S;
       d[1] = (hsize_t)N;
-      PetscCall(BbdH5WriteArray(g, tmp, "X", 2, d, X));
-      PetscCall(BbdH5WriteArray(g, tmp, "Y", 2, d, Y));
+      PetscCall(BbdH5WriteArray(g, af.tmp, "X", 2, d, X));
+      PetscCall(BbdH5WriteArray(g, af.tmp, "Y", 2, d, Y));
       H5Gclose(g);
     }
-    PetscCheck((g = H5Gcreate2(fid, "state", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: /state", tmp);
-    PetscCall(BbdH5WriteAttrReal(g, tmp, "time", 0));
+    PetscCheck((g = H5Gcreate2(fid, "state", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: /state", af.tmp);
+    PetscCall(BbdH5WriteAttrReal(g, af.tmp, "time", 0));
     d[0] = (hsize_t)P + 1;
     d[1] = (hsize_t)nd;
     d[2] = (hsize_t)N;
-    PetscCall(BbdH5WriteArray(g, tmp, "a", 3, d, a));
-    PetscCall(BbdH5WriteArray(g, tmp, copy && src->cont ? "z" : "b", 2, d + 1, b));
+    PetscCall(BbdH5WriteArray(g, af.tmp, "a", 3, d, a));
+    PetscCall(BbdH5WriteArray(g, af.tmp, copy && src->cont ? "z" : "b", 2, d + 1, b));
     H5Gclose(g);
-    PetscCheck(H5Fclose(fid) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot close %s", tmp);
-    PetscCheck(rename(tmp, out) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot rename %s to %s", tmp, out);
+    PetscCall(BbdH5CommitAtomic(&af, fid));
     PetscCall(PetscFree4(xt, a, b, w));
     PetscCall(PetscFree2(X, Y));
   }
@@ -449,21 +445,19 @@ static PetscErrorCode CoarseGrainDense(MPI_Comm comm, BbdNet net, const char *ou
   Rtot = den > 0 ? PetscSqrtReal(num / den) : 0;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   if (!rank) {
-    char    tmp[PETSC_MAX_PATH_LEN + 32];
+    BbdAtomicFile    af;
     hid_t   fid, g;
     hsize_t d[3] = {3, (hsize_t)M, (hsize_t)N};
-    PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp.%d", out, (int)getpid()));
-    PetscCheck((fid = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot create %s", tmp);
-    PetscCall(BbdH5WriteAttrString(fid, tmp, "source", net->init_file));
-    PetscCheck((g = H5Gcreate2(fid, "coarse", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: /coarse", tmp);
-    PetscCall(BbdH5WriteArray(g, tmp, "a", 3, d, a));
+    PetscCall(BbdH5CreateAtomic(out, &af, &fid));
+    PetscCall(BbdH5WriteAttrString(fid, af.tmp, "source", net->init_file));
+    PetscCheck((g = H5Gcreate2(fid, "coarse", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: /coarse", af.tmp);
+    PetscCall(BbdH5WriteArray(g, af.tmp, "a", 3, d, a));
     d[0] = (hsize_t)M;
-    PetscCall(BbdH5WriteArray(g, tmp, "remainder", 1, d, R));
-    PetscCall(BbdH5WriteAttrReal(g, tmp, "remainder_total", Rtot));
-    PetscCall(BbdH5WriteAttrInt(g, tmp, "continuum_applies", Rtot < threshold));
+    PetscCall(BbdH5WriteArray(g, af.tmp, "remainder", 1, d, R));
+    PetscCall(BbdH5WriteAttrReal(g, af.tmp, "remainder_total", Rtot));
+    PetscCall(BbdH5WriteAttrInt(g, af.tmp, "continuum_applies", Rtot < threshold));
     H5Gclose(g);
-    PetscCheck(H5Fclose(fid) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot close %s", tmp);
-    PetscCheck(rename(tmp, out) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot rename %s to %s", tmp, out);
+    PetscCall(BbdH5CommitAtomic(&af, fid));
   }
   PetscCall(PetscPrintf(comm, "coarse-graining the dense network of %s (depth %" PetscInt_FMT ", width %" PetscInt_FMT ") onto the (depth, width) grid\n", net->init_file, M, N));
   PetscCall(PetscPrintf(comm, "%6s %14s\n", "layer", "remainder"));

@@ -27,7 +27,8 @@ PetscErrorCode BbdFieldWriteXdmf(BbdField f, PetscInt T)
 {
   BbdNet      net = f->net;
   PetscMPIInt rank;
-  char        xf[PETSC_MAX_PATH_LEN + 8], tmp[PETSC_MAX_PATH_LEN + 16], lab[32];
+  char        xf[PETSC_MAX_PATH_LEN + 8], lab[32];
+  BbdAtomicFile af;
   const char *h5 = net->output_file, *base;
   FILE       *fp;
   PetscReal  *times;
@@ -41,7 +42,7 @@ PetscErrorCode BbdFieldWriteXdmf(BbdField f, PetscInt T)
   PetscCall(PetscSNPrintf(xf, sizeof(xf), "%s", h5));
   if (strlen(xf) > 3 && !strcmp(xf + strlen(xf) - 3, ".h5")) xf[strlen(xf) - 3] = 0;
   PetscCall(PetscStrlcat(xf, ".xdmf", sizeof(xf)));
-  PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp", xf));
+  PetscCall(BbdAtomicFileBegin(&af, xf));
   PetscCall(PetscMalloc1(T, &times));
   {
     hid_t fid = H5Fopen(h5, H5F_ACC_RDONLY, H5P_DEFAULT), d;
@@ -51,8 +52,8 @@ PetscErrorCode BbdFieldWriteXdmf(BbdField f, PetscInt T)
     H5Dclose(d);
     H5Fclose(fid);
   }
-  fp = fopen(tmp, "w");
-  PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write %s", tmp);
+  fp = fopen(af.tmp, "w");
+  PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write %s", af.tmp);
   fprintf(fp, "<?xml version=\"1.0\" ?>\n<Xdmf Version=\"3.0\">\n <Domain>\n");
   fprintf(fp, "  <Topology Name=\"grid\" TopologyType=\"2DCoRectMesh\" Dimensions=\"%d %d\"/>\n", (int)NX, (int)NY);
   fprintf(fp, "  <Geometry Name=\"geo\" GeometryType=\"ORIGIN_DXDY\">\n   <DataItem Format=\"XML\" Dimensions=\"2\">0 0</DataItem>\n");
@@ -97,8 +98,11 @@ PetscErrorCode BbdFieldWriteXdmf(BbdField f, PetscInt T)
     fprintf(fp, "  </Grid>\n");
   }
   fprintf(fp, " </Domain>\n</Xdmf>\n");
-  PetscCheck(fclose(fp) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot write %s", tmp);
-  PetscCheck(rename(tmp, xf) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot rename %s to %s", tmp, xf);
+  if (fclose(fp)) {
+    (void)BbdAtomicFileAbort(&af);
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot write %s", af.tmp);
+  }
+  PetscCall(BbdAtomicFileCommit(&af));
   PetscCall(PetscFree(times));
   PetscCall(PetscLogEventEnd(BBD_FIELD_Output, 0, 0, 0, 0));
   PetscFunctionReturn(0);

@@ -422,3 +422,28 @@ PetscErrorCode BbdAtomicFileAbort(BbdAtomicFile *a)
   PetscCheck(!unlink(a->tmp) || errno == ENOENT, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot remove the temporary file %s (%s)", a->tmp, strerror(errno));
   PetscFunctionReturn(0);
 }
+
+/*@ BbdH5CreateAtomic - an HDF5 file written in one go through the atomic write path: begins
+  af for file and creates its temporary file (rank-0 use). Finish with BbdH5CommitAtomic. @*/
+PetscErrorCode BbdH5CreateAtomic(const char *file, BbdAtomicFile *af, hid_t *fid)
+{
+  PetscFunctionBeginUser;
+  PetscCall(BbdAtomicFileBegin(af, file));
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  *fid = H5Fcreate(af->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  PetscCheck(*fid >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot create the output file %s (temporary name of %s): does the directory exist and is it writable?", af->tmp, file);
+  PetscFunctionReturn(0);
+}
+
+/*@ BbdH5CommitAtomic - close fid and rename the complete file to its final name (on a failed
+  close the temporary file is removed). @*/
+PetscErrorCode BbdH5CommitAtomic(BbdAtomicFile *af, hid_t fid)
+{
+  PetscFunctionBeginUser;
+  if (H5Fclose(fid) < 0) {
+    (void)BbdAtomicFileAbort(af);
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot complete %s (closing %s failed)", af->file, af->tmp);
+  }
+  PetscCall(BbdAtomicFileCommit(af));
+  PetscFunctionReturn(0);
+}
