@@ -7,7 +7,7 @@ dissipation, energy rate, L, L_bulk, L_boundary, flux, symmetry defect; hand-com
      implementation written from the definitions in docs/theory/discrete.md and energy.md
      (its own activations from libm, losses, stencils, forward, backward, tangent passes and
      parameter layout): 1e-12 relative to the natural scale of each quantity (largest T_m,
-     T + |l|, largest |J|), the two differ only by rounding;
+     T + |l|, largest |J|); they differ only by rounding (1e-14 relative in practice);
    - L = L_bulk + L_boundary of the library's own numbers (1e-12 relative to T + |l|) and
      beta (z-form) = db/dt (1e-10);
    - flow and sgd: J_(m+1) - J_m = 2 T_m; damped: J_(m+1) - J_m = dT_m/dt + 2 gamma T_m, both
@@ -260,7 +260,7 @@ static void Compare(const char *opts, const char *what, PetscInt n, const PetscR
   }
 }
 
-/* expect_defect (M - 1 entries, or NULL): 0 exactly zero, 2 +inf, 1 anything (the value is compared anyway) */
+/* expect_defect (M - 1 entries, or NULL): 0 exactly zero, 2 +inf, 1 finite and nonzero (its value is compared anyway) */
 static PetscErrorCode CheckIdentities(const char *opts, const int *expect_defect)
 {
   BbdNet      net;
