@@ -1,8 +1,11 @@
 static const char help[] = "t201: HDF5 output and -bbd_init reading: round trip, layout, refused files.\n";
 
-/* Writes a field-family (M = 3, N = 4, P = 2, damped) and a dense-family
-   (widths 3,5,2, flow) result with 3 snapshots, reads them back with the readers
-   into fresh nets and compares exactly (doubles pass through HDF5 unchanged);
+/* Writes a field-family (M = 3, N = 4, P = 2, damped, with the field solver's neurons
+   net->state_z and velocities net->state_zdot), a dense-family (widths 3,5,2, residual, flow)
+   and a dense damped (widths 3,5,2) result with 3 snapshots, reads them back with the readers
+   into fresh nets and compares bitwise (doubles pass through HDF5 unchanged) every /state
+   dataset: a, b, a_dot, b_dot, z, z_dot; layer_m/W, b, W_dot, b_dot (a flow file's velocity
+   reads as 0 where a damped file's must read as written: the fresh net holds 7 before);
    checks the raw layout (shapes, the moment-major transposition of /trajectory/a,
    attributes); then expects a PETSc error, with a message naming the file and the
    culprit, for: a missing file, a text file, a truncated file, widths of the wrong
@@ -17,7 +20,7 @@ static const char help[] = "t201: HDF5 output and -bbd_init reading: round trip,
 #define NSNAP 3
 
 
-static PetscErrorCode IoNetCreate(BbdFamily family, BbdNet *net)
+static PetscErrorCode IoNetCreate(BbdFamily family, BbdDynamics dyn, BbdNet *net)
 {
   BbdNet n;
 
@@ -35,9 +38,10 @@ static PetscErrorCode IoNetCreate(BbdFamily family, BbdNet *net)
   n->dy       = family == BBD_FAMILY_FIELD ? 0.25 : 1;
   n->kappa[0] = 1, n->kappa[1] = 0.5, n->kappa[2] = 0;
   n->periodic = PETSC_TRUE;
-  n->residual = family == BBD_FAMILY_DENSE;
+  n->residual = family == BBD_FAMILY_DENSE && dyn != BBD_DYN_DAMPED;
+  if (family == BBD_FAMILY_DENSE && !n->residual) n->rho = 0, n->h = 1;
   n->loss     = family == BBD_FAMILY_FIELD ? BBD_LOSS_MSE : BBD_LOSS_HINGE;
-  n->dyn      = family == BBD_FAMILY_FIELD ? BBD_DYN_DAMPED : BBD_DYN_FLOW;
+  n->dyn      = dyn;
   n->eta = 0.125, n->gamma = 3, n->tfinal = 2, n->output_dt = 1, n->sample_dt = 0.5, n->batch = 1, n->seed = 12345;
   n->order = BBD_ORDER_RANDOM;
   n->S     = 2;
@@ -47,6 +51,11 @@ static PetscErrorCode IoNetCreate(BbdFamily family, BbdNet *net)
   for (PetscInt k = 0; k < n->S * n->n[0]; k++) n->X[k] = 0.1 * k - 0.3;
   for (PetscInt k = 0; k < n->S * n->n[n->M]; k++) n->Y[k] = k % 2 ? 1 : -1;
   for (PetscInt k = 0; k < n->nparam; k++) n->theta[k] = PetscSinReal(k + 1.0), n->thetadot[k] = PetscCosReal(k + 1.0);
+  if (family == BBD_FAMILY_FIELD) { /* the field solver's neurons and their velocities: written to /state/z, /state/z_dot */
+    PetscCall(PetscMalloc1(n->nz, &n->state_z));
+    PetscCall(PetscMalloc1(n->nz, &n->state_zdot));
+    for (PetscInt k = 0; k < n->nz; k++) n->state_z[k] = PetscSinReal(0.7 * k + 0.3) / 3, n->state_zdot[k] = PetscCosReal(1.3 * k + 0.1) / 7;
+  }
   *net = n;
   PetscFunctionReturn(0);
 }
@@ -108,9 +117,15 @@ static PetscErrorCode ReadAndCompare(BbdNet ref, const char *file)
   PetscCall(BbdStateReadState(net, file));
   CHECK(net->t0 == 2.5 && net->S == ref->S, "%s: time %g or S differ", file, (double)net->t0);
   for (PetscInt k = 0; k < net->nparam; k++) {
-    CHECK(net->theta[k] == ref->theta[k], "%s: theta[%d] = %g, expected %g", file, (int)k, (double)net->theta[k], (double)ref->theta[k]);
-    CHECK(net->thetadot[k] == (damped ? ref->thetadot[k] : 0), "%s: thetadot[%d] = %g", file, (int)k, (double)net->thetadot[k]);
+    const PetscReal vd = damped ? ref->thetadot[k] : 0;
+    CHECK(!memcmp(&net->theta[k], &ref->theta[k], sizeof(PetscReal)), "%s: theta[%d] = %g, expected %g", file, (int)k, (double)net->theta[k], (double)ref->theta[k]);
+    CHECK(!memcmp(&net->thetadot[k], &vd, sizeof(PetscReal)), "%s: thetadot[%d] = %g, expected %g", file, (int)k, (double)net->thetadot[k], (double)vd);
   }
+  /* /state/z, /state/z_dot: the field solver's neurons come back bitwise (none in a dense file) */
+  CHECK(!ref->state_z == !net->state_z, "%s: /state/z %s", file, net->state_z ? "read from a file that has none" : "not read");
+  CHECK(!ref->state_zdot == !net->state_zdot, "%s: /state/z_dot %s", file, net->state_zdot ? "read from a file that has none" : "not read");
+  if (ref->state_z && net->state_z) CHECK(!memcmp(ref->state_z, net->state_z, (size_t)ref->nz * sizeof(PetscReal)), "%s: /state/z does not read back bitwise", file);
+  if (ref->state_zdot && net->state_zdot) CHECK(!memcmp(ref->state_zdot, net->state_zdot, (size_t)ref->nz * sizeof(PetscReal)), "%s: /state/z_dot does not read back bitwise", file);
   for (PetscInt k = 0; k < ref->S * ref->n[0]; k++) CHECK(net->X[k] == ref->X[k], "%s: X[%d] differs", file, (int)k);
   for (PetscInt k = 0; k < ref->S * ref->n[ref->M]; k++) CHECK(net->Y[k] == ref->Y[k], "%s: Y[%d] differs", file, (int)k);
   PetscCall(BbdNetDestroy(&net));
@@ -144,6 +159,7 @@ static void RawCheckField(BbdNet net, const char *file)
   RawShape(fid, "/trajectory/a", 4, sa), RawShape(fid, "/trajectory/a_dot", 4, sa), RawShape(fid, "/trajectory/b", 3, sb);
   RawShape(fid, "/trajectory/z", 3, sz), RawShape(fid, "/trajectory/symmetry_defect", 2, sd), RawShape(fid, "/trajectory/flux", 2, sf);
   RawShape(fid, "/state/a", 3, st), RawShape(fid, "/state/b_dot", 2, st + 1), RawShape(fid, "/data/X", 2, (hsize_t[]){2, 4});
+  RawShape(fid, "/state/a_dot", 3, st), RawShape(fid, "/state/b", 2, st + 1), RawShape(fid, "/state/z", 2, (hsize_t[]){4, 4}), RawShape(fid, "/state/z_dot", 2, (hsize_t[]){4, 4});
   dset = H5Dopen2(fid, "/trajectory/a", H5P_DEFAULT);
   CHECK(H5Dread(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, a) >= 0, "raw: read /trajectory/a");
   H5Dclose(dset);
@@ -163,7 +179,7 @@ static void RawCheckField(BbdNet net, const char *file)
   H5Tclose(type), H5Aclose(attr), H5Fclose(fid);
 }
 
-static void RawCheckDense(const char *file)
+static void RawCheckDense(const char *file, PetscBool damped)
 {
   hid_t fid = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
 
@@ -172,7 +188,8 @@ static void RawCheckDense(const char *file)
   RawShape(fid, "/trajectory/layer_1/W", 3, (hsize_t[]){NSNAP, 2, 5}), RawShape(fid, "/trajectory/layer_0/b_dot", 2, (hsize_t[]){NSNAP, 5});
   RawShape(fid, "/trajectory/z_2", 2, (hsize_t[]){NSNAP, 2}), RawShape(fid, "/trajectory/symmetry_defect", 2, (hsize_t[]){NSNAP, 1});
   RawShape(fid, "/state/layer_0/W", 2, (hsize_t[]){5, 3}), RawShape(fid, "/state/layer_1/b", 1, (hsize_t[]){2});
-  CHECK(H5Lexists(fid, "/state/layer_0/W_dot", H5P_DEFAULT) == 0, "raw: flow result has /state/layer_0/W_dot");
+  if (!damped) CHECK(H5Lexists(fid, "/state/layer_0/W_dot", H5P_DEFAULT) == 0, "raw: flow result has /state/layer_0/W_dot");
+  else RawShape(fid, "/state/layer_0/W_dot", 2, (hsize_t[]){5, 3}), RawShape(fid, "/state/layer_1/W_dot", 2, (hsize_t[]){2, 5}), RawShape(fid, "/state/layer_0/b_dot", 1, (hsize_t[]){5}), RawShape(fid, "/state/layer_1/b_dot", 1, (hsize_t[]){2});
   H5Fclose(fid);
 }
 
@@ -268,18 +285,19 @@ static PetscErrorCode ExpectRefused(const char *file, PetscBool state, PetscErro
 
 int main(int argc, char **argv)
 {
-  BbdNet      field, dense;
+  BbdNet      field, dense, densed;
   BbdOutput   out;
   BbdSnapshot s;
   PetscMPIInt rank;
   PetscReal   buf[1024];
   char        tmp[256];
-  const char *files[] = {"t201-field.h5", "t201-dense.h5", "t201-x.h5", "t201-trunc.h5", "t201-widths.h5", "t201-norho.h5", "t201-depth.h5", "t201-version.h5", "t201-fixed.h5", "t201-shape.h5", "t201-nan.h5"};
+  const char *files[] = {"t201-field.h5", "t201-dense.h5", "t201-x.h5", "t201-trunc.h5", "t201-widths.h5", "t201-norho.h5", "t201-depth.h5", "t201-version.h5", "t201-fixed.h5", "t201-shape.h5", "t201-nan.h5", "t201-dense-damped.h5"};
 
   PetscCall(PetscInitialize(&argc, &argv, NULL, help));
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
-  PetscCall(IoNetCreate(BBD_FAMILY_FIELD, &field));
-  PetscCall(IoNetCreate(BBD_FAMILY_DENSE, &dense));
+  PetscCall(IoNetCreate(BBD_FAMILY_FIELD, BBD_DYN_DAMPED, &field));
+  PetscCall(IoNetCreate(BBD_FAMILY_DENSE, BBD_DYN_FLOW, &dense));
+  PetscCall(IoNetCreate(BBD_FAMILY_DENSE, BBD_DYN_DAMPED, &densed));
   if (!rank) { /* an old file that the result must replace */
     FILE *f = fopen(files[0], "w");
 
@@ -287,10 +305,13 @@ int main(int argc, char **argv)
   }
   PetscCall(WriteResult(field, files[0]));
   PetscCall(WriteResult(dense, files[1]));
+  PetscCall(WriteResult(densed, files[11]));
   PetscCall(ReadAndCompare(field, files[0]));
   PetscCall(ReadAndCompare(dense, files[1]));
+  PetscCall(ReadAndCompare(densed, files[11])); /* W_dot, b_dot must be read */
   RawCheckField(field, files[0]);
-  RawCheckDense(files[1]);
+  RawCheckDense(files[1], PETSC_FALSE);
+  RawCheckDense(files[11], PETSC_TRUE);
 
   if (!rank) {
     FILE *f = fopen(files[2], "w");
@@ -337,6 +358,7 @@ int main(int argc, char **argv)
     for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++) unlink(files[k]);
   PetscCall(BbdNetDestroy(&field));
   PetscCall(BbdNetDestroy(&dense));
+  PetscCall(BbdNetDestroy(&densed));
   if (nfail) printf("t201: %d check(s) failed\n", nfail);
   PetscCall(PetscFinalize());
   return nfail ? 1 : 0;
