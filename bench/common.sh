@@ -65,7 +65,7 @@ kv() { awk -v k="$2" '$1 == k {print $3; exit}' "$1"; }
 calc() { awk "BEGIN {printf \"$1\", $2}"; }
 
 # scale_a2 FILE: the forward map is stable only if s = h max(a_2) max(sigma') / dy^2 <= 1/2
-# (docs/theory.md, section 7). Should the built-in fields break that (their a_2 does not scale
+# (docs/theory.md section 14, "Stability"). Should the built-in fields break that (their a_2 does not scale
 # with N), scale a_2 down to s = 0.48 in the initial state the codes start from, and say so.
 scale_a2() {
   "$PY" - "$1" << 'PYEOF'

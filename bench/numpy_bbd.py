@@ -5,7 +5,7 @@ The way a researcher writes it today: one Python loop over layers, every
 layer vectorised over width (and over the samples of a batch), np.roll for
 the periodic width stencils, batched matmuls for the dense family. It
 integrates the same training dynamics as bbd-net (docs/theory.md sections
-1-2, docs/conventions) from the state in an HDF5 file that bbd-net wrote:
+1-5, docs/theory/conventions.md) from the state in an HDF5 file that bbd-net wrote:
 
   field family  z^(m+1) = z^(m) + h (sum_j a_j^(m) .* D_j sigma(z^(m)) + b^(m)),
                 D_0 = I, D_1 = centred first difference, D_2 = second difference

@@ -1,5 +1,5 @@
 /* bbd-compare: does the field theory describe trained networks, and how fast do they approach
-   it? (docs/usage.md, docs/theory.md section 7). Field-family networks at widths N (depth M = N
+   it? (docs/reference.md, docs/theory.md section 15). Field-family networks at widths N (depth M = N
    unless the forward-map stability number asks for more) are trained by gradient flow with the
    reference module from the built-in smooth fields; the continuum equations are integrated from
    the same fields on a fine grid whose points contain every network's lattice (injection);
@@ -398,7 +398,7 @@ static PetscErrorCode FieldSourceWrite(MPI_Comm comm, const FieldSource *src, Pe
 }
 
 /* Coarse-graining a dense network of uniform width N onto the (depth, width) grid (docs/theory.md
-   section 7): row i of W^(m) read as a kernel w_k = W[i][i+k] (k taken periodically in
+   section 15): row i of W^(m) read as a kernel w_k = W[i][i+k] (k taken periodically in
    (-N/2, N/2]) has moments a_0 = sum_k w_k, a_1 = dy sum_k k w_k, a_2 = dy^2/2 sum_k k^2 w_k,
    the a_j of the field network whose radius-1 kernel sum_j a_j S_jk has the same moments. The
    locality remainder |W beyond radius 1| / |W| (Frobenius) is the part of the weights outside
@@ -579,7 +579,7 @@ PetscErrorCode BbdCompareRun(MPI_Comm comm)
   c.K = 4;
   for (PetscInt r = 0; r < 4; r++) c.N[r] = 8 << r;
   PetscCall(PetscStrcpy(c.out, "compare.h5"));
-  BbdOptionsBegin(comm, NULL, NULL, "bbd-compare options (docs/usage.md)");
+  BbdOptionsBegin(comm, NULL, NULL, "bbd-compare options (docs/reference.md)");
   PetscCall(BbdOptionsIntArray(PetscOptionsObject, "-bbd_resolutions", "Network widths N (depth M = N unless stability needs more)", NULL, c.N, c.K, &nres, &set));
   if (set) c.K = nres;
   PetscCall(BbdOptionsIntArray(PetscOptionsObject, "-bbd_reference_grid", "Continuum grid NX,NY (0,0: NY = 2 max N, NX - 1 a multiple of every M, stable; a grid that does not contain a lattice is interpolated onto it)", NULL, ref, 2, &nref, NULL));

@@ -1,4 +1,4 @@
-/* Losses on the network output (docs/theory.md, section 1), one operations table per loss
+/* Losses on the network output (docs/theory.md, section 2), one operations table per loss
    (src/core/lossimpl.h; adding a loss: docs/developing-loss.md).
 
    With cell weight w (dense: 1; field: dy) and n output units:

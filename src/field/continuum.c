@@ -1,4 +1,4 @@
-/* Continuum mode of the field solver (docs/theory.md section 7): the overdamped field equations
+/* Continuum mode of the field solver (docs/theory.md section 14, "Continuum mode"): the overdamped field equations
      da_j/dt = kappa_j beta d_y^j sigma(z)
      -d_x beta = sigma'(z) sum_j (-d_y)^j (a_j beta),          beta(1, y) = -eta dl/dZ(y)
      d_x dz/dt = beta + sum_j da_j d_y^j sigma(z) + sum_j a_j d_y^j (sigma'(z) dz/dt),  dz/dt(0) = 0

@@ -1,17 +1,17 @@
-/* BbdField: the overdamped BBD field equations on a (depth, width) DMDA (docs/theory.md,
-   sections 4 and 7). x = depth, k = 0..M (NX = M+1 points), y = width, i = 0..N-1
+/* BbdField: the overdamped BBD field equations on a (depth, width) DMDA (docs/theory.md
+   section 14). x = depth, k = 0..M (NX = M+1 points), y = width, i = 0..N-1
    (periodic, or zero padding). Unknowns per point: z and the moments a_0..a_P (a at k = M
    unused). Lattice mode, sweep formulation (explicit in time):
      beta^(M-1) = -eta dl/dZ,   beta^(m-1) = rho beta^(m) + h sigma'(z^(m)) .* sum_j D_j^T (a_j beta^(m))
      da_j^(m)/dt = kappa_j beta^(m) .* D_j sigma(z^(m))
      dz^(0)/dt = 0,  dz^(m+1)/dt = rho dz^(m) + h (beta^(m) + sum_j da_j D_j sigma(z^(m)) + sum_j a_j D_j (sigma' dz^(m)))
-   i.e. the block-triangular solution of the residual system of section 4: one backward and
+   i.e. the block-triangular solution of the residual system (section 14, "Residual form and its preconditioner"): one backward and
    one forward sweep in depth, local in width. The grid is split across ranks in width only
    (each rank sweeps its columns); a sweep exchanges g width columns every g layers with the
    width neighbours and computes the ghost columns in between redundantly (-bbd_sweep_ghost g).
    Damped dynamics (-bbd_dynamics damped): velocity unknowns z_dot, a_j_dot follow z, a_j at each
    point; one backward sweep (the flow rates beta) and one forward sweep (the second time
-   derivative of the forward map) per evaluation (docs/theory.md section 14, BbdFieldRHSSweepDamped). */
+   derivative of the forward map) per evaluation (docs/theory.md section 14, "Damped dynamics in the lattice solver"). */
 #include "fieldimpl.h"
 
 static PetscFunctionList BbdFieldList              = NULL;
@@ -134,7 +134,7 @@ PetscErrorCode BbdFieldSetFromOptions(BbdField f)
 
   PetscFunctionBeginUser;
   PetscCall(BbdNetSetFromOptions(net));
-  BbdOptionsBegin(f->comm, net->options, net->prefix, "Field solver options (docs/usage.md)");
+  BbdOptionsBegin(f->comm, net->options, net->prefix, "Field solver options (docs/reference.md)");
   if (!net->composed) PetscCall(BbdOptionsHeading(PetscOptionsObject, "Discretisation and grid"));
   if (!net->composed) PetscCall(PetscOptionsString("-bbd_mode", "Discretisation: lattice (the network's own stencils on its lattice) or continuum (second-order stencils on any grid)", "BbdFieldSetFromOptions", f->mode, f->mode, sizeof(f->mode), &set));
   if (!net->composed) { /* the grid (lattice mode: the network's lattice, checked in BbdFieldSetUp) */

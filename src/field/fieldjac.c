@@ -272,12 +272,15 @@ PetscErrorCode BbdFieldJacobianFDCreate(BbdField f, Mat *A)
     PetscFunctionReturn(0);
   }
   PetscCall(MatColoringCreate(*A, &mc));
+  PetscCall(PetscObjectSetOptions((PetscObject)mc, f->net->options)); /* the field's database */
   PetscCall(MatColoringSetDistance(mc, 2));
   PetscCall(MatColoringSetType(mc, MATCOLORINGSL));
   PetscCall(MatColoringSetFromOptions(mc));
   PetscCall(MatColoringApply(mc, &isc));
   PetscCall(MatColoringDestroy(&mc));
   PetscCall(MatFDColoringCreate(*A, isc, &fdc));
+  PetscCall(PetscObjectSetOptions((PetscObject)fdc, f->net->options));
+  if (f->net->prefix) PetscCall(PetscObjectSetOptionsPrefix((PetscObject)fdc, f->net->prefix));
   PetscCall(MatFDColoringSetFunction(fdc, (PetscErrorCode(*)(void))(void (*)(void))FDResidual, NULL));
   PetscCall(MatFDColoringSetFromOptions(fdc));
   PetscCall(MatFDColoringSetUp(*A, isc, fdc));

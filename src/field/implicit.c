@@ -25,6 +25,7 @@ PetscErrorCode BbdFieldResidualSolver(BbdField f, TS ts, PetscErrorCode (*ifunct
   else if (f->jac_assembled && f->continuum) PetscCall(BbdFieldJacobianColourCreate(f, &J)); /* exact directional derivatives, coloured (residual_continuum.c) */
   else if (f->jac_assembled) PetscCall(BbdFieldJacobianCreate(f, &J));     /* fieldjac.c (damped: filled by fieldjac_damped.c) */
   else PetscCall(MatCreateSNESMF(snes, &J));
+  PetscCall(PetscObjectSetOptions((PetscObject)J, f->net->options)); /* the field's database (-mat_mffd_*) */
   PetscCall(TSSetIJacobian(ts, J, J, ijacobian, f));
   PetscCall(MatDestroy(&J));
   PetscCall(SNESGetKSP(snes, &ksp));
@@ -39,11 +40,11 @@ PetscErrorCode BbdFieldResidualSolver(BbdField f, TS ts, PetscErrorCode (*ifunct
   PetscCall(SNESLineSearchSetType(ls, SNESLINESEARCHBASIC));
   /* F(U, U') is not of the form U' - G(U) (lattice: G(U) U' + ...; continuum: beta algebraic): tell
      the integrators, so that arkimex's explicit first stage takes the previous step's slope instead
-     of -F(U, 0) (docs/usage.md, -ts_type arkimex) */
+     of -F(U, 0) (docs/reference.md, -ts_type arkimex) */
   PetscCall(TSSetEquationType(ts, f->continuum ? TS_EQ_DAE_IMPLICIT_INDEX1 : TS_EQ_ODE_IMPLICIT));
   PetscCall(BbdTSConfigureWith(f->net, ts, TSBEULER, PETSC_TRUE, dt0));
   PetscCall(PetscObjectTypeCompare((PetscObject)ts, TSARKIMEX, &ark));
-  if (ark) { /* only tableaus whose first stage is implicit (docs/usage.md): l2 unless one is chosen */
+  if (ark) { /* only tableaus whose first stage is implicit (docs/reference.md): l2 unless one is chosen */
     TSARKIMEXType at;
     PetscBool     given, ok = PETSC_FALSE;
     PetscCall(PetscOptionsHasName(f->net->options, f->net->prefix, "-ts_arkimex_type", &given));

@@ -1,5 +1,5 @@
 /* The residual of the implicit (residual) formulation of bbd-field's lattice mode, in one pass
-   over the grid in storage order (docs/theory.md section 14; shared theory section 4):
+   over the grid in storage order (docs/theory.md section 14, "Evaluating the residual in one pass"):
      R_z^(0) = z'^(0),  R_z^(m) = (beta^(m-1) - rho beta^(m))/h - sigma'(z^(m)) .* sum_j D_j^T (a_j^(m) beta^(m)),
      R_z^(M) = beta^(M-1) + eta lam^(M),  R_a^(m) = a_j'^(m)/kappa_j - beta^(m) .* D_j sigma(z^(m))
      (R_a = a_j' for a frozen moment and on the unused row k = M), with the local bias velocity

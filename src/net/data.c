@@ -1,5 +1,5 @@
 /* Training data: net->S samples X [S][n0] and targets Y [S][nM], replicated on
-   every rank (docs/theory.md, sections 1-2).
+   every rank (docs/theory.md, sections 1-5).
 
    builtin, dense family: X_s ~ N(0, 1) (random stream 1); Y_s = Z(X_s) of a
      random teacher network of the same architecture, W ~ N(0, 1)/sqrt(fan_in),

@@ -1,4 +1,4 @@
-/* Training dynamics (docs/theory.md section 2).
+/* Training dynamics (docs/theory.md section 3).
    sgd   : theta_{k+1} = theta_k + v_k(theta_k), one step per unit of time, batch k
    flow  : dtheta/dt = v(theta), v = -eta metric^-1 grad l_batch            (PETSc TS)
    damped: dtheta/dt = thetadot, dthetadot/dt = -gamma thetadot + v(theta)   (PETSc TS)
@@ -463,7 +463,7 @@ PetscErrorCode BbdHelpBegin(MPI_Comm comm, const char title[])
   if (!help) PetscCall(HelpFlush(comm)); /* what PETSc printed without -help (-version) */
   else
     PetscCall((*PetscHelpPrintf)(comm, "========================================================================\n"
-                                       "%s (every option once, its default in <>; docs/usage.md)\n"
+                                       "%s (every option once, its default in <>; docs/reference.md)\n"
                                        "========================================================================\n",
                                  title));
   PetscFunctionReturn(0);

@@ -321,7 +321,7 @@ PetscErrorCode BbdNetSetFromOptions(BbdNet net)
 
   PetscFunctionBeginUser;
   PetscCall(PetscStrncpy(actlist, BbdActivations[net->act0], sizeof(actlist)));
-  BbdOptionsBegin(net->comm, net->options, net->prefix, "Network and training options (docs/usage.md)");
+  BbdOptionsBegin(net->comm, net->options, net->prefix, "Network and training options (docs/reference.md)");
   PetscCall(BbdOptionsHeading(PetscOptionsObject, "The network"));
   if (!net->composed) PetscCall(PetscOptionsString("-bbd_init", "Start from a saved state (HDF5, docs/output.md); the network definition comes from the file", "BbdNetSetFromOptions", net->init_file, net->init_file, sizeof(net->init_file), NULL));
   if (net->init_file[0]) PetscCall(BbdStateReadDefinition(net, net->init_file));
@@ -634,7 +634,7 @@ PetscErrorCode BbdNetBatchSamples(BbdNet net, PetscReal t, PetscInt *idx)
   PetscFunctionReturn(0);
 }
 
-/* Forward-map stability number of a field network (docs/theory.md section 7): the explicit
+/* Forward-map stability number of a field network (docs/theory.md section 14, "Stability"): the explicit
    step in depth of the diffusion term a_2 D_2 sigma(z) is stable only if
    h max|a_2| max sigma' / dy^2 <= 1/2. sigma' is bounded over a wide z range by sampling. */
 PetscReal BbdNetStabilityNumber(BbdNet net)

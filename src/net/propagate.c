@@ -1,4 +1,4 @@
-/* Exact passes through one network for one sample (docs/theory.md sections 1-2).
+/* Exact passes through one network for one sample (docs/theory.md sections 1-5).
    forward : z^(m+1) = rho z^(m) + h (Phi_m(z^(m)) + b^(m)),   z^(0) = X
    backward: lam^(M) = (1/w) dl/dZ,  lam^(m) = rho lam^(m+1) + h Phi_m'(z^(m))^T lam^(m+1)
    velocity: da_j^(m)/dt = -eta kappa_j lam^(m+1) .* D_j sigma(z^(m)),  db^(m)/dt = -eta lam^(m+1)

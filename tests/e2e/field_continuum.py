@@ -58,7 +58,7 @@ def case_field_continuum(b):
 
 
 def case_field_continuum_damped(b):
-    """Continuum mode with damped dynamics (docs/theory.md section 14, "Continuum damped").
+    """Continuum mode with damped dynamics (docs/theory.md section 14, "Continuum damped dynamics").
     (1) Self-convergence at second order in the grid spacing like field-continuum (grids (n+1) x n,
     n = 8..64, injection), for z and for its velocity z_dot; errors fall monotonically.
     (2) The lattice damped solver (N = M, the same built-in fields, at rest) approaches the continuum

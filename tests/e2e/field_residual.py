@@ -14,7 +14,7 @@ from common import check, field_bin, h5py, main, run, solver_line, test_jacobian
 
 
 def case_field_residual(b):
-    """The implicit residual form (shared theory section 4) with the sweep as preconditioner:
+    """The implicit residual form (docs/theory.md section 14, "Residual form and its preconditioner") with the sweep as preconditioner:
     backward Euler gives the same trajectory as the sweep formulation (1e-8; 1 and 2 ranks);
     Newton-Krylov needs a few Krylov iterations per Newton step, nearly the same from 16^2 to 64^2
     (at most 5, growing by less than 1.5x); without the sweep the same solve fails or needs far more."""
@@ -451,7 +451,7 @@ def case_field_fdcolor(b):
 
 
 def case_field_arkimex(b):
-    """-ts_type arkimex with the residual formulations (docs/usage.md, solver table). Their IFunction
+    """-ts_type arkimex with the residual formulations (docs/reference.md, solver choices). Their IFunction
     is not U' - G(U) (lattice: G(U) U' + loss term; continuum: beta algebraic), so arkimex tableaus
     whose first stage is explicit cannot take that stage's slope from -F(U, 0): before the check,
     the default tableau (3) ran and ended 3% off in the loss at t = 0.1 (lattice flow 16 x 16,

@@ -263,12 +263,34 @@ def case_meshes(b, src):
             check(list(shape) == want, "meshes: %s gave a grid %s" % (path, shape))
 
 
+def case_log_events(b):
+    """-log_view shows the field solver's own events for every type, each counted at least once
+    (what -log_view is for: seeing where the time goes): both sweeps and the diagnostics and
+    output everywhere; the residual, the Jacobian assembly and the preconditioner in the residual
+    forms."""
+    s = ["-bbd_depth", "6", "-bbd_width", "8", "-bbd_tfinal", "0.2", "-bbd_output_dt", "0.1", "-bbd_quiet"]
+    c = ["-bbd_mode", "continuum", "-da_grid_x", "9", "-da_grid_y", "8"]
+    res = ["-bbd_formulation", "residual", "-bbd_jacobian", "assembled"]
+    common = ["BbdSweepBackward", "BbdSweepForward", "BbdDiagnostics", "BbdOutput"]
+    for name, opts, events in [("lattice sweep", s, common),
+                               ("lattice damped sweep", s + ["-bbd_dynamics", "damped"], common),
+                               ("lattice residual", s + res, common + ["BbdResidual", "BbdJacobian", "BbdPCApply"]),
+                               ("continuum sweep", s + c, common),
+                               ("continuum residual", s + c + res, common + ["BbdResidual", "BbdJacobian", "BbdPCApply"])]:
+        log = run([field_bin(b)] + opts + ["-bbd_output", "ev.h5", "-log_view"]).stdout
+        counts = {l.split()[0]: l.split()[1] for l in log.splitlines() if l.startswith("Bbd") and len(l.split()) > 1}
+        for e in events:
+            check(e in counts and counts[e].isdigit() and int(counts[e]) > 0,
+                  "%s: -log_view does not count event %s (%s)" % (name, e, counts.get(e)))
+
+
 CASES = {
     "net-badinput": lambda b, src: case_badinput(b),
     "field-badinput": lambda b, src: case_field_badinput(b),
     "net-help": lambda b, src: case_help(b),
     "net-valgrind": lambda b, src: case_valgrind(b),
     "field-meshes": lambda b, src: case_meshes(b, src),
+    "field-log-events": lambda b, src: case_log_events(b),
 }
 
 if __name__ == "__main__":

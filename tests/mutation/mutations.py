@@ -34,6 +34,10 @@ MUTATIONS = [
     dict(id="sweep-source-factor", find="for (PetscInt jj = lo; jj < hi; jj++) bn[jj] += h * r[gys + jj][m][0];",
          replace="for (PetscInt jj = lo; jj < hi; jj++) bn[jj] += 2 * h * r[gys + jj][m][0];",
          tests="residual|jacobian|t5", why="a wrong factor in the sweep preconditioner's sources"),
-    dict(id="softmax-hessian-sign", find="(k == j ? 1 : 0) - J->q[k]", replace="(k == j ? 1 : 0) + J->q[k]",
-         tests="jacobian|t5", why="the sign in the softmax Hessian of the assembled Jacobian"),
+    dict(id="softmax-hessian-sign", find="return eta * H[n] * H[j] * ((k == j ? 1 : 0) - H[k]);",
+         replace="return eta * H[n] * H[j] * ((k == j ? 1 : 0) + H[k]);",
+         tests="t102|jacobian|t5", why="the sign in the softmax Hessian of the assembled Jacobians"),
+    dict(id="softmax-hessvec-order", find="for (PetscInt j = 0; j < m; j++) out[j] = eta * H[n] * H[j0 + j] * (dZ[j0 + j] - qdz);",
+         replace="for (PetscInt j = 0; j < m; j++) out[j] = eta * H[n] * H[j0 + j] * (dZ[j] - qdz);",
+         tests="t102|t503|continuum-residual", why="the owned offset dropped in the continuum linearisation's softmax product (wrong only on several ranks)"),
 ]

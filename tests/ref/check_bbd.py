@@ -76,7 +76,7 @@ ACTIVATIONS = ("tanh", "erf", "sigmoid", "softplus", "gelu", "swish", "sin", "li
 
 
 def loss(name, Z, Y, w):
-    """l = w sum_i ell_i and lam = (1/w) dl/dZ (conventions-draft.md)."""
+    """l = w sum_i ell_i and lam = (1/w) dl/dZ (docs/theory/conventions.md)."""
     Z = np.asarray(Z, float)
     Y = np.asarray(Y, float)
     if name == "mse":

@@ -3,7 +3,7 @@
 losses and backprop against finite differences, the change of variables and beta = db/dt,
 flow continuity 2 T_m = J_(m+1) - J_m and J_M = -eta dl/dt, the damped law
 J_(m+1) - J_m = dT_m/dt + 2 gamma T_m (instantaneous, and along a DOP853 trajectory with a
-finite-difference dT_m/dt), and the Lagrangian z-form of ../shared/design/theory.md section 6
+finite-difference dT_m/dt), and the Lagrangian z-form of the damped law (docs/theory.md section 8)
 (j_k = -J_k for batch 1; not closed for batch 2). Both families, batch 1 and 2.
 Usage: /usr/bin/python3 tests/ref/verify_identities.py"""
 import os
@@ -278,7 +278,7 @@ for fam in ("field", "dense"):
             worst["jM"] = max(worst.get("jM", 0), abs(j[net.M] + J[net.M]) / sc)
             T = d["layer_kinetic"]
             worst["zlaw"] = max(worst["zlaw"], np.abs(dTfd + j[1:] - j[:-1] + 2 * net.gamma * T).max() / sc)
-            # the z-form Euler-Lagrange equations themselves (shared note section 5), first sample
+            # the z-form Euler-Lagrange equations themselves (the z-form momenta and equations of motion, docs/theory.md section 13), first sample
             D5 = lambda F: (-F(t + 2 * hs) + 8 * F(t + hs) - 8 * F(t - hs) + F(t - 2 * hs)) / (12 * hs)
             qs = {tt: zq(tt) for tt in (t - 2 * hs, t - hs, t + hs, t + 2 * hs)}
             qs[t] = (a, b, z, dz, beta)
@@ -313,10 +313,10 @@ for fam in ("field", "dense"):
             " law (FD rate) %.1e; theory.md dT_k/dz^(k) formula vs FD %.1e; |j_k + J_k| (k<M) %.1e;"
             " |j_M + J_M| %.1e; theory.md law dT_m/dt + j_(m+1) - j_m + 2 gamma T_m %.1e"
             % (fam, B, net.gamma, net.eta, worst["rate"], worst["law"], worst["law_fd"], worst["dTdz"], worst["jJ"], worst["jM"], worst["zlaw"]))
-        say("      z-form Euler-Lagrange residual (shared note sec. 5: z, a/W and output equations), first sample, "
+        say("      z-form Euler-Lagrange residual (z, a/W and output equations, docs/theory.md section 13), first sample, "
             "relative to max|gamma P_z|: %.1e" % worst["EL"])
 
-say("## shared note section 6 flow flux w beta^(m-1) . dz^(m) (first sample) vs the batch flux")
+say("## z-form flow flux w beta^(m-1) . dz^(m) (first sample) vs the batch flux")
 for fam in ("field", "dense"):
     for B in (1, 2):
         net, th, nin, nout = make(fam, "mse", True)
