@@ -5,7 +5,9 @@ survived. On demand, not in CI (it builds and runs tests once per mutation):
 
     /usr/bin/python3 tests/mutation/run.py [--only ID[,ID...]] [--all-tests] [--timeout S] [--keep]
 
---all-tests runs the whole suite for each mutation instead of the tests named in the list. Exit
+--all-tests runs the whole suite for each mutation instead of the tests named in the list. The
+tests of a mutation stop at the first failure (ctest --stop-on-failure), so "caught by" names the
+first test that failed, not every test that would. Exit
 status 1 when a non-equivalent mutation survives or the list no longer matches the source."""
 import argparse
 import os
@@ -76,7 +78,7 @@ def main():
                 verdict, failed = "INVALID (does not build)", ""
                 bad += 1
             else:
-                cmd = ["ctest", "--test-dir", build, "-j2", "--timeout", str(a.timeout)]
+                cmd = ["ctest", "--test-dir", build, "-j2", "--timeout", str(a.timeout), "--stop-on-failure"]
                 if not a.all_tests:
                     cmd += ["-R", m["tests"]]
                 r = sh(cmd, scratch)
