@@ -264,6 +264,20 @@ PetscErrorCode BbdFieldContinuumSwitchBatch(BbdField f, PetscInt k)
   PetscFunctionReturn(0);
 }
 
+/* the operations both continuum types share; a type sets its own dofs and setts and overrides the rest */
+void BbdFieldContinuumSetOps(BbdField f)
+{
+  f->continuum        = PETSC_TRUE;
+  f->ops->read        = BbdFieldContinuumRead;
+  f->ops->setup       = BbdFieldContinuumSetUp;
+  f->ops->view        = BbdFieldContinuumView;
+  f->ops->begin       = BbdFieldContinuumBegin;
+  f->ops->save        = BbdFieldContinuumSave;
+  f->ops->switchbatch = BbdFieldContinuumSwitchBatch;
+  f->ops->write       = BbdFieldContinuumWrite;
+  f->ops->destroy     = BbdFieldContinuumDestroy;
+}
+
 PetscErrorCode BbdFieldContinuumDestroy(BbdField f)
 {
   ContinuumData *d = (ContinuumData *)f->data;

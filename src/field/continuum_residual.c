@@ -82,18 +82,12 @@ static PetscErrorCode Destroy(BbdField f)
 PetscErrorCode BbdFieldCreate_ContinuumResidual(BbdField f)
 {
   PetscFunctionBeginUser;
-  f->continuum         = PETSC_TRUE;
+  BbdFieldContinuumSetOps(f);
   f->residual          = PETSC_TRUE;
-  f->ops->read         = BbdFieldContinuumRead;
   f->ops->dofs         = Dofs;
-  f->ops->setup        = BbdFieldContinuumSetUp;
-  f->ops->view         = BbdFieldContinuumView;
   f->ops->setts        = SetTS;
-  f->ops->begin        = BbdFieldContinuumBegin;
   f->ops->segment      = Segment;
-  f->ops->save         = BbdFieldContinuumSave;
   f->ops->switchbatch  = SwitchBatch;
-  f->ops->write        = BbdFieldContinuumWrite;
   f->ops->destroy      = Destroy;
   PetscFunctionReturn(0);
 }

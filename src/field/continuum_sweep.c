@@ -20,17 +20,9 @@ static PetscErrorCode SetTS(BbdField f, TS ts, PetscReal *dt0)
 PetscErrorCode BbdFieldCreate_ContinuumSweep(BbdField f)
 {
   PetscFunctionBeginUser;
-  f->continuum         = PETSC_TRUE;
-  f->residual          = PETSC_FALSE;
-  f->ops->read         = BbdFieldContinuumRead;
-  f->ops->dofs         = Dofs;
-  f->ops->setup        = BbdFieldContinuumSetUp;
-  f->ops->view         = BbdFieldContinuumView;
-  f->ops->setts        = SetTS;
-  f->ops->begin        = BbdFieldContinuumBegin;
-  f->ops->save         = BbdFieldContinuumSave;
-  f->ops->switchbatch  = BbdFieldContinuumSwitchBatch;
-  f->ops->write        = BbdFieldContinuumWrite;
-  f->ops->destroy      = BbdFieldContinuumDestroy;
+  BbdFieldContinuumSetOps(f);
+  f->residual   = PETSC_FALSE;
+  f->ops->dofs  = Dofs;
+  f->ops->setts = SetTS;
   PetscFunctionReturn(0);
 }

@@ -156,6 +156,7 @@ PETSC_INTERN PetscErrorCode BbdFieldLatticeWrite(BbdField);
 PETSC_INTERN PetscErrorCode BbdFieldLatticeAbort(BbdField);
 PETSC_INTERN PetscErrorCode BbdFieldLatticeSummary(BbdField);
 PETSC_INTERN PetscErrorCode BbdFieldLatticeDestroy(BbdField);
+PETSC_INTERN void           BbdFieldLatticeSetOps(BbdField); /* the shared operations of the lattice types */
 /* the types (registered by field.c) */
 PETSC_INTERN PetscErrorCode BbdFieldCreate_LatticeSweep(BbdField);
 PETSC_INTERN PetscErrorCode BbdFieldCreate_LatticeResidual(BbdField);
@@ -271,6 +272,7 @@ PETSC_INTERN PetscErrorCode BbdFieldContinuumBegin(BbdField);
 PETSC_INTERN PetscErrorCode BbdFieldContinuumSave(BbdField, PetscReal t);
 PETSC_INTERN PetscErrorCode BbdFieldContinuumWrite(BbdField);
 PETSC_INTERN PetscErrorCode BbdFieldContinuumDestroy(BbdField);
+PETSC_INTERN void           BbdFieldContinuumSetOps(BbdField); /* the shared operations of the continuum types */
 /* residual_continuum.c, residual_continuum_jac.c, continuum_residual.c: continuum mode in residual form (beta an algebraic unknown) */
 PETSC_INTERN PetscErrorCode BbdFieldCreateTS(BbdField, TS *, PetscReal *dt0); /* run.c: the run's TS, configured by the type, not started (the unit tests t5*) */
 PETSC_INTERN PetscErrorCode BbdFieldContinuumResidualConsistent(BbdField, Vec U);

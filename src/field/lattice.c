@@ -216,6 +216,21 @@ PetscErrorCode BbdFieldLatticeSummary(BbdField f)
   PetscFunctionReturn(0);
 }
 
+/* the operations both lattice types share; a type sets its own setts and overrides the rest */
+void BbdFieldLatticeSetOps(BbdField f)
+{
+  f->continuum        = PETSC_FALSE;
+  f->ops->setup       = BbdFieldLatticeSetUp;
+  f->ops->view        = BbdFieldLatticeView;
+  f->ops->begin       = BbdFieldLatticeBegin;
+  f->ops->save        = BbdFieldLatticeSave;
+  f->ops->switchbatch = BbdFieldLatticeSwitchBatch;
+  f->ops->write       = BbdFieldLatticeWrite;
+  f->ops->abort       = BbdFieldLatticeAbort;
+  f->ops->summary     = BbdFieldLatticeSummary;
+  f->ops->destroy     = BbdFieldLatticeDestroy;
+}
+
 PetscErrorCode BbdFieldLatticeDestroy(BbdField f)
 {
   LatticeData *d = (LatticeData *)f->data;

@@ -39,17 +39,11 @@ static PetscErrorCode Destroy(BbdField f)
 PetscErrorCode BbdFieldCreate_LatticeResidual(BbdField f)
 {
   PetscFunctionBeginUser;
-  f->continuum         = PETSC_FALSE;
-  f->residual          = PETSC_TRUE;
-  f->ops->setup        = SetUp;
-  f->ops->view         = View;
-  f->ops->setts        = SetTS;
-  f->ops->begin        = BbdFieldLatticeBegin;
-  f->ops->save         = BbdFieldLatticeSave;
-  f->ops->switchbatch  = BbdFieldLatticeSwitchBatch;
-  f->ops->write        = BbdFieldLatticeWrite;
-  f->ops->abort        = BbdFieldLatticeAbort;
-  f->ops->summary      = BbdFieldLatticeSummary;
-  f->ops->destroy      = Destroy;
+  BbdFieldLatticeSetOps(f);
+  f->residual     = PETSC_TRUE;
+  f->ops->setup   = SetUp;
+  f->ops->view    = View;
+  f->ops->setts   = SetTS;
+  f->ops->destroy = Destroy;
   PetscFunctionReturn(0);
 }

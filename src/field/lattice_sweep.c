@@ -14,17 +14,8 @@ static PetscErrorCode SetTS(BbdField f, TS ts, PetscReal *dt0)
 PetscErrorCode BbdFieldCreate_LatticeSweep(BbdField f)
 {
   PetscFunctionBeginUser;
-  f->continuum         = PETSC_FALSE;
-  f->residual          = PETSC_FALSE;
-  f->ops->setup        = BbdFieldLatticeSetUp;
-  f->ops->view         = BbdFieldLatticeView;
-  f->ops->setts        = SetTS;
-  f->ops->begin        = BbdFieldLatticeBegin;
-  f->ops->save         = BbdFieldLatticeSave;
-  f->ops->switchbatch  = BbdFieldLatticeSwitchBatch;
-  f->ops->write        = BbdFieldLatticeWrite;
-  f->ops->abort        = BbdFieldLatticeAbort;
-  f->ops->summary      = BbdFieldLatticeSummary;
-  f->ops->destroy      = BbdFieldLatticeDestroy;
+  BbdFieldLatticeSetOps(f);
+  f->residual   = PETSC_FALSE;
+  f->ops->setts = SetTS;
   PetscFunctionReturn(0);
 }
