@@ -17,6 +17,11 @@ PETSC_INTERN PetscErrorCode BbdInterpX(PetscInt ns, PetscReal hs, const PetscRea
 PETSC_INTERN PetscErrorCode BbdInterpGrid(PetscInt nf, PetscInt ns, PetscReal hs, PetscInt N, const PetscReal *src, PetscInt nt, const PetscReal *xt, PetscInt NY, PetscBool periodic, PetscReal *dst); /* [nf][ns][N] -> [nf][nt][NY] */
 PETSC_INTERN PetscErrorCode BbdInterpTargets(BbdLoss, PetscInt N, const PetscReal *src, PetscInt NY, PetscBool periodic, PetscReal *dst); /* loss.c: a target row, kept a valid target of the loss */
 
+/* log.c: the log events every layer shares (-log_view) */
+PETSC_INTERN PetscClassId   BBD_CLASSID;
+PETSC_INTERN PetscLogEvent  BBD_Diagnostics, BBD_Output;
+PETSC_INTERN PetscErrorCode BbdLogInitialize(void);
+
 /* deterministic random numbers from the seed (rank-independent) */
 PETSC_INTERN PetscReal BbdRandUniform(unsigned long seed, unsigned long stream, unsigned long k);
 PETSC_INTERN PetscReal BbdRandNormal(unsigned long seed, unsigned long stream, unsigned long k);

@@ -193,8 +193,9 @@ PetscErrorCode BbdFieldInitializePackage(void)
   PetscCall(PetscLogEventRegister("BbdResidual", BBD_FIELD_CLASSID, &BBD_FIELD_Residual));
   PetscCall(PetscLogEventRegister("BbdJacobian", BBD_FIELD_CLASSID, &BBD_FIELD_Jacobian));
   PetscCall(PetscLogEventRegister("BbdPCApply", BBD_FIELD_CLASSID, &BBD_FIELD_PCApply));
-  PetscCall(PetscLogEventRegister("BbdDiagnostics", BBD_FIELD_CLASSID, &BBD_FIELD_Diagnostics));
-  PetscCall(PetscLogEventRegister("BbdOutput", BBD_FIELD_CLASSID, &BBD_FIELD_Output));
+  PetscCall(BbdLogInitialize()); /* the diagnostics and output events are the library's (src/core/log.c) */
+  BBD_FIELD_Diagnostics = BBD_Diagnostics;
+  BBD_FIELD_Output      = BBD_Output;
   PetscCall(PetscRegisterFinalize(BbdFieldFinalizeEvents));
   PetscFunctionReturn(0);
 }

@@ -45,10 +45,14 @@ static PetscErrorCode Save(RunCtx *ctx, BbdOutput out, BbdSnapshot *snap, PetscR
   BbdNet net = ctx->net;
 
   PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(BBD_Diagnostics, 0, 0, 0, 0));
   PetscCall(BbdSnapshotCompute(net, t, theta, thetadot, snap));
+  PetscCall(PetscLogEventEnd(BBD_Diagnostics, 0, 0, 0, 0));
   PetscCheck(!PetscIsInfOrNanReal(snap->loss) && PetscAbsReal(snap->loss) < 1e100, net->comm, PETSC_ERR_NOT_CONVERGED, "training diverged at t = %g (loss is %g); reduce -bbd_eta or the time step", (double)t, (double)snap->loss);
   for (PetscInt k = 0; k < net->nparam; k++) PetscCheck(PetscAbsReal(theta[k]) < 1e100, net->comm, PETSC_ERR_NOT_CONVERGED, "training diverged at t = %g (a parameter is %g); reduce -bbd_eta or the time step", (double)t, (double)theta[k]);
+  PetscCall(PetscLogEventBegin(BBD_Output, 0, 0, 0, 0));
   PetscCall(BbdOutputAppend(out, snap));
+  PetscCall(PetscLogEventEnd(BBD_Output, 0, 0, 0, 0));
   ctx->nsaved++;
   if (net->family == BBD_FAMILY_FIELD && !ctx->warned_stability) { /* training can move a_2 past the limit */
     PetscReal sn = BbdNetStabilityNumber(net);
@@ -378,7 +382,9 @@ PetscErrorCode BbdNetRun(BbdNet net)
     PetscCall(BbdOutputAbort(&out));
     PetscCall(ierr);
   }
+  PetscCall(PetscLogEventBegin(BBD_Output, 0, 0, 0, 0));
   PetscCall(BbdOutputFinish(&out, net->t0, net->theta, net->dyn == BBD_DYN_DAMPED ? net->thetadot : NULL)); /* the time reached */
+  PetscCall(PetscLogEventEnd(BBD_Output, 0, 0, 0, 0));
   if (!net->quiet) PetscCall(PetscPrintf(net->comm, "wrote %s\n", net->output_file));
   PetscFunctionReturn(0);
 }

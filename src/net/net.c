@@ -7,6 +7,7 @@ PetscErrorCode BbdNetCreate(MPI_Comm comm, BbdNet *net)
   BbdNet n;
 
   PetscFunctionBeginUser;
+  PetscCall(BbdLogInitialize());
   PetscCall(PetscNew(&n));
   n->comm      = comm;
   n->family    = BBD_FAMILY_FIELD;

@@ -267,7 +267,7 @@ def case_log_events(b):
     """-log_view shows the field solver's own events for every type, each counted at least once
     (what -log_view is for: seeing where the time goes): both sweeps and the diagnostics and
     output everywhere; the residual, the Jacobian assembly and the preconditioner in the residual
-    forms."""
+    forms. bbd-net counts the diagnostics and the output of its saved times."""
     s = ["-bbd_depth", "6", "-bbd_width", "8", "-bbd_tfinal", "0.2", "-bbd_output_dt", "0.1", "-bbd_quiet"]
     c = ["-bbd_mode", "continuum", "-da_grid_x", "9", "-da_grid_y", "8"]
     res = ["-bbd_formulation", "residual", "-bbd_jacobian", "assembled"]
@@ -280,6 +280,12 @@ def case_log_events(b):
         log = run([field_bin(b)] + opts + ["-bbd_output", "ev.h5", "-log_view"]).stdout
         counts = {l.split()[0]: l.split()[1] for l in log.splitlines() if l.startswith("Bbd") and len(l.split()) > 1}
         for e in events:
+            check(e in counts and counts[e].isdigit() and int(counts[e]) > 0,
+                  "%s: -log_view does not count event %s (%s)" % (name, e, counts.get(e)))
+    for name, opts in [("bbd-net flow", s), ("bbd-net sgd dense", ["-bbd_family", "dense", "-bbd_dynamics", "sgd", "-bbd_tfinal", "20", "-bbd_quiet"])]:
+        log = run([b] + opts + ["-bbd_output", "ev.h5", "-log_view"]).stdout
+        counts = {l.split()[0]: l.split()[1] for l in log.splitlines() if l.startswith("Bbd") and len(l.split()) > 1}
+        for e in ("BbdDiagnostics", "BbdOutput"):
             check(e in counts and counts[e].isdigit() and int(counts[e]) > 0,
                   "%s: -log_view does not count event %s (%s)" % (name, e, counts.get(e)))
 
