@@ -32,6 +32,22 @@ int main(int argc, char **argv)
 
   PetscCall(PetscInitialize(&argc, &argv, NULL, help));
 
+  /* the cubic stencil is the four nearest nodes: a target between interior nodes m and m+1 uses
+     nodes m-1..m+2, with the Lagrange weights written out (midpoint: -1/16, 9/16, 9/16, -1/16;
+     a quarter of the way: -7/128, 105/128, 35/128, -5/128); a stencil shifted by one node is
+     still exact for cubics, so only the weights themselves show it */
+  {
+    const PetscReal xt[2] = {3.5 * 0.25, 2.25 * 0.25}, want[2][4] = {{-1.0 / 16, 9.0 / 16, 9.0 / 16, -1.0 / 16}, {-7.0 / 128, 105.0 / 128, 35.0 / 128, -5.0 / 128}};
+    const PetscInt  first[2] = {2, 1};
+    PetscReal       W[2 * 8];
+    PetscCall(BbdInterpWeightsCubic(8, 0.25, 2, xt, W));
+    for (PetscInt k = 0; k < 2; k++)
+      for (PetscInt m = 0; m < 8; m++) {
+        const PetscReal w = m >= first[k] && m < first[k] + 4 ? want[k][m - first[k]] : 0;
+        CHECK(PetscAbsReal(W[k * 8 + m] - w) <= 4 * PETSC_MACHINE_EPSILON, "cubic weight of node %" PetscInt_FMT " for x = %g is %.17g, expected %.17g (the four nearest nodes)", m, (double)xt[k], (double)W[k * 8 + m], (double)w);
+      }
+  }
+
   /* spectral: exact below Nyquist, for odd and even N, onto finer, coarser and unrelated grids */
   {
     const PetscInt Ns[] = {7, 8, 12, 15}, NYs[] = {5, 9, 16, 20, 31};
