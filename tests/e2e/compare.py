@@ -157,10 +157,53 @@ def case_compare_init(b):
     check(p.returncode > 0 and "nothere.h5" in p.stdout + p.stderr, "compare -bbd_init of a missing file: no clear error")
 
 
+def case_compare_badinput(b):
+    """Every input bbd-compare refuses: a non-zero exit (no signal), a message naming the option
+    or the file and what is wrong, and no compare.h5 left behind that looks complete. (A chosen
+    time between saved times names the nearest one, so it is no error.)"""
+    c, f = compare_bin(b), field_bin(b)
+    quick = ["-bbd_resolutions", "4,8", "-bbd_tfinal", "0.1", "-bbd_plot", "false", "-bbd_quiet"]
+    # files to start from: a continuum result with 4 depth points (too few to recover b), a
+    # continuum result whose nx attribute disagrees with its arrays, a lattice state with one
+    # activation per layer, a dense network with unequal widths
+    run([f, "-bbd_quiet", "-bbd_mode", "continuum", "-da_grid_x", "4", "-da_grid_y", "8", "-bbd_tfinal", "0.01",
+         "-bbd_output_dt", "0.01", "-bbd_output", "c4.h5"])
+    run([f, "-bbd_quiet", "-bbd_mode", "continuum", "-da_grid_x", "9", "-da_grid_y", "8", "-bbd_tfinal", "0.01",
+         "-bbd_output_dt", "0.01", "-bbd_output", "cnx.h5"])
+    with h5py.File("cnx.h5", "r+") as h:
+        h.attrs["nx"] = np.int32(7)
+    run([b, "-bbd_quiet", "-bbd_depth", "3", "-bbd_width", "8", "-bbd_activation", "tanh,erf,tanh", "-bbd_tfinal", "0.01",
+         "-bbd_output_dt", "0.01", "-bbd_output", "acts.h5"])
+    run([b, "-bbd_quiet", "-bbd_family", "dense", "-bbd_widths", "8,6,8", "-bbd_tfinal", "0.01", "-bbd_output_dt", "0.01",
+         "-bbd_output", "widths.h5"])
+    cases = [(["-bbd_depth", "8"], "-bbd_depth"), (["-bbd_width", "8"], "-bbd_width"),
+             (["-bbd_output_dt", "0.01"], "-bbd_output_dt"), (["-bbd_mode", "continuum"], "-bbd_mode"),
+             (["-da_grid_x", "9"], "-da_grid_x"), (["-da_grid_y", "8"], "-da_grid_y"),
+             (["-bbd_resolutions", "8"], "-bbd_resolutions"), (["-bbd_resolutions", "2,8"], "too small"),
+             (["-bbd_resolutions", "16,8"], "must increase"), (["-bbd_tfinal", "-1"], "-bbd_tfinal"),
+             (["-bbd_activation", "relu"], "relu"), (["-bbd_reference_grid", "3,3"], "-bbd_reference_grid"),
+             (["-bbd_dynamics", "damped"], "gradient flow"), (["-bbd_compare_times", "2"], "outside [0, tfinal]"),
+             (["-bbd_init", "c4.h5"], "at least 5 depth points"), (["-bbd_init", "cnx.h5"], "nx = 7"),
+             (["-bbd_init", "acts.h5"], "one activation for all depths"),
+             (["-bbd_init", "widths.h5"], "one width for all layers"),
+             (["-bbd_init", "missing.h5"], "missing.h5")]
+    for opts, word in cases:
+        for leftover in ("compare.h5",):
+            if os.path.exists(leftover):
+                os.remove(leftover)
+        # the later options win in PETSc: the bad one comes last
+        p = run([c] + quick + opts, expect_ok=False)
+        text = p.stdout + p.stderr
+        check(p.returncode > 0, "bbd-compare %s: exit code %d (expected an error, no signal)" % (" ".join(opts), p.returncode))
+        check(word in text, "bbd-compare %s: the message does not say %r:\n%s" % (" ".join(opts), word, text[-1500:]))
+        check(not os.path.exists("compare.h5"), "bbd-compare %s: left compare.h5 behind" % " ".join(opts))
+
+
 CASES = {
     "compare-convergence": lambda b, src: case_compare(b),
     "compare-coarse": lambda b, src: case_compare_coarse(b),
     "compare-init": lambda b, src: case_compare_init(b),
+    "compare-badinput": lambda b, src: case_compare_badinput(b),
 }
 
 if __name__ == "__main__":
