@@ -48,6 +48,14 @@ def traj(path, name):
 SMALL = ["-bbd_quiet", "-bbd_depth", "6", "-bbd_width", "8"]
 
 
+def newton_failed(p):
+    """True when a run ended the way an unpreconditioned Newton-Krylov solve fails: a clean error
+    exit (no signal) whose message is the time stepper's nonlinear-solve divergence, not any
+    other error (a refused option, a crash) that would make a "fails without X" check pass."""
+    text = p.stdout + p.stderr
+    return p.returncode > 0 and "the time stepper failed" in text and "DIVERGED_NONLINEAR_SOLVE" in text
+
+
 def field_bin(b):
     return os.path.join(os.path.dirname(b), "bbd-field")
 

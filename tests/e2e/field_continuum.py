@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from common import check, field_bin, h5py, main, run, solver_line, traj
+from common import check, field_bin, h5py, main, newton_failed, run, solver_line, traj
 
 
 def check_continuum_flux(tag, files, eta_file, eta):
@@ -233,6 +233,8 @@ def case_field_continuum_residual(b):
                  "-bbd_tfinal", "0.03", "-bbd_output_dt", "0.03", "-bbd_output", "k.h5"] + list(extra), expect_ok=not extra)
         lines = [l for l in p.stdout.splitlines() if l.startswith("solver:")]
         if p.returncode != 0 or not lines:
+            check(not extra or newton_failed(p), "continuum residual %s %s: failed otherwise than by a diverged Newton solve:\n%s"
+                  % (dyn, " ".join(extra), (p.stdout + p.stderr)[-1500:]))
             return None
         return float(lines[0].split("(")[1].split()[0])
 
