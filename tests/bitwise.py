@@ -79,6 +79,7 @@ MASK = [re.compile(r"\d+(\.\d+)? ?(s|ms|seconds)\b"), re.compile(r"/tmp/\S+")]
 def run(bindir, name, exe, n, opts, prev, work):
     d = os.path.join(work, name)
     os.makedirs(d, exist_ok=True)
+    assert "{prev}" not in opts or prev, "run %s starts from the previous run's file" % name
     args = opts.replace("{prev}", prev or "").split()
     out = os.path.join(d, "out.h5")
     if exe != "bbd-compare":
@@ -150,13 +151,17 @@ def main():
     a = ap.parse_args()
     a.old, a.new = os.path.abspath(a.old), os.path.abspath(a.new)
     work = a.keep or tempfile.mkdtemp(prefix="bitwise.")
+    # --only: the runs whose name contains it, and the runs each of them starts from ({prev})
+    keep = [not a.only or a.only in r[0] for r in RUNS]
+    for i in range(len(RUNS) - 1, 0, -1):
+        if keep[i] and "{prev}" in RUNS[i][3]:
+            keep[i - 1] = True
     errs, prev_old, prev_new, nrun = [], None, None, 0
-    for name, exe, n, opts in RUNS:
-        if a.only and a.only not in name and "{prev}" not in opts:
-            prev_old = prev_new = None
+    for (name, exe, n, opts), k in zip(RUNS, keep):
+        if not k:
             continue
         rc_o, out_o, d_o = run(a.old, name, exe, n, opts, prev_old, os.path.join(work, "old"))
-        rc_n, out_n, d_n = run(a.new, name, exe, n, opts.replace("{prev}", "{prev}"), prev_new, os.path.join(work, "new"))
+        rc_n, out_n, d_n = run(a.new, name, exe, n, opts, prev_new, os.path.join(work, "new"))
         nrun += 1
         if rc_o or rc_n:
             errs.append("%s: exit codes %d (old) %d (new)\n%s" % (name, rc_o, rc_n, (out_o if rc_o else out_n)[-2000:]))

@@ -23,7 +23,7 @@ PetscErrorCode BbdFieldContinuumSave(BbdField f, PetscReal t)
   PetscMPIInt        rank;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscLogEventBegin(BBD_FIELD_Diagnostics, 0, 0, 0, 0));
+  PetscCall(PetscLogEventBegin(BBD_Diagnostics, 0, 0, 0, 0));
   PetscCheck(T < d->Tmax, f->comm, PETSC_ERR_PLIB, "more saved times than planned");
   PetscCallMPI(MPI_Comm_rank(f->comm, &rank));
   PetscCall(BbdFieldRHSContinuum(NULL, t, f->U, Ftmp, f)); /* beta and dz/dt of this state */
@@ -72,7 +72,7 @@ PetscErrorCode BbdFieldContinuumSave(BbdField f, PetscReal t)
   PetscCall(VecRestoreArrayRead(f->Uall, &all));
   PetscCall(PetscFree2(J, lam));
   f->T++;
-  PetscCall(PetscLogEventEnd(BBD_FIELD_Diagnostics, 0, 0, 0, 0));
+  PetscCall(PetscLogEventEnd(BBD_Diagnostics, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 
@@ -93,7 +93,7 @@ PetscErrorCode BbdFieldContinuumWrite(BbdField f)
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(f->comm, &rank));
   if (rank) PetscFunctionReturn(0);
-  PetscCall(PetscLogEventBegin(BBD_FIELD_Output, 0, 0, 0, 0));
+  PetscCall(PetscLogEventBegin(BBD_Output, 0, 0, 0, 0));
   PetscCall(BbdH5CreateAtomic(file, &af, &fid));
   PetscCall(BbdH5WriteAttrString(fid, af.tmp, "family", "field"));
   PetscCall(BbdH5WriteAttrString(fid, af.tmp, "mode", "continuum"));
@@ -200,7 +200,7 @@ PetscErrorCode BbdFieldContinuumWrite(BbdField f)
   }
   H5Gclose(g);
   PetscCall(BbdH5CommitAtomic(&af, fid));
-  PetscCall(PetscLogEventEnd(BBD_FIELD_Output, 0, 0, 0, 0));
+  PetscCall(PetscLogEventEnd(BBD_Output, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 

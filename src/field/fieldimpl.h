@@ -41,7 +41,7 @@ PETSC_INTERN const BbdFieldDynamics BbdFieldFlow, BbdFieldDamped;
 
 /* PETSc log events of the field solver (class "BbdField"; registered by BbdFieldInitializePackage, rows.c) */
 PETSC_INTERN PetscClassId  BBD_FIELD_CLASSID;
-PETSC_INTERN PetscLogEvent BBD_FIELD_SweepBackward, BBD_FIELD_SweepForward, BBD_FIELD_Residual, BBD_FIELD_Jacobian, BBD_FIELD_PCApply, BBD_FIELD_Diagnostics, BBD_FIELD_Output;
+PETSC_INTERN PetscLogEvent BBD_FIELD_SweepBackward, BBD_FIELD_SweepForward, BBD_FIELD_Residual, BBD_FIELD_Jacobian, BBD_FIELD_PCApply; /* with BBD_Diagnostics, BBD_Output of src/core/log.c */
 PETSC_INTERN PetscErrorCode BbdFieldInitializePackage(void);
 
 /* field.c: the registry of types (private to the library for now: include/bbd.h does not export them) */

@@ -138,14 +138,14 @@ PetscErrorCode BbdFieldLatticeBegin(BbdField f)
 
   PetscFunctionBeginUser;
   PetscCall(BbdSnapshotCreate(net, &d->snap));
-  PetscCall(PetscLogEventBegin(BBD_FIELD_Output, 0, 0, 0, 0));
+  PetscCall(PetscLogEventBegin(BBD_Output, 0, 0, 0, 0));
   PetscCall(BbdOutputCreate(net, net->output_file, &d->out));
   PetscCall(PetscMalloc2(net->M + 1, &x, net->n[0], &y));
   for (PetscInt k = 0; k <= net->M; k++) x[k] = (PetscReal)k / net->M;
   for (PetscInt i = 0; i < net->n[0]; i++) y[i] = (PetscReal)i / net->n[0];
   PetscCall(BbdOutputWriteGrid(d->out, net->M + 1, x, net->n[0], y));
   PetscCall(PetscFree2(x, y));
-  PetscCall(PetscLogEventEnd(BBD_FIELD_Output, 0, 0, 0, 0));
+  PetscCall(PetscLogEventEnd(BBD_Output, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 
@@ -160,14 +160,14 @@ PetscErrorCode BbdFieldLatticeSave(BbdField f, PetscReal t)
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc2(net->nz, &z, net->nz, &zd));
   PetscCall(BbdFieldLatticeStateToNet(f, z, zd));
-  PetscCall(PetscLogEventBegin(BBD_FIELD_Diagnostics, 0, 0, 0, 0));
+  PetscCall(PetscLogEventBegin(BBD_Diagnostics, 0, 0, 0, 0));
   PetscCall(BbdSnapshotCompute(net, t, net->theta, f->damped ? net->thetadot : NULL, snap));
-  PetscCall(PetscLogEventEnd(BBD_FIELD_Diagnostics, 0, 0, 0, 0));
+  PetscCall(PetscLogEventEnd(BBD_Diagnostics, 0, 0, 0, 0));
   PetscCheck(!PetscIsInfOrNanReal(snap->loss), f->comm, PETSC_ERR_NOT_CONVERGED, "the field diverged at t = %g (loss is %g); reduce -bbd_eta or the time step", (double)t, (double)snap->loss);
   PetscCall(PetscArraycpy(snap->z, z, net->nz)); /* the solver's own neurons */
-  PetscCall(PetscLogEventBegin(BBD_FIELD_Output, 0, 0, 0, 0));
+  PetscCall(PetscLogEventBegin(BBD_Output, 0, 0, 0, 0));
   PetscCall(BbdOutputAppend(d->out, snap));
-  PetscCall(PetscLogEventEnd(BBD_FIELD_Output, 0, 0, 0, 0));
+  PetscCall(PetscLogEventEnd(BBD_Output, 0, 0, 0, 0));
   f->T++;
   if (!net->quiet) PetscCall(PetscPrintf(f->comm, "  t = %-10.5g loss = %-13.6e L = %-13.6e L_bulk = %-13.6e L_boundary = %-13.6e\n", (double)t, (double)snap->loss, (double)snap->L, (double)snap->L_bulk, (double)snap->L_boundary));
   PetscCall(PetscFree2(z, zd));
@@ -192,9 +192,9 @@ PetscErrorCode BbdFieldLatticeWrite(BbdField f)
     PetscCall(PetscMalloc1(net->nz, &net->state_zdot));
     PetscCall(PetscArraycpy(net->state_zdot, zd, net->nz));
   }
-  PetscCall(PetscLogEventBegin(BBD_FIELD_Output, 0, 0, 0, 0));
+  PetscCall(PetscLogEventBegin(BBD_Output, 0, 0, 0, 0));
   PetscCall(BbdOutputFinish(&d->out, net->t0, net->theta, f->damped ? net->thetadot : NULL));
-  PetscCall(PetscLogEventEnd(BBD_FIELD_Output, 0, 0, 0, 0));
+  PetscCall(PetscLogEventEnd(BBD_Output, 0, 0, 0, 0));
   PetscCall(PetscFree2(z, zd));
   PetscFunctionReturn(0);
 }

@@ -168,7 +168,7 @@ PetscErrorCode BbdFieldGatherVec(BbdField f, Vec v, const PetscScalar **all)
 }
 
 PetscClassId  BBD_FIELD_CLASSID;
-PetscLogEvent BBD_FIELD_SweepBackward, BBD_FIELD_SweepForward, BBD_FIELD_Residual, BBD_FIELD_Jacobian, BBD_FIELD_PCApply, BBD_FIELD_Diagnostics, BBD_FIELD_Output;
+PetscLogEvent BBD_FIELD_SweepBackward, BBD_FIELD_SweepForward, BBD_FIELD_Residual, BBD_FIELD_Jacobian, BBD_FIELD_PCApply;
 static PetscBool BbdFieldPackageInitialized = PETSC_FALSE;
 
 static PetscErrorCode BbdFieldFinalizeEvents(void)
@@ -180,8 +180,8 @@ static PetscErrorCode BbdFieldFinalizeEvents(void)
 
 /* the class "BbdField" and the log events of the field solver (-log_view): the backward and
    forward sweeps (lattice sweeps, continuum Heun sweeps, with or without sources), the residual
-   evaluation, the Jacobian (assembly, colouring, differencing), the preconditioner, the BBD
-   diagnostics of a saved time and the HDF5 output */
+   evaluation, the Jacobian (assembly, colouring, differencing) and the preconditioner; the BBD
+   diagnostics and the HDF5 output are the library's shared events (src/core/log.c) */
 PetscErrorCode BbdFieldInitializePackage(void)
 {
   PetscFunctionBeginUser;
@@ -194,8 +194,6 @@ PetscErrorCode BbdFieldInitializePackage(void)
   PetscCall(PetscLogEventRegister("BbdJacobian", BBD_FIELD_CLASSID, &BBD_FIELD_Jacobian));
   PetscCall(PetscLogEventRegister("BbdPCApply", BBD_FIELD_CLASSID, &BBD_FIELD_PCApply));
   PetscCall(BbdLogInitialize()); /* the diagnostics and output events are the library's (src/core/log.c) */
-  BBD_FIELD_Diagnostics = BBD_Diagnostics;
-  BBD_FIELD_Output      = BBD_Output;
   PetscCall(PetscRegisterFinalize(BbdFieldFinalizeEvents));
   PetscFunctionReturn(0);
 }

@@ -37,7 +37,7 @@ PetscErrorCode BbdFieldWriteXdmf(BbdField f, PetscInt T)
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(f->comm, &rank));
   if (rank) PetscFunctionReturn(0);
-  PetscCall(PetscLogEventBegin(BBD_FIELD_Output, 0, 0, 0, 0));
+  PetscCall(PetscLogEventBegin(BBD_Output, 0, 0, 0, 0));
   base = strrchr(h5, '/') ? strrchr(h5, '/') + 1 : h5;
   PetscCall(PetscSNPrintf(xf, sizeof(xf), "%s", h5));
   if (strlen(xf) > 3 && !strcmp(xf + strlen(xf) - 3, ".h5")) xf[strlen(xf) - 3] = 0;
@@ -104,6 +104,6 @@ PetscErrorCode BbdFieldWriteXdmf(BbdField f, PetscInt T)
   }
   PetscCall(BbdAtomicFileCommit(&af));
   PetscCall(PetscFree(times));
-  PetscCall(PetscLogEventEnd(BBD_FIELD_Output, 0, 0, 0, 0));
+  PetscCall(PetscLogEventEnd(BBD_Output, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }

@@ -340,18 +340,17 @@ PetscErrorCode BbdOutputCreate(BbdNet net, const char *file, BbdOutput *out)
 {
   BbdOutput      o;
   PetscErrorCode ierr = 0;
-  size_t         len;
 
   PetscFunctionBeginUser;
   *out = NULL;
-  PetscCall(PetscStrlen(file, &len));
-  PetscCheck(len > 0 && len < PETSC_MAX_PATH_LEN, net->comm, PETSC_ERR_USER_INPUT, "output file name is empty or too long");
   PetscCall(PetscNew(&o));
   o->net  = net;
   o->fid  = -1;
   o->traj = -1;
   PetscCallMPI(MPI_Comm_rank(net->comm, &o->rank));
-  PetscCall(BbdAtomicFileBegin(&o->af, file));
+  ierr = BbdAtomicFileBegin(&o->af, file); /* every rank: the same name check, so all fail together */
+  if (ierr) PetscCall(PetscFree(o));
+  PetscCall(ierr);
   if (o->rank == 0) {
     o->maxset = BBD_IO_MAXSETS_FIXED + 4 * net->M + net->M + 1;
     PetscCall(PetscCalloc1(o->maxset, &o->set));

@@ -97,7 +97,6 @@ def main():
             open(path, "w").write(orig)
         rows.append((m["id"], verdict, "%.0f s" % (time.time() - t0), failed))
         print("%-26s %-24s %6s  %s" % rows[-1], flush=True)
-    sh(["cmake", "--build", build, "-j2"], scratch)
     caught = sum(1 for r in rows if r[1] == "caught")
     equiv = sum(1 for r in rows if r[1].startswith("survived (equivalent)"))
     print("mutation check: %d caught, %d survived, %d equivalent, %d not applicable, of %d" %
@@ -105,7 +104,8 @@ def main():
            sum(1 for r in rows if r[1] not in ("caught", "SURVIVED") and not r[1].startswith("survived")), len(rows)))
     if not a.keep:
         shutil.rmtree(scratch, ignore_errors=True)
-    else:
+    else:  # the unmutated build again, for a look at it
+        sh(["cmake", "--build", build, "-j2"], scratch)
         print("scratch tree kept in", scratch)
     sys.exit(1 if bad else 0)
 
